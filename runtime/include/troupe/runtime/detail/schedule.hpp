@@ -1,0 +1,36 @@
+#pragma once
+// Low-level scheduling entry points for layers built on the runtime (the
+// actors layer schedules an actor by its embedded task_header). Not for
+// applications: use spawn() and the primitives instead.
+
+#include <chrono>
+
+#include "troupe/runtime/detail/task_header.hpp"
+
+namespace troupe {
+class runtime;
+}
+
+namespace troupe::detail {
+
+class scheduler;
+
+// Makes `t` runnable. On one of s's workers it goes into that worker's LIFO
+// slot, so a message's receiver runs next on a warm cache (the slot is
+// capped and stealable, so two items waking each other cannot starve the
+// rest). From any other thread it goes onto the global injection queue.
+// Thread-safe, never throws, no allocation. After shutdown has completed the
+// item is never run: callers must stop scheduling before the runtime dies.
+void schedule(scheduler& s, task_header* t) noexcept;
+
+// Like schedule(), but `t` goes behind the other ready work of the calling
+// worker (for an item that used up its turn budget and must not hog the
+// worker). From a foreign thread, same as schedule().
+void schedule_yield(scheduler& s, task_header* t) noexcept;
+
+// True on one of s's workers.
+bool on_worker_of(const scheduler& s) noexcept;
+
+scheduler& scheduler_of(runtime& rt) noexcept;
+
+}  // namespace troupe::detail

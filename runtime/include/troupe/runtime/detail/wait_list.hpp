@@ -1,0 +1,54 @@
+#pragma once
+// A FIFO list of blocked waiters, the one blocking mechanism under every
+// fiber-aware primitive (mutex, condition variable, semaphore, future, join,
+// and the actors' full-mailbox wait). A waiter is either a fiber, which is
+// suspended and later rescheduled, or a thread outside the runtime, which
+// blocks on its own parker. Timed waits, notification and shutdown
+// cancellation race through one atomic state per waiter, so each wait ends
+// exactly once and for exactly one reason.
+
+#include <chrono>
+#include <cstddef>
+
+#include "troupe/runtime/detail/spinlock.hpp"
+
+namespace troupe::detail {
+
+struct waiter;
+using clock = std::chrono::steady_clock;
+
+enum class wake_reason { notified, timeout, cancelled };
+
+class wait_list {
+ public:
+  wait_list() = default;
+  wait_list(const wait_list&) = delete;
+  wait_list& operator=(const wait_list&) = delete;
+
+  // Blocks the caller until notify_one/notify_all picks it, the deadline
+  // passes, or shutdown cancels it (only if `cancellable`; foreign threads
+  // are never cancelled). `lock` guards this list and must be held on entry;
+  // it is released once the caller is safely enqueued and is NOT held on
+  // return. Fiber context: suspends the fiber. Foreign thread: blocks the
+  // thread. Pass clock::time_point::max() for no deadline; a deadline already
+  // past returns timeout at once.
+  wake_reason wait(spinlock& lock, clock::time_point deadline = clock::time_point::max(),
+                   bool cancellable = true);
+
+  // Wakes the oldest waiter; false if there was none. Caller holds the lock.
+  bool notify_one() noexcept;
+  // Wakes every waiter; returns how many. Caller holds the lock.
+  std::size_t notify_all() noexcept;
+  // Caller holds the lock.
+  bool empty() const noexcept { return head_ == nullptr; }
+
+ private:
+  void push_back(waiter* w) noexcept;
+  void unlink(waiter* w) noexcept;
+  waiter* pop_front() noexcept;
+
+  waiter* head_ = nullptr;
+  waiter* tail_ = nullptr;
+};
+
+}  // namespace troupe::detail

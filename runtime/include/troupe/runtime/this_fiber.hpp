@@ -1,0 +1,33 @@
+#pragma once
+// Calls about the calling fiber. Each says whether a thread outside the
+// runtime may call it.
+
+#include <chrono>
+#include <cstddef>
+
+#include "troupe/runtime/detail/wait_list.hpp"
+
+namespace troupe::this_fiber {
+
+// True on a worker of some runtime (inside a task or fiber).
+bool in_fiber() noexcept;
+
+// Index of the worker running the caller. Fiber context only: throws
+// error(not_in_fiber) from a foreign thread. A fiber may migrate between
+// workers whenever it suspends, so re-read after any blocking call.
+std::size_t worker_index();
+
+// Lets the other ready work of this worker run first; returns at once if
+// there is none. Fiber context only (error(not_in_fiber) otherwise).
+void yield();
+
+// Suspends the fiber until the deadline; a foreign thread blocks instead.
+// A deadline in the past returns at once.
+void sleep_until(std::chrono::steady_clock::time_point deadline);
+template <class Rep, class Period>
+void sleep_for(std::chrono::duration<Rep, Period> d) {
+  sleep_until(std::chrono::steady_clock::now() +
+              std::chrono::ceil<std::chrono::steady_clock::duration>(d));
+}
+
+}  // namespace troupe::this_fiber

@@ -1,0 +1,71 @@
+#pragma once
+// The one place that owns Boost.Context (as folly fibers keep
+// BoostContextCompatibility.h): switching, stack allocation and the sanitizer
+// annotations every switch needs. Boost 1.74's fcontext fibers do not tell
+// AddressSanitizer or ThreadSanitizer about stack switches, so we do.
+
+#include <cstddef>
+#include <functional>
+#include <mutex>
+#include <vector>
+
+#include <boost/context/fiber.hpp>
+
+namespace troupe::detail {
+
+// mmap'd stacks with a PROT_NONE guard page below each, so an overflow
+// faults instead of corrupting a neighbour. Freed stacks are kept for reuse:
+// in steady state no fiber creation maps or protects memory.
+class stack_pool {
+ public:
+  explicit stack_pool(std::size_t usable_size);
+  ~stack_pool();
+  stack_pool(const stack_pool&) = delete;
+  stack_pool& operator=(const stack_pool&) = delete;
+
+  boost::context::stack_context allocate();
+  void deallocate(boost::context::stack_context& sctx) noexcept;
+  std::size_t usable_size() const noexcept { return usable_size_; }
+
+ private:
+  std::size_t usable_size_;
+  std::size_t mapping_size_;  // usable + guard page
+  std::mutex mutex_;
+  std::vector<void*> free_;  // mapping base addresses
+};
+
+// One execution context: a stack plus, while suspended, its continuation.
+// The worker thread's own stack is a context too (is_thread_stack()).
+class context {
+ public:
+  // The calling thread's own stack.
+  context() noexcept;
+  // A new context on a pooled stack that will run `entry` when first
+  // switched to. `entry` returns the context to switch to when it ends.
+  context(stack_pool& pool, std::function<context*()> entry);
+  ~context();
+  context(const context&) = delete;
+  context& operator=(const context&) = delete;
+
+  bool is_thread_stack() const noexcept { return !own_stack_; }
+
+  // Switches from `from` (the running context) to `to`. Returns when some
+  // other context switches back to `from`.
+  static void switch_to(context& from, context& to) noexcept;
+
+ private:
+  void finish_switch_in() noexcept;
+  void start_switch_out(context& to, bool from_is_exiting) noexcept;
+
+  boost::context::fiber cont_;  // valid while suspended
+  bool own_stack_ = false;
+  std::function<context*()> entry_;
+  // Sanitizer bookkeeping.
+  const void* stack_bottom_ = nullptr;
+  std::size_t stack_size_ = 0;
+  void* asan_fake_stack_ = nullptr;
+  void* tsan_fiber_ = nullptr;
+  bool owns_tsan_fiber_ = false;
+};
+
+}  // namespace troupe::detail

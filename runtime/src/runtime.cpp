@@ -1,0 +1,92 @@
+#include "troupe/runtime/runtime.hpp"
+
+#include "scheduler.hpp"
+#include "troupe/runtime/detail/schedule.hpp"
+#include "troupe/runtime/error.hpp"
+#include "troupe/runtime/task.hpp"
+
+namespace troupe {
+
+runtime::runtime() : runtime(runtime_options{}) {}
+
+runtime::runtime(const runtime_options& options)
+    : scheduler_(std::make_unique<detail::scheduler>(*this, options)) {}
+
+runtime::~runtime() { scheduler_->finish_shutdown(); }
+
+void runtime::shutdown() {
+  if (detail::this_worker() && &detail::this_worker()->sched == scheduler_.get()) {
+    scheduler_->begin_shutdown();  // the owner's destructor completes it
+    return;
+  }
+  scheduler_->finish_shutdown();
+}
+
+bool runtime::stopping() const noexcept { return !scheduler_->accepting_external(); }
+
+std::size_t runtime::worker_count() const noexcept { return scheduler_->worker_count; }
+
+metrics_snapshot runtime::metrics() const { return scheduler_->metrics(); }
+
+runtime* runtime::current() noexcept {
+  detail::worker* w = detail::this_worker();
+  return w ? &w->sched.owner : nullptr;
+}
+
+const char* to_string(errc code) noexcept {
+  switch (code) {
+    case errc::invalid_argument: return "invalid_argument";
+    case errc::runtime_stopped: return "runtime_stopped";
+    case errc::not_in_fiber: return "not_in_fiber";
+    case errc::already_joined: return "already_joined";
+    case errc::broken_promise: return "broken_promise";
+    case errc::already_satisfied: return "already_satisfied";
+    case errc::cancelled: return "cancelled";
+    case errc::timeout: return "timeout";
+    case errc::deadline_passed: return "deadline_passed";
+  }
+  return "unknown";
+}
+
+worker_metrics& worker_metrics::operator+=(const worker_metrics& o) noexcept {
+  tasks_run += o.tasks_run;
+  steals += o.steals;
+  failed_steals += o.failed_steals;
+  parks += o.parks;
+  wakeups += o.wakeups;
+  injection_pops += o.injection_pops;
+  lifo_runs += o.lifo_runs;
+  fibers_created += o.fibers_created;
+  timers_fired += o.timers_fired;
+  return *this;
+}
+
+worker_metrics metrics_snapshot::total() const noexcept {
+  worker_metrics sum;
+  for (const auto& w : workers) sum += w;
+  return sum;
+}
+
+namespace detail {
+
+void schedule(scheduler& s, task_header* t) noexcept { s.schedule(t); }
+void schedule_yield(scheduler& s, task_header* t) noexcept { s.schedule_yield(t); }
+bool on_worker_of(const scheduler& s) noexcept {
+  worker* w = this_worker();
+  return w && &w->sched == &s;
+}
+scheduler& scheduler_of(runtime& rt) noexcept { return rt.scheduler(); }
+
+void note_detached_failure(scheduler& s) noexcept {
+  // relaxed: a statistic, read by metrics() only.
+  s.failed_detached.fetch_add(1, std::memory_order_relaxed);
+}
+
+runtime& current_runtime_or_throw(const char* what) {
+  runtime* rt = runtime::current();
+  if (!rt) throw error(errc::not_in_fiber, std::string(what) + ": called outside the runtime (no current worker); pass a runtime explicitly");
+  return *rt;
+}
+
+}  // namespace detail
+}  // namespace troupe

@@ -1,0 +1,602 @@
+#include "scheduler.hpp"
+
+#include <pthread.h>
+#include <sched.h>
+
+#include <chrono>
+#include <utility>
+
+#include "troupe/runtime/error.hpp"
+#include "waiter.hpp"
+
+namespace troupe::detail {
+
+namespace {
+
+thread_local worker* tl_worker = nullptr;
+
+// Consecutive LIFO-slot runs before the slot's item goes behind the rest, so
+// two tasks that keep waking each other cannot starve a third (Tokio uses 3).
+constexpr unsigned lifo_cap = 3;
+// Every this many ticks a worker takes work from the far ends of its queues
+// (injection queue, oldest deque item) and checks its timers.
+constexpr unsigned fairness_interval = 61;
+// Idle runner fibers kept per worker; more are freed.
+constexpr std::size_t max_idle_runners = 16;
+// How long a searching worker keeps looking before it parks. A futex
+// wake-up round trip costs ~100 us on these machines, so searching a little
+// longer than a typical gap between messages is cheaper than parking.
+constexpr auto search_budget = std::chrono::microseconds(50);
+
+#if defined(__SANITIZE_THREAD__)
+std::atomic<int> fence_word{0};
+#endif
+
+std::uint64_t next_random(std::uint64_t& s) noexcept {  // xorshift64
+  s ^= s << 13;
+  s ^= s >> 7;
+  s ^= s << 17;
+  return s;
+}
+
+}  // namespace
+
+__attribute__((noinline, noipa)) worker* this_worker() noexcept { return tl_worker; }
+
+void full_fence() noexcept {
+#if defined(__SANITIZE_THREAD__)
+  fence_word.fetch_add(0, std::memory_order_seq_cst);
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
+// ---------------------------------------------------------------- injection
+
+void injection_queue::push(task_header* t) noexcept {
+  t->next = nullptr;
+  std::lock_guard g(mutex_);
+  if (tail_) tail_->next = t;
+  else head_ = t;
+  tail_ = t;
+  // relaxed: the mutex publishes the item; the counter is only a hint that
+  // lets workers skip locking an empty queue (a stale 0 is caught by the
+  // parking recheck, which runs after a seq_cst fence).
+  size_.fetch_add(1, std::memory_order_relaxed);
+}
+
+task_header* injection_queue::pop() noexcept {
+  if (empty()) return nullptr;
+  std::lock_guard g(mutex_);
+  task_header* t = head_;
+  if (!t) return nullptr;
+  head_ = t->next;
+  if (!head_) tail_ = nullptr;
+  size_.fetch_sub(1, std::memory_order_relaxed);
+  return t;
+}
+
+// ------------------------------------------------------------------ metrics
+
+worker_metrics worker_counters::snapshot() const noexcept {
+  auto r = [](const std::atomic<std::uint64_t>& c) { return c.load(std::memory_order_relaxed); };
+  worker_metrics m;
+  m.tasks_run = r(tasks_run);
+  m.steals = r(steals);
+  m.failed_steals = r(failed_steals);
+  m.parks = r(parks);
+  m.wakeups = r(wakeups);
+  m.injection_pops = r(injection_pops);
+  m.lifo_runs = r(lifo_runs);
+  m.fibers_created = r(fibers_created);
+  m.timers_fired = r(timers_fired);
+  return m;
+}
+
+// ------------------------------------------------------------ construction
+
+fiber::fiber(scheduler& s, stack_pool& pool)
+    : ctx(pool, [this, &s]() -> context* { return s.runner_main(this); }) {
+  invoke = nullptr;
+}
+
+worker::worker(scheduler& s, std::size_t i)
+    : sched(s), index(i), rng(0x9E3779B97F4A7C15ull * (i + 1)), seen_tasks_run(s.worker_count, 0) {}
+
+scheduler::scheduler(runtime& rt, const runtime_options& options)
+    : owner(rt),
+      worker_count(options.workers ? *options.workers : std::max(1u, std::thread::hardware_concurrency())),
+      stacks(options.stack_size),
+      idle_state_(one_unparked * worker_count) {
+  if (options.workers && *options.workers == 0)
+    throw error(errc::invalid_argument, "runtime: worker count must be at least 1");
+  if (options.stack_size < 16 * 1024)
+    throw error(errc::invalid_argument, "runtime: stack_size must be at least 16 KiB");
+  workers_.reserve(worker_count);
+  for (std::size_t i = 0; i < worker_count; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+  const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+  for (auto& wp : workers_) {
+    worker& w = *wp;
+    w.thread = std::thread([this, &w] { thread_main(w); });
+    if (options.pin_workers) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(w.index % cpus, &set);
+      pthread_setaffinity_np(w.thread.native_handle(), sizeof(set), &set);
+    }
+  }
+}
+
+scheduler::~scheduler() { finish_shutdown(); }
+
+// ------------------------------------------------------------ worker loop
+
+void scheduler::thread_main(worker& w) {
+  tl_worker = &w;
+  w.thread_ctx = std::make_unique<context>();
+  fiber* first = acquire_runner(w);
+  w.current = first;
+  context::switch_to(*w.thread_ctx, first->ctx);
+  // The last runner of this worker switched back here to exit.
+  w.run_after_switch();
+  tl_worker = nullptr;
+}
+
+fiber* scheduler::acquire_runner(worker& w) {
+  if (!w.idle_runners.empty()) {
+    fiber* f = w.idle_runners.back();
+    w.idle_runners.pop_back();
+    return f;
+  }
+  worker_counters::bump(w.counters.fibers_created);
+  auto* f = new fiber(*this, stacks);
+  register_fiber(f);
+  return f;
+}
+
+void scheduler::switch_fiber(worker& w, fiber* from, fiber* to) noexcept {
+  w.current = to;
+  context::switch_to(from->ctx, to->ctx);
+  // Resumed, perhaps on another worker: do what the switcher asked.
+  this_worker()->run_after_switch();
+}
+
+namespace {
+void park_idle_runner(worker& w, void* f) { w.idle_runners.push_back(static_cast<fiber*>(f)); }
+void delete_fiber(worker& w, void* f) {
+  auto* dead = static_cast<fiber*>(f);
+  w.sched.unregister_fiber(dead);
+  delete dead;
+}
+}  // namespace
+
+context* scheduler::runner_main(fiber* self) {
+  this_worker()->run_after_switch();
+  for (;;) {
+    worker& w = *this_worker();
+    task_header* t = std::exchange(w.handoff, nullptr);
+    if (!t) t = find_work(w);
+    if (!t) {
+      // Exiting: hand the exit over to an idle runner (which frees us), or,
+      // as the last runner of this worker, return to the thread's stack.
+      w.after_fn = &delete_fiber;
+      w.after_arg = self;
+      if (!w.idle_runners.empty()) {
+        fiber* next = w.idle_runners.back();
+        w.idle_runners.pop_back();
+        w.current = next;
+        return &next->ctx;
+      }
+      w.current = nullptr;
+      return w.thread_ctx.get();
+    }
+    worker_counters::bump(w.counters.tasks_run);
+    if (!is_fiber(t)) {
+      t->invoke(t);  // runs on this fiber's stack; may suspend it
+      continue;
+    }
+    // A blocked fiber became ready: switch to it. This runner has nothing
+    // on its stack now, so it becomes idle (or is freed if enough are).
+    fiber* target = as_fiber(t);
+    if (w.idle_runners.size() < max_idle_runners) {
+      w.after_fn = &park_idle_runner;
+      w.after_arg = self;
+      switch_fiber(w, self, target);
+    } else {
+      w.after_fn = &delete_fiber;
+      w.after_arg = self;
+      w.current = target;
+      return &target->ctx;
+    }
+  }
+}
+
+// Pops the next item without leaving the worker: LIFO slot (capped), own
+// deque, injection queue; with periodic fairness checks.
+task_header* scheduler::find_local(worker& w) noexcept {
+  task_header* t;
+  if (w.take_oldest_next) {
+    w.take_oldest_next = false;
+    if ((t = w.deque.steal_oldest())) return t;
+  }
+  if (++w.tick % fairness_interval == 0) {
+    fire_timers(w);
+    if ((t = pop_injection(w))) return t;
+    if ((t = w.deque.steal_oldest())) return t;
+  }
+  // relaxed peek first: most of the time the slot is empty and an RMW would
+  // be wasted. acq_rel exchange: acquire the item's contents from whoever
+  // put it there; release our own earlier writes if we put one back.
+  if (w.lifo.load(std::memory_order_relaxed) &&
+      (t = w.lifo.exchange(nullptr, std::memory_order_acq_rel))) {
+    if (++w.lifo_streak <= lifo_cap) {
+      worker_counters::bump(w.counters.lifo_runs);
+      return t;
+    }
+    // Cap reached: the slot's item goes behind the others and the oldest
+    // waiting item runs instead.
+    w.lifo_streak = 0;
+    w.deque.push(t);
+    return w.deque.steal_oldest();
+  }
+  w.lifo_streak = 0;
+  if ((t = w.deque.pop())) return t;
+  return pop_injection(w);
+}
+
+task_header* scheduler::pop_injection(worker& w) noexcept {
+  task_header* t = injection_.pop();
+  if (t) worker_counters::bump(w.counters.injection_pops);
+  return t;
+}
+
+bool scheduler::fire_timers(worker& w) {
+  if (w.timers.next_deadline() > std::chrono::steady_clock::now()) return false;
+  w.due.clear();
+  w.timers.pop_due(std::chrono::steady_clock::now(), w.due);
+  for (timer_node* n : w.due) {
+    if (fire_timer(*n->owner)) worker_counters::bump(w.counters.timers_fired);
+  }
+  return !w.due.empty();
+}
+
+task_header* scheduler::find_work(worker& w) {
+  for (;;) {
+    task_header* t = find_local(w);
+    if (!t && fire_timers(w)) t = find_local(w);
+    if (t) {
+      if (w.searching && end_search(w)) wake_one();
+      return t;
+    }
+    if (exiting_.load(std::memory_order_acquire)) return nullptr;
+    if (w.searching || try_begin_search(w)) {
+      if ((t = search(w))) {
+        // The last searcher to find work wakes another to keep looking, so
+        // a burst of new work spreads without a stampede.
+        if (end_search(w)) wake_one();
+        return t;
+      }
+    }
+    park(w);
+  }
+}
+
+task_header* scheduler::steal_from(worker& thief, worker& victim) noexcept {
+  task_header* t = nullptr;
+  for (int attempt = 0; attempt < 4; ++attempt) {
+    steal_status s = victim.deque.steal(t);
+    if (s == steal_status::success) {
+      worker_counters::bump(thief.counters.steals);
+      return t;
+    }
+    if (s == steal_status::empty) break;
+  }
+  // The victim's LIFO slot is left to the victim (it is about to run it on
+  // a warm cache) unless the victim has not run anything since we last
+  // looked: then it is stuck in a long task and the item would be stranded.
+  std::uint64_t ran = victim.counters.tasks_run.load(std::memory_order_relaxed);
+  std::uint64_t& seen = thief.seen_tasks_run[victim.index];
+  bool stuck = ran == seen;
+  seen = ran;
+  // acq_rel: acquire the item's contents from the victim's release.
+  if (stuck && victim.lifo.load(std::memory_order_relaxed) &&
+      (t = victim.lifo.exchange(nullptr, std::memory_order_acq_rel))) {
+    worker_counters::bump(thief.counters.steals);
+    return t;
+  }
+  worker_counters::bump(thief.counters.failed_steals);
+  return nullptr;
+}
+
+task_header* scheduler::search(worker& w) noexcept {
+  const auto give_up = std::chrono::steady_clock::now() + search_budget;
+  for (unsigned round = 0;; ++round) {
+    if (worker_count > 1) {
+      std::size_t start = next_random(w.rng) % worker_count;
+      for (std::size_t i = 0; i < worker_count; ++i) {
+        worker& victim = *workers_[(start + i) % worker_count];
+        if (&victim == &w) continue;
+        if (task_header* t = steal_from(w, victim)) return t;
+      }
+    }
+    if (task_header* t = pop_injection(w)) return t;
+    if (task_header* t = find_local(w)) return t;
+    if (exiting_.load(std::memory_order_relaxed)) return nullptr;
+    if (round % 16 == 15 && std::chrono::steady_clock::now() > give_up) {
+      // Keep searching while some other worker's queues hold work (it may
+      // become stealable when its owner gets stuck); otherwise park.
+      if (!work_visible()) return nullptr;
+    }
+    for (int i = 0; i < 32; ++i) cpu_relax();
+  }
+}
+
+// ---------------------------------------------------------------- parking
+
+bool scheduler::try_begin_search(worker& w) noexcept {
+  // At most half the workers search at once (rounded up), so idle workers
+  // do not all hammer the victims' deques.
+  std::uint64_t s = idle_state_.load(std::memory_order_seq_cst);
+  if (2 * searching_of(s) >= worker_count && worker_count > 1) return false;
+  idle_state_.fetch_add(one_searching, std::memory_order_seq_cst);
+  w.searching = true;
+  return true;
+}
+
+bool scheduler::end_search(worker& w) noexcept {
+  w.searching = false;
+  // seq_cst: pairs with notify_work's fence; a pusher that saw us searching
+  // relies on us, so after this decrement our later checks must see its push.
+  std::uint64_t prev = idle_state_.fetch_sub(one_searching, std::memory_order_seq_cst);
+  return searching_of(prev) == 1;
+}
+
+void scheduler::notify_work() noexcept {
+  // The Dekker pair of park(): our push must be visible before we read the
+  // idle state, just as a parking worker's state change is visible before it
+  // rechecks the queues. Then either we see it parked, or it sees our work.
+  full_fence();
+  std::uint64_t s = idle_state_.load(std::memory_order_relaxed);
+  if (searching_of(s) == 0 && unparked_of(s) < worker_count) wake_one();
+}
+
+void scheduler::wake_one() noexcept {
+  worker* w = nullptr;
+  {
+    std::lock_guard g(sleep_mutex_);
+    std::uint64_t s = idle_state_.load(std::memory_order_seq_cst);
+    // Someone already searching will find the work: waking more would only
+    // stampede.
+    if (searching_of(s) != 0 || sleepers_.empty()) return;
+    w = sleepers_.back();
+    sleepers_.pop_back();
+    // The woken worker starts out searching (it sets its own flag).
+    idle_state_.fetch_add(one_unparked + one_searching, std::memory_order_seq_cst);
+  }
+  w->parker.release();
+}
+
+bool scheduler::work_visible() const noexcept {
+  if (!injection_.empty()) return true;
+  for (auto& w : workers_)
+    if (!w->deque.empty_estimate() || w->lifo.load(std::memory_order_relaxed)) return true;
+  return false;
+}
+
+void scheduler::park(worker& w) {
+  {
+    std::lock_guard g(sleep_mutex_);
+    sleepers_.push_back(&w);
+    // seq_cst: see notify_work.
+    idle_state_.fetch_sub(one_unparked + (w.searching ? one_searching : 0), std::memory_order_seq_cst);
+    w.searching = false;
+  }
+  full_fence();
+  auto unpark_self = [&]() {
+    // Leave the sleeper list ourselves; if a waker already took us off it,
+    // it counted us as unparked and searching and posted our token.
+    {
+      std::lock_guard g(sleep_mutex_);
+      for (auto it = sleepers_.begin(); it != sleepers_.end(); ++it) {
+        if (*it == &w) {
+          sleepers_.erase(it);
+          idle_state_.fetch_add(one_unparked, std::memory_order_seq_cst);
+          return;
+        }
+      }
+    }
+    w.parker.acquire();
+    w.searching = true;
+  };
+  if (work_visible() || exiting_.load(std::memory_order_acquire)) {
+    unpark_self();
+    return;
+  }
+  worker_counters::bump(w.counters.parks);
+  const auto deadline = w.timers.next_deadline();
+  bool woken = deadline == std::chrono::steady_clock::time_point::max()
+                   ? (w.parker.acquire(), true)
+                   : w.parker.try_acquire_until(deadline);
+  worker_counters::bump(w.counters.wakeups);
+  if (woken) {
+    w.searching = true;
+    return;
+  }
+  unpark_self();  // a timer is due
+}
+
+// --------------------------------------------------------- entry points
+
+void scheduler::push_local(worker& w, task_header* t) noexcept {
+  // acq_rel: release t's contents to whoever takes it; acquire the displaced
+  // item's contents before we move it to the deque.
+  task_header* displaced = w.lifo.exchange(t, std::memory_order_acq_rel);
+  if (displaced) w.deque.push(displaced);
+  notify_from_worker();
+}
+
+void scheduler::schedule(task_header* t) noexcept {
+  worker* w = this_worker();
+  if (w && &w->sched == this) push_local(*w, t);
+  else inject(t);
+}
+
+void scheduler::schedule_yield(task_header* t) noexcept {
+  worker* w = this_worker();
+  if (w && &w->sched == this) {
+    w->deque.push(t);
+    w->take_oldest_next = true;
+    notify_from_worker();
+  } else {
+    inject(t);
+  }
+}
+
+void scheduler::inject(task_header* t) noexcept {
+  injection_.push(t);
+  notify_work();
+}
+
+help_mark scheduler::push_spawned(task_header* t) {
+  worker* w = this_worker();
+  if (w && &w->sched == this) {
+    help_mark m{w, w->deque.bottom_index(), w->current->suspend_epoch};
+    w->deque.push(t);
+    notify_from_worker();
+    return m;
+  }
+  if (!accepting_external())
+    throw error(errc::runtime_stopped, "spawn: the runtime is shutting down and accepts no new work");
+  inject(t);
+  return {};
+}
+
+void scheduler::suspend(after_switch_fn after, void* arg) noexcept {
+  worker& w = *this_worker();
+  fiber* self = w.current;
+  ++self->suspend_epoch;
+  task_header* next = find_local(w);
+  fiber* target;
+  if (next && is_fiber(next)) {
+    target = as_fiber(next);
+    worker_counters::bump(w.counters.tasks_run);
+  } else {
+    target = acquire_runner(w);
+    w.handoff = next;  // may be null: the runner then looks for work itself
+  }
+  w.after_fn = after;
+  w.after_arg = arg;
+  switch_fiber(w, self, target);
+}
+
+namespace {
+void requeue_yielded(worker& w, void* f) {
+  w.deque.push(static_cast<fiber*>(f));
+  w.sched.notify_from_worker();
+}
+}  // namespace
+
+void scheduler::yield() noexcept {
+  worker& w = *this_worker();
+  // Take the oldest ready item, so the yielding fiber goes behind everything
+  // already waiting on this worker.
+  task_header* next = w.deque.steal_oldest();
+  if (!next && w.lifo.load(std::memory_order_relaxed))
+    next = w.lifo.exchange(nullptr, std::memory_order_acq_rel);
+  if (!next) next = pop_injection(w);
+  if (!next) return;  // nothing else to run
+  fiber* self = w.current;
+  ++self->suspend_epoch;
+  fiber* target;
+  if (is_fiber(next)) {
+    target = as_fiber(next);
+  } else {
+    target = acquire_runner(w);
+    w.handoff = next;
+  }
+  worker_counters::bump(w.counters.tasks_run);
+  w.after_fn = &requeue_yielded;
+  w.after_arg = self;
+  switch_fiber(w, self, target);
+}
+
+}  // namespace troupe::detail
+
+namespace troupe::detail {
+
+// ---------------------------------------------------------------- registry
+
+void scheduler::register_fiber(fiber* f) {
+  std::lock_guard g(registry_mutex_);
+  f->registry_next = registry_head_;
+  if (registry_head_) registry_head_->registry_prev = f;
+  registry_head_ = f;
+}
+
+void scheduler::unregister_fiber(fiber* f) noexcept {
+  std::lock_guard g(registry_mutex_);
+  if (f->registry_prev) f->registry_prev->registry_next = f->registry_next;
+  else registry_head_ = f->registry_next;
+  if (f->registry_next) f->registry_next->registry_prev = f->registry_prev;
+}
+
+// ---------------------------------------------------------------- shutdown
+
+void scheduler::begin_shutdown() noexcept { accepting_.store(false, std::memory_order_release); }
+
+bool scheduler::quiescent() const {
+  // Every worker parked with no timer pending and nothing queued anywhere.
+  if (unparked_of(idle_state_.load(std::memory_order_seq_cst)) != 0) return false;
+  for (auto& w : workers_)
+    if (w->timers.size() != 0) return false;
+  return !work_visible();
+}
+
+std::size_t scheduler::cancel_blocked_fibers() {
+  std::size_t cancelled = 0;
+  std::lock_guard g(registry_mutex_);
+  for (fiber* f = registry_head_; f; f = f->registry_next) {
+    std::lock_guard fl(f->wait_lock);
+    if (f->blocked_on && cancel_waiter(*f->blocked_on)) ++cancelled;
+  }
+  return cancelled;
+}
+
+void scheduler::finish_shutdown() {
+  begin_shutdown();
+  std::lock_guard g(shutdown_mutex_);
+  if (joined_) return;
+  if (this_worker() && &this_worker()->sched == this)
+    throw error(errc::invalid_argument, "runtime: cannot complete shutdown from one of its own workers");
+  // Drain: let queued work, and what it spawns, run. When the runtime is
+  // quiescent, cancel fibers blocked forever, and drain again. Polling is
+  // fine here: shutdown is rare and this thread is not a worker.
+  for (;;) {
+    if (quiescent()) {
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (!quiescent()) continue;
+      if (cancel_blocked_fibers() == 0 && quiescent()) break;
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+  exiting_.store(true, std::memory_order_release);
+  {
+    std::lock_guard sg(sleep_mutex_);
+    for (worker* w : sleepers_) {
+      idle_state_.fetch_add(one_unparked, std::memory_order_seq_cst);
+      w->parker.release();
+    }
+    sleepers_.clear();
+  }
+  for (auto& w : workers_) w->thread.join();
+  joined_ = true;
+}
+
+metrics_snapshot scheduler::metrics() const {
+  metrics_snapshot m;
+  for (auto& w : workers_) m.workers.push_back(w->counters.snapshot());
+  m.failed_detached_tasks = failed_detached.load(std::memory_order_relaxed);
+  return m;
+}
+
+}  // namespace troupe::detail

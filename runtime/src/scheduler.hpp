@@ -1,0 +1,211 @@
+#pragma once
+// The work-stealing fiber scheduler. Internal; see docs/design/scheduler.md.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <semaphore>
+#include <thread>
+#include <vector>
+
+#include "context.hpp"
+#include "timer_heap.hpp"
+#include "troupe/runtime/detail/chase_lev_deque.hpp"
+#include "troupe/runtime/detail/latch.hpp"
+#include "troupe/runtime/detail/spinlock.hpp"
+#include "troupe/runtime/detail/task_header.hpp"
+#include "troupe/runtime/metrics.hpp"
+#include "troupe/runtime/runtime.hpp"
+
+namespace troupe::detail {
+
+class scheduler;
+class worker;
+struct waiter;
+
+// A seq_cst fence. ThreadSanitizer does not model standalone fences, so in
+// a TSan build it is a seq_cst RMW on one shared atomic, which TSan does
+// model and which orders the same way on every thread that uses it.
+void full_fence() noexcept;
+
+// A stackful fiber. Every fiber is a "runner": it runs the worker loop and
+// executes tasks inline on its stack. A fiber whose task blocks keeps its
+// stack and is resumed later by scheduling its header (invoke == nullptr).
+struct fiber : task_header {
+  fiber(scheduler& s, stack_pool& pool);
+
+  context ctx;
+  std::uint64_t suspend_epoch = 0;  // bumped on every suspension (see help_mark)
+  spinlock wait_lock;                // guards blocked_on
+  waiter* blocked_on = nullptr;      // set while blocked; shutdown cancels through it
+  fiber* registry_prev = nullptr;    // scheduler's list of all fibers
+  fiber* registry_next = nullptr;
+};
+
+inline bool is_fiber(const task_header* t) noexcept { return t->invoke == nullptr; }
+inline fiber* as_fiber(task_header* t) noexcept { return static_cast<fiber*>(t); }
+
+// The global queue for work from threads outside the runtime. A mutex is
+// fine here: the hot paths never touch it, and the size counter lets workers
+// skip it without locking when it is empty.
+class injection_queue {
+ public:
+  void push(task_header* t) noexcept;
+  task_header* pop() noexcept;
+  bool empty() const noexcept { return size_.load(std::memory_order_relaxed) == 0; }
+
+ private:
+  std::mutex mutex_;
+  task_header* head_ = nullptr;
+  task_header* tail_ = nullptr;
+  std::atomic<std::size_t> size_{0};
+};
+
+// Per-worker counters, each written only by its worker. Aligned so two
+// workers' counters never share a cache line.
+struct alignas(64) worker_counters {
+  std::atomic<std::uint64_t> tasks_run{0}, steals{0}, failed_steals{0}, parks{0}, wakeups{0},
+      injection_pops{0}, lifo_runs{0}, fibers_created{0}, timers_fired{0};
+
+  // Owner only: a relaxed load+store, not an RMW, as nobody else writes.
+  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  worker_metrics snapshot() const noexcept;
+};
+
+// What the fiber switched to must do first, on behalf of the fiber that
+// switched away (it cannot do it itself: its context is saved only by then).
+using after_switch_fn = void (*)(worker&, void*);
+
+class worker {
+ public:
+  worker(scheduler& s, std::size_t index);
+
+  scheduler& sched;
+  const std::size_t index;
+  chase_lev_deque<task_header*> deque{256};
+  // The task just made ready: run next, on a warm cache. Stealable (see
+  // steal_from) so it cannot be stranded behind a long computation.
+  alignas(64) std::atomic<task_header*> lifo{nullptr};
+
+  // --- owner-only state below ---
+  alignas(64) fiber* current = nullptr;
+  std::unique_ptr<context> thread_ctx;  // the worker thread's own stack
+  std::vector<fiber*> idle_runners;     // fibers with nothing on their stack
+  task_header* handoff = nullptr;       // first task for the next fresh runner
+  after_switch_fn after_fn = nullptr;
+  void* after_arg = nullptr;
+  unsigned tick = 0;
+  unsigned lifo_streak = 0;
+  bool take_oldest_next = false;
+  bool searching = false;
+  std::uint64_t rng;
+  std::vector<timer_node*> due;  // scratch for firing timers
+  std::vector<std::uint64_t> seen_tasks_run;  // per victim, for stuck detection
+
+  timer_heap timers;
+  std::binary_semaphore parker{0};
+  worker_counters counters;
+  std::thread thread;
+
+  void run_after_switch() noexcept {
+    if (after_fn) {
+      auto fn = after_fn;
+      after_fn = nullptr;
+      fn(*this, after_arg);
+    }
+  }
+};
+
+class scheduler {
+ public:
+  scheduler(runtime& rt, const runtime_options& options);
+  ~scheduler();
+
+  runtime& owner;
+  const std::size_t worker_count;
+  stack_pool stacks;
+
+  // --- entry points (see schedule.hpp, latch.hpp) ---
+  void schedule(task_header* t) noexcept;
+  void schedule_yield(task_header* t) noexcept;
+  help_mark push_spawned(task_header* t);
+  void inject(task_header* t) noexcept;
+
+  // Suspends the calling fiber; `after(worker, arg)` runs once the fiber is
+  // safely switched away (e.g. to release the lock of the list it joined).
+  void suspend(after_switch_fn after, void* arg) noexcept;
+  void yield() noexcept;
+
+  void begin_shutdown() noexcept;
+  void finish_shutdown();  // foreign thread only
+  bool accepting_external() const noexcept { return accepting_.load(std::memory_order_acquire); }
+
+  metrics_snapshot metrics() const;
+  std::atomic<std::uint64_t> failed_detached{0};
+
+  worker& worker_at(std::size_t i) noexcept { return *workers_[i]; }
+
+  void register_fiber(fiber* f);
+  void unregister_fiber(fiber* f) noexcept;
+
+  // The body of every runner fiber; returns the context to switch to when
+  // the worker exits.
+  context* runner_main(fiber* self);
+  // After making work ready on one of our workers: wake a parked worker if
+  // nobody is searching. A single worker is running (it is us): nothing to do.
+  void notify_from_worker() noexcept {
+    if (worker_count > 1) notify_work();
+  }
+  void notify_work() noexcept;
+
+ private:
+  void thread_main(worker& w);
+  fiber* acquire_runner(worker& w);
+  void switch_fiber(worker& w, fiber* from, fiber* to) noexcept;
+
+  task_header* find_local(worker& w) noexcept;
+  task_header* find_work(worker& w);
+  task_header* search(worker& w) noexcept;
+  task_header* steal_from(worker& thief, worker& victim) noexcept;
+  task_header* pop_injection(worker& w) noexcept;
+  bool fire_timers(worker& w);
+  void park(worker& w);
+  void push_local(worker& w, task_header* t) noexcept;
+
+  // Idle protocol (after Tokio's): one atomic word holds how many workers
+  // are unparked and how many of those are searching for work.
+  static constexpr std::uint64_t one_searching = 1;
+  static constexpr std::uint64_t one_unparked = std::uint64_t{1} << 32;
+  static std::uint64_t searching_of(std::uint64_t s) noexcept { return s & 0xffffffffu; }
+  static std::uint64_t unparked_of(std::uint64_t s) noexcept { return s >> 32; }
+  void wake_one() noexcept;
+  bool try_begin_search(worker& w) noexcept;
+  bool end_search(worker& w) noexcept;  // true if w was the last searcher
+  bool work_visible() const noexcept;
+  bool quiescent() const;
+  std::size_t cancel_blocked_fibers();
+
+  std::vector<std::unique_ptr<worker>> workers_;
+  injection_queue injection_;
+  alignas(64) std::atomic<std::uint64_t> idle_state_;
+  std::mutex sleep_mutex_;
+  std::vector<worker*> sleepers_;  // guarded by sleep_mutex_
+
+  std::atomic<bool> accepting_{true};
+  std::atomic<bool> exiting_{false};
+  std::mutex shutdown_mutex_;
+  bool joined_ = false;
+
+  mutable std::mutex registry_mutex_;
+  fiber* registry_head_ = nullptr;
+};
+
+// The worker running the calling thread, or nullptr. Never inlined or
+// analysed across calls, so a fiber that migrated while suspended reads the
+// new thread's value rather than a cached address of the old one.
+worker* this_worker() noexcept;
+
+}  // namespace troupe::detail

@@ -1,0 +1,37 @@
+#include "troupe/runtime/this_fiber.hpp"
+
+#include <thread>
+
+#include "scheduler.hpp"
+#include "troupe/runtime/error.hpp"
+
+namespace troupe::this_fiber {
+
+namespace {
+detail::worker& worker_or_throw(const char* what) {
+  detail::worker* w = detail::this_worker();
+  if (!w) throw error(errc::not_in_fiber, std::string(what) + ": fiber context only (called from a thread outside the runtime)");
+  return *w;
+}
+}  // namespace
+
+bool in_fiber() noexcept { return detail::this_worker() != nullptr; }
+
+std::size_t worker_index() { return worker_or_throw("this_fiber::worker_index").index; }
+
+void yield() { worker_or_throw("this_fiber::yield").sched.yield(); }
+
+void sleep_until(std::chrono::steady_clock::time_point deadline) {
+  if (!detail::this_worker()) {
+    std::this_thread::sleep_until(deadline);
+    return;
+  }
+  // A wait on a private list that nobody notifies: only the timer ends it.
+  // Not cancellable: shutdown lets sleepers finish (their timer is pending).
+  detail::spinlock lock;
+  detail::wait_list list;
+  lock.lock();
+  list.wait(lock, deadline, /*cancellable=*/false);
+}
+
+}  // namespace troupe::this_fiber

@@ -1,0 +1,49 @@
+#pragma once
+// One blocked fiber or foreign thread, living on its own stack for the
+// duration of a wait. Its atomic state decides, exactly once, why the wait
+// ends: notified by a wait_list, timed out by a worker's timer heap, or
+// cancelled by shutdown. Whoever wins the state change wakes the waiter.
+
+#include <atomic>
+#include <semaphore>
+
+#include "timer_heap.hpp"
+#include "troupe/runtime/detail/wait_list.hpp"
+
+namespace troupe::detail {
+
+class scheduler;
+struct fiber;
+
+enum class waiter_state : int { waiting, notified, timed_out, cancelled };
+
+struct waiter {
+  std::atomic<waiter_state> state{waiter_state::waiting};
+  fiber* f = nullptr;                     // the blocked fiber, or null for a thread
+  scheduler* sched = nullptr;             // where to reschedule f
+  std::binary_semaphore* parker = nullptr;  // the blocked thread's parker
+  // Links in the wait_list, guarded by the list's lock.
+  waiter* prev = nullptr;
+  waiter* next = nullptr;
+  bool linked = false;
+  timer_node timer;
+  timer_heap* heap = nullptr;  // where `timer` is queued, if anywhere
+
+  // Moves the state from waiting to `to`; true if this call won.
+  bool claim(waiter_state to) noexcept {
+    waiter_state expected = waiter_state::waiting;
+    // acq_rel: the winner's later wake-up must carry everything the claimer
+    // wrote before (acquire for the loser is harmless).
+    return state.compare_exchange_strong(expected, to, std::memory_order_acq_rel);
+  }
+};
+
+// Wakes the waiter after a successful claim (reschedules the fiber or posts
+// the thread's parker). The waiter may be gone once this returns.
+void wake(waiter& w) noexcept;
+// Called by a worker for a timer that came due: true if it timed the wait out.
+bool fire_timer(waiter& w) noexcept;
+// Shutdown: cancels a blocked fiber's wait; true if it was still waiting.
+bool cancel_waiter(waiter& w) noexcept;
+
+}  // namespace troupe::detail

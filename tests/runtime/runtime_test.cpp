@@ -1,0 +1,162 @@
+// The runtime's contract at its edges: construction errors, misuse errors,
+// metrics, and the shutdown rule of runtime.hpp.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "troupe/runtime.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+template <class F>
+troupe::errc error_code_of(F&& f) {
+  try {
+    f();
+  } catch (const troupe::error& e) {
+    EXPECT_NE(std::string(e.what()), "");
+    return e.code();
+  }
+  ADD_FAILURE() << "expected troupe::error";
+  return troupe::errc::invalid_argument;
+}
+
+TEST(RuntimeTest, ZeroWorkersIsAnError) {
+  EXPECT_EQ(error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 0}); }),
+            troupe::errc::invalid_argument);
+}
+
+TEST(RuntimeTest, TinyStackIsAnError) {
+  EXPECT_EQ(error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 1, .stack_size = 1024}); }),
+            troupe::errc::invalid_argument);
+}
+
+TEST(RuntimeTest, DefaultIsOneWorkerPerHardwareThread) {
+  troupe::runtime rt;
+  EXPECT_EQ(rt.worker_count(), std::max(1u, std::thread::hardware_concurrency()));
+}
+
+TEST(RuntimeTest, SpawnAfterShutdownIsRefused) {
+  troupe::runtime rt(troupe::runtime_options{.workers = 2});
+  rt.shutdown();
+  EXPECT_TRUE(rt.stopping());
+  EXPECT_EQ(error_code_of([&] { (void)troupe::spawn(rt, [] {}); }), troupe::errc::runtime_stopped);
+}
+
+TEST(RuntimeTest, JoiningTwiceIsAnError) {
+  troupe::runtime rt(troupe::runtime_options{.workers = 1});
+  auto h = troupe::spawn(rt, [] { return 7; });
+  EXPECT_EQ(h.join(), 7);
+  EXPECT_EQ(error_code_of([&] { h.join(); }), troupe::errc::already_joined);
+}
+
+TEST(RuntimeTest, FiberOnlyCallsFromAForeignThreadAreErrors) {
+  EXPECT_EQ(error_code_of([] { troupe::this_fiber::yield(); }), troupe::errc::not_in_fiber);
+  EXPECT_EQ(error_code_of([] { (void)troupe::this_fiber::worker_index(); }), troupe::errc::not_in_fiber);
+  EXPECT_EQ(error_code_of([] { (void)troupe::spawn([] {}); }), troupe::errc::not_in_fiber);
+  EXPECT_EQ(error_code_of([] { troupe::task_group g; }), troupe::errc::not_in_fiber);
+  EXPECT_FALSE(troupe::this_fiber::in_fiber());
+  EXPECT_EQ(troupe::runtime::current(), nullptr);
+}
+
+TEST(RuntimeTest, CurrentRuntimeInsideATask) {
+  troupe::runtime rt(troupe::runtime_options{.workers = 2});
+  auto h = troupe::spawn(rt, [] { return troupe::runtime::current(); });
+  EXPECT_EQ(h.join(), &rt);
+}
+
+TEST(RuntimeTest, MetricsCountTasksAndParks) {
+  troupe::runtime rt(troupe::runtime_options{.workers = 2});
+  for (int i = 0; i < 1000; ++i) troupe::spawn(rt, [] {}).join();
+  std::this_thread::sleep_for(20ms);  // let the workers go idle
+  auto m = rt.metrics();
+  ASSERT_EQ(m.workers.size(), 2u);
+  EXPECT_GE(m.total().tasks_run, 1000u);
+  EXPECT_GE(m.total().injection_pops, 1u);
+  EXPECT_GE(m.total().parks, 1u);
+}
+
+TEST(RuntimeTest, DetachedFailuresAreCounted) {
+  troupe::runtime rt(troupe::runtime_options{.workers = 2});
+  { (void)troupe::spawn(rt, [] { throw std::runtime_error("nobody joins me"); }); }
+  const auto give_up = std::chrono::steady_clock::now() + 30s;
+  while (rt.metrics().failed_detached_tasks == 0 && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(rt.metrics().failed_detached_tasks, 1u);
+}
+
+TEST(RuntimeTest, ShutdownRunsQueuedWorkAndWhatItSpawns) {
+  std::atomic<int> ran{0};
+  {
+    troupe::runtime rt(troupe::runtime_options{.workers = 2});
+    for (int i = 0; i < 10'000; ++i)
+      (void)troupe::spawn(rt, [&ran] {
+        ran.fetch_add(1);
+        (void)troupe::spawn([&ran] { ran.fetch_add(1); });
+      });
+  }  // destructor: shutdown
+  EXPECT_EQ(ran.load(), 20'000);
+}
+
+TEST(RuntimeTest, ShutdownLetsSleepersFinishAndCancelsFibersBlockedForever) {
+  std::atomic<int> slept{0};
+  std::atomic<int> cancelled{0};
+  std::atomic<int> unwound{0};
+  struct on_unwind {
+    std::atomic<int>& n;
+    ~on_unwind() { n.fetch_add(1); }
+  };
+  troupe::counting_semaphore never(0);
+  troupe::condition_variable cv;
+  troupe::mutex m;
+  {
+    troupe::runtime rt(troupe::runtime_options{.workers = 2});
+    for (int i = 0; i < 10; ++i) {
+      (void)troupe::spawn(rt, [&] {
+        troupe::this_fiber::sleep_for(20ms);
+        slept.fetch_add(1);
+      });
+      (void)troupe::spawn(rt, [&] {
+        on_unwind guard{unwound};
+        try {
+          never.acquire();
+        } catch (const troupe::error& e) {
+          if (e.code() == troupe::errc::cancelled) cancelled.fetch_add(1);
+        }
+      });
+      (void)troupe::spawn(rt, [&] {
+        on_unwind guard{unwound};
+        std::unique_lock lock(m);
+        try {
+          cv.wait(lock);
+        } catch (const troupe::error& e) {
+          if (e.code() == troupe::errc::cancelled) cancelled.fetch_add(1);
+        }
+      });
+    }
+    std::this_thread::sleep_for(5ms);
+  }
+  EXPECT_EQ(slept.load(), 10);
+  EXPECT_EQ(cancelled.load(), 20);
+  EXPECT_EQ(unwound.load(), 20);
+}
+
+TEST(RuntimeTest, ShutdownFromInsideATaskOnlyBeginsIt) {
+  troupe::runtime rt(troupe::runtime_options{.workers = 2});
+  auto h = troupe::spawn(rt, [&rt] {
+    rt.shutdown();
+    return rt.stopping();
+  });
+  EXPECT_TRUE(h.join());
+}
+
+TEST(RuntimeTest, PinnedWorkersRun) {
+  troupe::runtime rt(troupe::runtime_options{.workers = 2, .pin_workers = true});
+  EXPECT_EQ(troupe::spawn(rt, [] { return 5; }).join(), 5);
+}
+
+}  // namespace

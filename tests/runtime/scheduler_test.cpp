@@ -1,0 +1,280 @@
+// The scheduler under load, at 1, 2, 4 and 8 workers (more workers than this
+// machine's 2 cores, to shake out interleavings). Correctness only: sums,
+// counts and orders; speed is the benchmarks' business.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "troupe/runtime.hpp"
+
+namespace {
+
+using namespace std::chrono_literals;
+
+class SchedulerTest : public ::testing::TestWithParam<std::size_t> {
+ protected:
+  troupe::runtime rt{troupe::runtime_options{.workers = GetParam()}};
+};
+
+std::int64_t skynet(troupe::runtime& rt, std::int64_t num, std::int64_t size) {
+  if (size == 1) return num;
+  std::int64_t sums[10];
+  troupe::task_group g(rt);
+  const std::int64_t child = size / 10;
+  for (int i = 0; i < 10; ++i)
+    g.spawn([&rt, &sums, i, num, child] { sums[i] = skynet(rt, num + i * child, child); });
+  g.wait();
+  std::int64_t total = 0;
+  for (auto s : sums) total += s;
+  return total;
+}
+
+std::int64_t fib(troupe::runtime& rt, int n) {
+  if (n < 2) return n;
+  std::int64_t a = 0;
+  troupe::task_group g(rt);
+  g.spawn([&] { a = fib(rt, n - 1); });
+  std::int64_t b = fib(rt, n - 2);
+  g.wait();
+  return a + b;
+}
+
+TEST_P(SchedulerTest, SkynetOfAMillionLeavesSumsRight) {
+  auto h = troupe::spawn(rt, [this] { return skynet(rt, 0, 1'000'000); });
+  EXPECT_EQ(h.join(), 499999500000);
+}
+
+TEST_P(SchedulerTest, Fib25IsRight) {
+  auto h = troupe::spawn(rt, [this] { return fib(rt, 25); });
+  EXPECT_EQ(h.join(), 75025);
+}
+
+TEST_P(SchedulerTest, AMillionSpawnAndJoin) {
+  auto h = troupe::spawn(rt, [this] {
+    std::int64_t sum = 0;
+    for (int i = 0; i < 1'000'000; ++i) sum += troupe::spawn(rt, [i] { return i; }).join();
+    return sum;
+  });
+  EXPECT_EQ(h.join(), 499999500000);
+}
+
+TEST_P(SchedulerTest, ExternalThreadInjectsAMillionTasksWhileWorkersPark) {
+  constexpr int n = 1'000'000;
+  std::atomic<int> ran{0};
+  std::atomic<std::int64_t> sum{0};
+  std::mt19937 rng(42);
+  for (int i = 0; i < n; ++i) {
+    // Random gaps let the workers run dry and park, so wake-ups are tested.
+    if (rng() % 50'000 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+    (void)troupe::spawn(rt, [&ran, &sum, i] {
+      sum.fetch_add(i, std::memory_order_relaxed);
+      ran.fetch_add(1, std::memory_order_relaxed);
+    });
+  }
+  // A generous watchdog, not a timing assertion: a lost wake-up hangs here.
+  const auto give_up = std::chrono::steady_clock::now() + 120s;
+  while (ran.load() < n && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+  ASSERT_EQ(ran.load(), n);
+  EXPECT_EQ(sum.load(), std::int64_t{n} * (n - 1) / 2);
+  EXPECT_GT(rt.metrics().total().injection_pops, 0u);
+}
+
+TEST_P(SchedulerTest, TwoFibersWakingEachOtherDoNotStarveAThird) {
+  std::atomic<bool> third_ran{false};
+  std::atomic<bool> stop{false};
+  troupe::counting_semaphore a(0), b(0);
+  std::atomic<std::int64_t> bounces{0};
+  auto ping = troupe::spawn(rt, [&] {
+    while (!stop.load()) {
+      b.release();
+      a.acquire();
+      bounces.fetch_add(1);
+    }
+    b.release();
+  });
+  auto pong = troupe::spawn(rt, [&] {
+    while (!stop.load()) {
+      b.acquire();
+      a.release();
+    }
+    a.release();
+  });
+  // Spawned from inside the runtime, onto a worker that is busy bouncing.
+  auto third = troupe::spawn(rt, [&] {
+    return troupe::spawn([&] { third_ran.store(true); }).join();
+  });
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (!third_ran.load() && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+  stop.store(true);
+  ping.join();
+  pong.join();
+  third.join();
+  EXPECT_TRUE(third_ran.load());
+  EXPECT_GT(bounces.load(), 0);
+}
+
+TEST_P(SchedulerTest, ASpinningFiberDoesNotStrandAReadyTask) {
+  if (GetParam() < 2) GTEST_SKIP() << "needs a second worker to run the stranded task";
+  std::atomic<bool> spinning{false};
+  std::atomic<bool> other_ran{false};
+  std::atomic<bool> seen_while_spinning{false};
+  auto spinner = troupe::spawn(rt, [&] {
+    // Queue a task behind us on this worker, then hog the worker for 500 ms
+    // without yielding: another worker must take it.
+    auto queued = troupe::spawn([&] { other_ran.store(true); });
+    spinning.store(true);
+    const auto until = std::chrono::steady_clock::now() + 500ms;
+    while (std::chrono::steady_clock::now() < until)
+      if (other_ran.load()) seen_while_spinning.store(true);
+    queued.join();
+  });
+  spinner.join();
+  EXPECT_TRUE(spinning.load());
+  EXPECT_TRUE(seen_while_spinning.load());
+}
+
+TEST_P(SchedulerTest, AWokenFiberInTheLifoSlotIsNotStrandedBehindASpinner) {
+  if (GetParam() < 2) GTEST_SKIP() << "needs a second worker";
+  troupe::counting_semaphore sem(0);
+  std::atomic<bool> woke{false};
+  std::atomic<bool> seen_while_spinning{false};
+  auto sleeper = troupe::spawn(rt, [&] {
+    sem.acquire();
+    woke.store(true);
+  });
+  while (rt.metrics().total().tasks_run == 0) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(5ms);
+  auto spinner = troupe::spawn(rt, [&] {
+    sem.release();  // the sleeper lands in this worker's LIFO slot
+    const auto until = std::chrono::steady_clock::now() + 500ms;
+    while (std::chrono::steady_clock::now() < until)
+      if (woke.load()) seen_while_spinning.store(true);
+  });
+  spinner.join();
+  sleeper.join();
+  EXPECT_TRUE(seen_while_spinning.load());
+}
+
+// noipa, not just noinline: GCC may otherwise prove the function const and
+// reuse the first thread's address after the fiber migrated. This is the
+// pattern docs/design/scheduler.md prescribes for thread-locals in fibers.
+__attribute__((noinline, noipa)) int* worker_tag_address() {
+  thread_local int tag = 0;
+  return &tag;
+}
+
+TEST_P(SchedulerTest, AMigratingFiberReadsTheNewWorkersThreadLocals) {
+  // Each worker writes its index into a thread-local; fibers that sleep
+  // (and so may resume elsewhere) must always read their current worker's.
+  std::atomic<int> mismatches{0};
+  std::atomic<int> migrations{0};
+  troupe::task_group g(rt);
+  for (int f = 0; f < 64; ++f) {
+    g.spawn([&] {
+      for (int i = 0; i < 50; ++i) {
+        std::size_t before = troupe::this_fiber::worker_index();
+        *worker_tag_address() = static_cast<int>(before) + 1;
+        troupe::this_fiber::sleep_for(std::chrono::microseconds(100 + i));
+        std::size_t after = troupe::this_fiber::worker_index();
+        if (after != before) migrations.fetch_add(1);
+        int tag = *worker_tag_address();
+        // Another fiber on the new worker may have written it, but always
+        // with that worker's own index.
+        if (tag != 0 && tag != static_cast<int>(after) + 1) mismatches.fetch_add(1);
+      }
+    });
+  }
+  g.wait();
+  EXPECT_EQ(mismatches.load(), 0);
+  if (GetParam() == 1) {
+    EXPECT_EQ(migrations.load(), 0);
+  }
+}
+
+TEST_P(SchedulerTest, ExceptionsArriveThroughJoin) {
+  auto h = troupe::spawn(rt, []() -> int { throw std::runtime_error("boom"); });
+  EXPECT_THROW(
+      {
+        try {
+          h.join();
+        } catch (const std::runtime_error& e) {
+          EXPECT_STREQ(e.what(), "boom");
+          throw;
+        }
+      },
+      std::runtime_error);
+  EXPECT_FALSE(h.joinable());
+}
+
+TEST_P(SchedulerTest, TaskGroupRethrowsTheFirstException) {
+  auto h = troupe::spawn(rt, [this] {
+    troupe::task_group g(rt);
+    std::atomic<int> ran{0};
+    for (int i = 0; i < 100; ++i)
+      g.spawn([&ran, i] {
+        ran.fetch_add(1);
+        if (i == 50) throw std::logic_error("child 50");
+      });
+    try {
+      g.wait();
+    } catch (const std::logic_error& e) {
+      return ran.load();
+    }
+    return -1;
+  });
+  EXPECT_EQ(h.join(), 100);
+}
+
+TEST_P(SchedulerTest, SleepsWakeInDeadlineOrder) {
+  // Fibers sleep for different lengths, started in shuffled order; they must
+  // record themselves in deadline order.
+  std::vector<int> order;
+  troupe::mutex m;
+  std::vector<int> delays_ms{50, 10, 40, 20, 30, 5, 45, 15, 35, 25};
+  troupe::task_group g(rt);
+  const auto start = std::chrono::steady_clock::now();
+  for (int d : delays_ms)
+    g.spawn([&, d] {
+      troupe::this_fiber::sleep_until(start + std::chrono::milliseconds(d) * 4);
+      std::lock_guard lock(m);
+      order.push_back(d);
+    });
+  g.wait();
+  std::vector<int> sorted = delays_ms;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(order, sorted);
+}
+
+TEST_P(SchedulerTest, YieldLetsOtherFibersRun) {
+  // One worker: a yielding loop must let a second fiber make progress.
+  std::atomic<int> progress{0};
+  std::atomic<bool> done{false};
+  auto spinner = troupe::spawn(rt, [&] {
+    int spins = 0;
+    while (!done.load() && spins < 10'000'000) {
+      troupe::this_fiber::yield();
+      ++spins;
+    }
+  });
+  auto worker = troupe::spawn(rt, [&] {
+    for (int i = 0; i < 1000; ++i) {
+      progress.fetch_add(1);
+      troupe::this_fiber::yield();
+    }
+    done.store(true);
+  });
+  worker.join();
+  spinner.join();
+  EXPECT_EQ(progress.load(), 1000);
+}
+
+INSTANTIATE_TEST_SUITE_P(Workers, SchedulerTest, ::testing::Values(1, 2, 4, 8),
+                         [](const auto& info) { return std::to_string(info.param) + "workers"; });
+
+}  // namespace
