@@ -8,14 +8,6 @@
 #include <new>
 #include <utility>
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/common_interface_defs.h>
-#define TROUPE_ASAN 1
-#endif
-#if defined(__SANITIZE_THREAD__)
-#include <sanitizer/tsan_interface.h>
-#define TROUPE_TSAN 1
-#endif
 
 namespace troupe::detail {
 
@@ -32,6 +24,7 @@ std::size_t round_to_pages(std::size_t n) {
 }
 constexpr std::size_t max_pooled_stacks = 1024;
 
+
 // Hands a pooled stack back to the pool when Boost destroys a finished fiber.
 struct pool_allocator {
   stack_pool* pool;
@@ -39,6 +32,11 @@ struct pool_allocator {
   void deallocate(ctx::stack_context& sctx) noexcept { pool->deallocate(sctx); }
 };
 }  // namespace
+
+namespace {
+thread_local context* tl_switched_from = nullptr;
+}
+__attribute__((noinline, noipa)) context*& switched_from() noexcept { return tl_switched_from; }
 
 stack_pool::stack_pool(std::size_t usable_size)
     : usable_size_(round_to_pages(usable_size)), mapping_size_(usable_size_ + page_size()) {}
@@ -108,12 +106,14 @@ context::context(stack_pool& pool, std::function<context*()> entry)
   stack_bottom_ = static_cast<char*>(sctx.sp) - sctx.size;
   stack_size_ = sctx.size;
   cont_ = ctx::fiber(std::allocator_arg, ctx::preallocated(sctx.sp, sctx.size, sctx),
-                     pool_allocator{&pool}, [this](ctx::fiber&&) -> ctx::fiber {
+                     pool_allocator{&pool}, [this](ctx::fiber&& caller) -> ctx::fiber {
                        finish_switch_in();
+                       switched_from()->cont_ = std::move(caller);
                        context* next = entry_();
                        // Switch away for good: Boost frees this stack on top
                        // of `next`, which resumes inside its switch_to().
                        start_switch_out(*next, true);
+                       switched_from() = this;
                        return std::move(next->cont_);
                      });
 #if TROUPE_TSAN
@@ -126,36 +126,6 @@ context::~context() {
 #if TROUPE_TSAN
   if (owns_tsan_fiber_) __tsan_destroy_fiber(tsan_fiber_);
 #endif
-}
-
-void context::start_switch_out([[maybe_unused]] context& to, [[maybe_unused]] bool exiting) noexcept {
-#if TROUPE_ASAN
-  // A context that will never run again passes no fake-stack slot, so ASan
-  // frees its fake frames.
-  __sanitizer_start_switch_fiber(exiting ? nullptr : &asan_fake_stack_, to.stack_bottom_, to.stack_size_);
-#endif
-#if TROUPE_TSAN
-  // Flag 0: the switch synchronises the two fibers (happens-before), which
-  // is what a hand-off between them means.
-  __tsan_switch_to_fiber(to.tsan_fiber_, 0);
-#endif
-}
-
-void context::finish_switch_in() noexcept {
-#if TROUPE_ASAN
-  __sanitizer_finish_switch_fiber(asan_fake_stack_, nullptr, nullptr);
-#endif
-}
-
-void context::switch_to(context& from, context& to) noexcept {
-  from.start_switch_out(to, false);
-  // resume_with runs the lambda on `to`'s stack right after the switch, so
-  // our continuation is stored before anything on `to` can resume us again.
-  std::move(to.cont_).resume_with([&from](ctx::fiber&& c) {
-    from.cont_ = std::move(c);
-    return ctx::fiber{};
-  });
-  from.finish_switch_in();
 }
 
 }  // namespace troupe::detail

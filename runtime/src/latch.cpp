@@ -1,47 +1,63 @@
 #include "troupe/runtime/detail/latch.hpp"
 
-#include <mutex>
-
 #include "scheduler.hpp"
+#include "waiter.hpp"
 
 namespace troupe::detail {
 
-void latch::add(std::size_t n) noexcept {
-  // relaxed: only the owner adds, and it is the one that later waits; the
-  // lock orders the reset of finished_ against a concurrent last count_down.
-  if (pending_.fetch_add(n, std::memory_order_relaxed) == 0) {
-    std::lock_guard g(lock_);
-    finished_.store(false, std::memory_order_relaxed);
-  }
+namespace {
+
+// Who to wake: a fiber (rescheduled) or a foreign thread (its parker).
+struct latch_owner {
+  fiber* f = nullptr;
+  scheduler* sched = nullptr;
+  std::binary_semaphore* parker = nullptr;
+};
+
+struct block_args {
+  latch* l;
+  latch_owner* owner;
+};
+
+// After the owner fiber has switched away: register it, or, if the count
+// reached zero meanwhile, make it runnable again at once.
+void publish_owner(worker& w, void* p) {
+  auto* a = static_cast<block_args*>(p);
+  if (!a->l->register_owner(a->owner)) w.sched.schedule(a->owner->f);
 }
 
-void latch::count_down() noexcept {
-  // acq_rel: the last counter must see every other counter's writes (their
-  // results) so that its release of finished_ publishes all of them.
-  if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-    std::lock_guard g(lock_);
-    // Re-check under the lock: the owner may have added work meanwhile.
-    if (pending_.load(std::memory_order_relaxed) == 0) {
-      finished_.store(true, std::memory_order_release);
-      waiters_.notify_all();
-    }
-  }
+}  // namespace
+
+bool latch::register_owner(void* owner) noexcept {
+  owner_ = owner;
+  std::uint64_t s = state_.load(std::memory_order_relaxed);
+  do {
+    if ((s & ~waiter_bit) == 0) return false;
+    // release: the last count_down, which acquires this word, sees owner_.
+  } while (!state_.compare_exchange_weak(s, s | waiter_bit, std::memory_order_release,
+                                         std::memory_order_relaxed));
+  return true;
 }
 
-void latch::wait(const help_mark* mark) {
-  while (!finished_.load(std::memory_order_acquire)) {
-    if (mark && help_one(*mark)) continue;
-    lock_.lock();
-    if (finished_.load(std::memory_order_relaxed)) {
-      lock_.unlock();
-      break;
-    }
-    waiters_.wait(lock_, clock::time_point::max(), /*cancellable=*/false);
+void latch::wake_owner() noexcept {
+  auto* o = static_cast<latch_owner*>(owner_);
+  if (o->f) o->sched->schedule(o->f);
+  else o->parker->release();
+}
+
+void latch::block() {
+  if (worker* w = this_worker()) {
+    latch_owner owner{w->current, &w->sched, nullptr};
+    block_args args{this, &owner};
+    w->sched.suspend(&publish_owner, &args);
+  } else {
+    latch_owner owner{nullptr, nullptr, &thread_parker()};
+    if (register_owner(&owner)) owner.parker->acquire();
   }
-  // The last count_down sets finished_ inside lock_; taking lock_ once more
-  // guarantees it has left, so the owner may now destroy *this.
-  lock_.lock();
-  lock_.unlock();
+  // The count is zero and no counter touches the word any more: clear the
+  // waiter bit so the latch can be reused (a task group spawning again).
+  // relaxed: only the owner uses the word now.
+  state_.store(state_.load(std::memory_order_relaxed) & ~waiter_bit, std::memory_order_relaxed);
 }
 
 bool help_one(const help_mark& mark) {

@@ -496,8 +496,7 @@ void requeue_yielded(worker& w, void* f) {
 }
 }  // namespace
 
-void scheduler::yield() noexcept {
-  worker& w = *this_worker();
+void scheduler::yield(worker& w) noexcept {
   // Take the oldest ready item, so the yielding fiber goes behind everything
   // already waiting on this worker.
   task_header* next = w.deque.steal_oldest();

@@ -137,7 +137,7 @@ class scheduler {
   // Suspends the calling fiber; `after(worker, arg)` runs once the fiber is
   // safely switched away (e.g. to release the lock of the list it joined).
   void suspend(after_switch_fn after, void* arg) noexcept;
-  void yield() noexcept;
+  void yield(worker& w) noexcept;
 
   void begin_shutdown() noexcept;
   void finish_shutdown();  // foreign thread only

@@ -8,9 +8,12 @@
 namespace troupe::this_fiber {
 
 namespace {
+[[noreturn, gnu::cold, gnu::noinline]] void throw_not_in_fiber(const char* what) {
+  throw error(errc::not_in_fiber, std::string(what) + ": fiber context only (called from a thread outside the runtime)");
+}
 detail::worker& worker_or_throw(const char* what) {
   detail::worker* w = detail::this_worker();
-  if (!w) throw error(errc::not_in_fiber, std::string(what) + ": fiber context only (called from a thread outside the runtime)");
+  if (!w) [[unlikely]] throw_not_in_fiber(what);
   return *w;
 }
 }  // namespace
@@ -19,7 +22,10 @@ bool in_fiber() noexcept { return detail::this_worker() != nullptr; }
 
 std::size_t worker_index() { return worker_or_throw("this_fiber::worker_index").index; }
 
-void yield() { worker_or_throw("this_fiber::yield").sched.yield(); }
+void yield() {
+  detail::worker& w = worker_or_throw("this_fiber::yield");
+  w.sched.yield(w);
+}
 
 void sleep_until(std::chrono::steady_clock::time_point deadline) {
   if (!detail::this_worker()) {

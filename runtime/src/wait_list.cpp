@@ -7,13 +7,12 @@
 
 namespace troupe::detail {
 
-namespace {
-// The parker a foreign thread blocks on. Thread-lifetime, so a notifier's
-// release() never touches freed memory even if the waiter already left.
 std::binary_semaphore& thread_parker() {
   thread_local std::binary_semaphore parker{0};
   return parker;
 }
+
+namespace {
 
 struct suspend_args {
   waiter* w;

@@ -38,6 +38,10 @@ struct waiter {
   }
 };
 
+// The semaphore a thread outside the runtime blocks on. Thread-lifetime, so
+// a notifier's release() never touches freed memory even if the waiter left.
+std::binary_semaphore& thread_parker();
+
 // Wakes the waiter after a successful claim (reschedules the fiber or posts
 // the thread's parker). The waiter may be gone once this returns.
 void wake(waiter& w) noexcept;

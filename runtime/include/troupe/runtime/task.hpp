@@ -15,6 +15,7 @@
 
 #include "troupe/runtime/error.hpp"
 #include "troupe/runtime/detail/latch.hpp"
+#include "troupe/runtime/detail/small_alloc.hpp"
 #include "troupe/runtime/detail/task_header.hpp"
 #include "troupe/runtime/runtime.hpp"
 
@@ -45,8 +46,8 @@ struct task_result<void> {
 // on, the result and (in the derived class) the closure. Two references:
 // the queued task and the join handle.
 template <class R>
-struct task_state : task_header {
-  explicit task_state(scheduler& s) : sched(&s) { done.add(1); }
+struct task_state : task_header, small_object {
+  explicit task_state(scheduler& s) : sched(&s), done(1) {}
   virtual ~task_state() = default;
 
   void release(bool from_task) noexcept {
@@ -178,9 +179,7 @@ class task_group {
   explicit task_group(runtime& rt) : rt_(&rt) {}
   task_group(const task_group&) = delete;
   task_group& operator=(const task_group&) = delete;
-  ~task_group() {
-    if (!latch_.done()) latch_.wait(has_mark_ ? &mark_ : nullptr);
-  }
+  ~task_group() { latch_.wait(has_mark_ ? &mark_ : nullptr); }
 
   template <class F>
   void spawn(F&& f) {
@@ -210,7 +209,7 @@ class task_group {
 
  private:
   template <class F>
-  struct child final : detail::task_header {
+  struct child final : detail::task_header, detail::small_object {
     child(F&& f, task_group& g) : fn(std::move(f)), group(&g) { invoke = &run; }
     child(const F& f, task_group& g) : fn(f), group(&g) { invoke = &run; }
     static void run(detail::task_header* h) {
