@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cstdio>
 #include <chrono>
 #include <thread>
+
+#include <sys/resource.h>
 
 #include "troupe/runtime.hpp"
 
@@ -152,6 +155,28 @@ TEST(RuntimeTest, ShutdownFromInsideATaskOnlyBeginsIt) {
     return rt.stopping();
   });
   EXPECT_TRUE(h.join());
+}
+
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](timeval t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
+TEST(RuntimeTest, IdleWorkersParkInsteadOfSpinning) {
+  // Not a timing test: CPU time used, which other processes do not inflate.
+  // The bound is 5x looser than the 1%-of-a-core goal to allow for
+  // sanitizer builds and the test's own thread.
+  troupe::runtime rt(troupe::runtime_options{.workers = 4});
+  for (int i = 0; i < 1000; ++i) troupe::spawn(rt, [] {}).join();
+  std::this_thread::sleep_for(100ms);  // past the search budget: all park
+  const double before = process_cpu_seconds();
+  std::this_thread::sleep_for(1s);
+  const double used = process_cpu_seconds() - before;
+  RecordProperty("idle_cpu_seconds_per_second", std::to_string(used));
+  std::printf("idle: 4 workers used %.4f s of CPU in 1 s\n", used);
+  EXPECT_LT(used, 0.05);
 }
 
 TEST(RuntimeTest, PinnedWorkersRun) {

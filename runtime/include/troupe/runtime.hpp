@@ -4,6 +4,7 @@
 #include "troupe/runtime/condition_variable.hpp"
 #include "troupe/runtime/error.hpp"
 #include "troupe/runtime/future.hpp"
+#include "troupe/runtime/histogram.hpp"
 #include "troupe/runtime/metrics.hpp"
 #include "troupe/runtime/mutex.hpp"
 #include "troupe/runtime/runtime.hpp"
