@@ -1,5 +1,9 @@
 #include "context.hpp"
 
+#if TROUPE_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -73,6 +77,11 @@ ctx::stack_context stack_pool::allocate() {
 
 void stack_pool::deallocate(ctx::stack_context& sctx) noexcept {
   void* base = static_cast<char*>(sctx.sp) - mapping_size_;
+#if TROUPE_ASAN
+  // The dead fiber's frames left poisoned shadow behind: clear it, or the
+  // next fiber (or mapping) here gets false reports.
+  __asan_unpoison_memory_region(static_cast<char*>(base) + page_size(), usable_size_);
+#endif
   {
     std::lock_guard lock(mutex_);
     if (free_.size() < max_pooled_stacks) {

@@ -215,12 +215,18 @@ context* scheduler::runner_main(fiber* self) {
 // deque, injection queue; with periodic fairness checks.
 task_header* scheduler::find_local(worker& w) noexcept {
   task_header* t;
-  if (w.take_oldest_next) {
-    w.take_oldest_next = false;
-    if ((t = w.deque.steal_oldest())) return t;
-  }
   if (++w.tick % fairness_interval == 0) {
     fire_timers(w);
+    if ((t = pop_injection(w))) return t;
+    if ((t = w.deque.steal_oldest())) return t;
+  }
+  if (w.take_oldest_next) {
+    // Something yielded to the bottom of the deque: everything else ready
+    // on this worker goes first (the LIFO slot, the injection queue, the
+    // oldest deque item), so a busy actor cannot hog the worker.
+    w.take_oldest_next = false;
+    if (w.lifo.load(std::memory_order_relaxed) && (t = w.lifo.exchange(nullptr, std::memory_order_acq_rel)))
+      return t;
     if ((t = pop_injection(w))) return t;
     if ((t = w.deque.steal_oldest())) return t;
   }
@@ -253,10 +259,14 @@ task_header* scheduler::pop_injection(worker& w) noexcept {
 bool scheduler::fire_timers(worker& w) {
   if (w.timers.next_deadline() > std::chrono::steady_clock::now()) return false;
   w.due.clear();
-  w.timers.pop_due(std::chrono::steady_clock::now(), w.due);
-  for (timer_node* n : w.due) {
-    if (fire_timer(*n->owner)) worker_counters::bump(w.counters.timers_fired);
-  }
+  // Claim under the heap's lock: a waiter that loses the claim was notified
+  // and may be gone as soon as the lock is free; one that we claimed cannot
+  // leave until we wake it below.
+  w.timers.pop_due(std::chrono::steady_clock::now(), [&w](timer_node* n) {
+    if (n->owner->claim(waiter_state::timed_out)) w.due.push_back(n->owner);
+  });
+  for (waiter* timed_out : w.due) wake(*timed_out);
+  worker_counters::bump(w.counters.timers_fired, w.due.size());
   return !w.due.empty();
 }
 

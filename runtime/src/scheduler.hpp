@@ -102,7 +102,7 @@ class worker {
   bool take_oldest_next = false;
   bool searching = false;
   std::uint64_t rng;
-  std::vector<timer_node*> due;  // scratch for firing timers
+  std::vector<waiter*> due;  // scratch for firing timers
   std::vector<std::uint64_t> seen_tasks_run;  // per victim, for stuck detection
 
   timer_heap timers;

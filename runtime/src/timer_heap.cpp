@@ -16,14 +16,6 @@ void timer_heap::remove(timer_node* n) noexcept {
   if (n->index >= 0) erase_at(static_cast<std::size_t>(n->index));
 }
 
-void timer_heap::pop_due(time_point now, std::vector<timer_node*>& out) {
-  std::lock_guard g(lock_);
-  while (!heap_.empty() && heap_.front()->deadline <= now) {
-    out.push_back(heap_.front());
-    erase_at(0);
-  }
-}
-
 timer_heap::time_point timer_heap::next_deadline() const noexcept {
   std::lock_guard g(lock_);
   return heap_.empty() ? time_point::max() : heap_.front()->deadline;

@@ -4,6 +4,7 @@
 // wait that was notified first cancels its timer), hence the spinlock.
 
 #include <chrono>
+#include <mutex>
 #include <cstddef>
 #include <vector>
 
@@ -26,8 +27,18 @@ class timer_heap {
   void add(timer_node* n);
   // Removes `n` if it is still queued. Thread-safe.
   void remove(timer_node* n) noexcept;
-  // Pops every node due at `now` into `out`. Owner only.
-  void pop_due(time_point now, std::vector<timer_node*>& out);
+  // Pops every node due at `now` and calls on_due(node) for each while
+  // still holding the lock, so a concurrent remove() cannot return (and its
+  // waiter vanish) while on_due looks at the node. Owner only.
+  template <class F>
+  void pop_due(time_point now, F&& on_due) {
+    std::lock_guard g(lock_);
+    while (!heap_.empty() && heap_.front()->deadline <= now) {
+      timer_node* n = heap_.front();
+      erase_at(0);
+      on_due(n);
+    }
+  }
   // time_point::max() when empty. Approximate from other threads.
   time_point next_deadline() const noexcept;
   std::size_t size() const noexcept;

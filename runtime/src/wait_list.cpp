@@ -37,12 +37,6 @@ void wake(waiter& w) noexcept {
   else w.parker->release();
 }
 
-bool fire_timer(waiter& w) noexcept {
-  if (!w.claim(waiter_state::timed_out)) return false;
-  wake(w);
-  return true;
-}
-
 bool cancel_waiter(waiter& w) noexcept {
   if (!w.claim(waiter_state::cancelled)) return false;
   wake(w);

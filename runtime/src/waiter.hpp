@@ -45,8 +45,6 @@ std::binary_semaphore& thread_parker();
 // Wakes the waiter after a successful claim (reschedules the fiber or posts
 // the thread's parker). The waiter may be gone once this returns.
 void wake(waiter& w) noexcept;
-// Called by a worker for a timer that came due: true if it timed the wait out.
-bool fire_timer(waiter& w) noexcept;
 // Shutdown: cancels a blocked fiber's wait; true if it was still waiting.
 bool cancel_waiter(waiter& w) noexcept;
 

@@ -29,8 +29,9 @@ TEST(TimerHeapTest, PopsInDeadlineOrderAndRemovesFromTheMiddle) {
   EXPECT_EQ(heap.size(), nodes.size() - removed);
 
   std::vector<timer_node*> due;
-  heap.pop_due(base + std::chrono::microseconds(50000), due);
-  heap.pop_due(clk::time_point::max(), due);
+  auto collect = [&due](timer_node* n) { due.push_back(n); };
+  heap.pop_due(base + std::chrono::microseconds(50000), collect);
+  heap.pop_due(clk::time_point::max(), collect);
   ASSERT_EQ(due.size(), nodes.size() - removed);
   EXPECT_TRUE(std::is_sorted(due.begin(), due.end(),
                              [](auto* a, auto* b) { return a->deadline < b->deadline; }));
