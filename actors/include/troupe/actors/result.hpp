@@ -1,0 +1,77 @@
+#pragma once
+// result<T>: a reply as a value — either T or the exception that stands for
+// the error (an actor_error, or whatever the handler threw). What a
+// continuation (ask(...).then(f)) receives.
+
+#include <exception>
+#include <utility>
+#include <variant>
+
+#include "troupe/actors/error.hpp"
+
+namespace troupe {
+
+namespace detail {
+inline actor_errc code_of(const std::exception_ptr& e) noexcept {
+  if (!e) return actor_errc::broken_reply;
+  try {
+    std::rethrow_exception(e);
+  } catch (const actor_error& x) {
+    return x.code();
+  } catch (...) {
+    return actor_errc::handler_failed;
+  }
+}
+}  // namespace detail
+
+template <class T>
+class result {
+ public:
+  result() = default;  // empty: neither a value nor an error (never handed to users)
+  result(T v) : v_(std::in_place_index<1>, std::move(v)) {}
+  result(std::exception_ptr e) : v_(std::in_place_index<2>, std::move(e)) {}
+
+  bool has_value() const noexcept { return v_.index() == 1; }
+  explicit operator bool() const noexcept { return has_value(); }
+  // The value; rethrows the error if there is none.
+  T& value() & { check(); return std::get<1>(v_); }
+  const T& value() const& { check(); return std::get<1>(v_); }
+  T&& value() && { check(); return std::get<1>(std::move(v_)); }
+  T& operator*() & { return value(); }
+  T* operator->() { return &value(); }
+  std::exception_ptr exception() const noexcept { return v_.index() == 2 ? std::get<2>(v_) : nullptr; }
+  // ok with a value; the actor_errc of an actor_error; handler_failed for
+  // any other exception.
+  actor_errc error_code() const noexcept {
+    return has_value() ? actor_errc::ok : detail::code_of(exception());
+  }
+
+ private:
+  void check() const {
+    if (v_.index() == 2) std::rethrow_exception(std::get<2>(v_));
+    if (v_.index() == 0) throw actor_error(actor_errc::broken_reply, "result: no value");
+  }
+  std::variant<std::monostate, T, std::exception_ptr> v_;
+};
+
+template <>
+class result<void> {
+ public:
+  result() = default;
+  static result ok() { result r; r.has_ = true; return r; }
+  result(std::exception_ptr e) : e_(std::move(e)) {}
+  bool has_value() const noexcept { return has_; }
+  explicit operator bool() const noexcept { return has_; }
+  void value() const {
+    if (e_) std::rethrow_exception(e_);
+    if (!has_) throw actor_error(actor_errc::broken_reply, "result: no value");
+  }
+  std::exception_ptr exception() const noexcept { return e_; }
+  actor_errc error_code() const noexcept { return has_ ? actor_errc::ok : detail::code_of(e_); }
+
+ private:
+  bool has_ = false;
+  std::exception_ptr e_;
+};
+
+}  // namespace troupe

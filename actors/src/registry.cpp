@@ -1,0 +1,52 @@
+// The registry of named actors: a oneTBB concurrent_hash_map from name to
+// handle. A name goes away with its actor (finalize calls unregister_names).
+
+#include "system_impl.hpp"
+
+namespace troupe {
+
+bool actor_system::register_name(const std::string& name, const actor_addr& a) {
+  detail::check_ref(a.cell(), "actor_system::register_name");
+  if (a.stopped()) return false;
+  detail::system_impl* s = impl_.get();
+  {
+    decltype(s->names)::accessor acc;
+    if (!s->names.insert(acc, name)) return false;
+    acc->second = a;
+  }
+  detail::cell_ext* x = detail::ensure_ext(a.cell());
+  x->lock.lock();
+  // seq_cst: see ensure_ext; finalize either sees the name or we see it dead.
+  const bool dead = x->dead || (a.cell()->word.load(std::memory_order_seq_cst) & detail::final_bit);
+  if (!dead) x->names.push_back(name);
+  x->lock.unlock();
+  if (dead) {
+    detail::unregister_names(a.cell(), {name});
+    return false;
+  }
+  return true;
+}
+
+bool actor_system::unregister_name(const std::string& name) { return impl_->names.erase(name); }
+
+actor_addr actor_system::whereis(const std::string& name) const {
+  decltype(impl_->names)::const_accessor acc;
+  if (!impl_->names.find(acc, name)) return {};
+  return acc->second;
+}
+
+namespace detail {
+
+void unregister_names(actor_cell* c, std::vector<std::string> names) {
+  actor_addr dropped;  // released after the accessor's lock
+  for (const std::string& n : names) {
+    decltype(c->sys->names)::accessor acc;
+    if (c->sys->names.find(acc, n) && acc->second.cell() == c) {
+      dropped = std::move(acc->second);
+      c->sys->names.erase(acc);
+    }
+  }
+}
+
+}  // namespace detail
+}  // namespace troupe

@@ -1,0 +1,407 @@
+// Mailboxes: per-sender FIFO, back-pressure, every overflow policy with
+// exact counts, try_send, deadlines, the turn budget, and a cycle of actors
+// blocked on each other's full mailboxes that ends in errors, not a hang.
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "test_util.hpp"
+
+namespace troupe::test {
+namespace {
+
+struct tagged {
+  int sender;
+  int seq;
+};
+struct report {};
+struct fifo_report {
+  long received;
+  long violations;
+};
+
+// Checks that each sender's messages arrive in the order it sent them.
+struct recorder : actor<recorder> {
+  std::vector<int> next;
+  long received = 0, violations = 0;
+  explicit recorder(int senders) : next(senders, 0) {}
+  void on(tagged t) {
+    ++received;
+    if (t.seq != next[t.sender]) ++violations;
+    next[t.sender] = t.seq + 1;
+  }
+  fifo_report on(report) { return {received, violations}; }
+};
+
+struct pump {
+  int sender;
+  int count;
+};
+// Sends `count` tagged messages from inside a handler (its fiber blocks
+// whenever the recorder's mailbox is full).
+struct pumper : actor<pumper> {
+  actor_ref<recorder> to;
+  explicit pumper(actor_ref<recorder> r) : to(std::move(r)) {}
+  int on(pump p) {
+    int failed = 0;
+    for (int i = 0; i < p.count; ++i)
+      if (!to.send(tagged{p.sender, i})) ++failed;
+    return failed;
+  }
+};
+
+class MailboxTest : public WorkersTest {};
+INSTANTIATE_TEST_SUITE_P(Workers, MailboxTest, ::testing::Values(1, 2, 4), worker_name);
+
+TEST_P(MailboxTest, PerSenderFifoWithManySenders) {
+  constexpr int threads = 4, actors = 4, per_sender = 20'000;
+  spawn_options small;
+  small.capacity = 64;  // small: senders block often
+  auto rec = sys.spawn<recorder>(small, threads + actors);
+  std::vector<ask_future<int>> pumps;
+  for (int a = 0; a < actors; ++a)
+    pumps.push_back(sys.spawn<pumper>(rec).ask(pump{threads + a, per_sender}, 60s));
+  std::vector<std::thread> ts;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < per_sender; ++i)
+        if (!rec.send(tagged{t, i})) failed.fetch_add(1);
+    });
+  for (auto& t : ts) t.join();
+  for (auto& p : pumps) EXPECT_EQ(p.get(), 0);
+  EXPECT_EQ(failed.load(), 0);
+  fifo_report r = rec.ask(report{}, 30s).get();
+  EXPECT_EQ(r.received, static_cast<long>(threads + actors) * per_sender);
+  EXPECT_EQ(r.violations, 0);
+  EXPECT_LE(rec.stats().high_water, 64u);
+  sys.shutdown();  // before the locals its actors point to go away
+}
+
+struct slow_item {};
+struct slow_consumer : actor<slow_consumer> {
+  long handled = 0;
+  void on(slow_item) {
+    ++handled;
+    const auto until = std::chrono::steady_clock::now() + 20us;  // ~100x the producer's cost per send
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  }
+  long on(report) { return handled; }
+};
+
+struct produce {
+  int count;
+};
+struct producer : actor<producer> {
+  actor_ref<slow_consumer> to;
+  explicit producer(actor_ref<slow_consumer> c) : to(std::move(c)) {}
+  int on(produce p) {
+    int failed = 0;
+    for (int i = 0; i < p.count; ++i)
+      if (!to.send(slow_item{})) ++failed;
+    return failed;
+  }
+};
+
+TEST_P(MailboxTest, BackPressureHoldsDepthAtCapacityAndLosesNothing) {
+  constexpr int from_thread = 6000, from_actor = 6000;
+  spawn_options o;
+  o.capacity = 16;
+  o.policy = overflow_policy::block;
+  auto c = sys.spawn<slow_consumer>(o);
+  auto p = sys.spawn<producer>(c).ask(produce{from_actor}, 60s);
+  std::size_t rss_mid = 0;
+  int failed = 0;
+  for (int i = 0; i < from_thread; ++i) {
+    if (!c.send(slow_item{})) ++failed;
+    if (i == from_thread / 4) rss_mid = rss_bytes();
+  }
+  EXPECT_EQ(p.get(), 0);
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(c.ask(report{}, 30s).get(), from_thread + from_actor);
+  const actor_stats st = c.stats();
+  EXPECT_LE(st.high_water, 16u);
+  EXPECT_EQ(st.dead_letters.total(), 0u);
+  if (!sanitized) {
+    EXPECT_LT(rss_bytes(), rss_mid + (8u << 20));  // flat: no queue growth
+  }
+  sys.shutdown();  // before the locals its actors point to go away
+}
+
+struct held {};
+struct value {
+  int v;
+};
+struct holder : actor<holder> {
+  gate* g;
+  std::vector<int>* seen;
+  holder(gate* gg, std::vector<int>* s) : g(gg), seen(s) {}
+  void on(held) { g->wait(); }
+  void on(value v) { seen->push_back(v.v); }
+  std::size_t on(report) { return seen->size(); }
+};
+
+struct policy_case {
+  overflow_policy policy;
+  const char* name;
+};
+
+// Capacity 4; the first message holds the actor (it counts in the depth
+// until its turn's batch ends, except under drop_oldest where a message
+// leaves the depth when it is taken); then 10 sends.
+TEST_P(MailboxTest, FailPolicyExactCounts) {
+  gate g;
+  std::vector<int> seen;
+  spawn_options o;
+  o.capacity = 4;
+  o.policy = overflow_policy::fail;
+  auto h = sys.spawn<holder>(o, &g, &seen);
+  ASSERT_TRUE(h.send(held{}));
+  ASSERT_TRUE(g.wait_entered());
+  int ok = 0, full = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = h.send(value{i});
+    if (r) {
+      ++ok;
+    } else if (r.code() == actor_errc::mailbox_full) {
+      ++full;
+    }
+  }
+  EXPECT_EQ(ok, 3);
+  EXPECT_EQ(full, 7);
+  g.open();
+  ASSERT_TRUE(eventually([&] { return h.stats().depth == 0; }));
+  EXPECT_EQ(h.ask(report{}, 10s).get(), 3u);
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(h.stats().dead_letters[dead_letter_reason::mailbox_full], 7u);
+  EXPECT_EQ(h.stats().high_water, 4u);
+  sys.shutdown();  // before the locals its actors point to go away
+}
+
+TEST_P(MailboxTest, DropNewestPolicyExactCounts) {
+  gate g;
+  std::vector<int> seen;
+  spawn_options o;
+  o.capacity = 4;
+  o.policy = overflow_policy::drop_newest;
+  auto h = sys.spawn<holder>(o, &g, &seen);
+  ASSERT_TRUE(h.send(held{}));
+  ASSERT_TRUE(g.wait_entered());
+  int ok = 0, dropped = 0;
+  for (int i = 0; i < 10; ++i) {
+    auto r = h.send(value{i});
+    if (r) {
+      ++ok;
+    } else if (r.code() == actor_errc::dropped) {
+      ++dropped;
+    }
+  }
+  EXPECT_EQ(ok, 3);
+  EXPECT_EQ(dropped, 7);
+  g.open();
+  ASSERT_TRUE(eventually([&] { return h.stats().depth == 0; }));
+  EXPECT_EQ(h.ask(report{}, 10s).get(), 3u);
+  EXPECT_EQ(seen, (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(h.stats().dead_letters[dead_letter_reason::dropped_newest], 7u);
+  EXPECT_EQ(sys.stats().dead_letters[dead_letter_reason::dropped_newest], 7u);
+  sys.shutdown();  // before the locals its actors point to go away
+}
+
+TEST_P(MailboxTest, DropOldestPolicyExactCounts) {
+  gate g;
+  std::vector<int> seen;
+  spawn_options o;
+  o.capacity = 4;
+  o.policy = overflow_policy::drop_oldest;
+  auto h = sys.spawn<holder>(o, &g, &seen);
+  ASSERT_TRUE(h.send(held{}));
+  ASSERT_TRUE(g.wait_entered());
+  for (int i = 0; i < 10; ++i) EXPECT_TRUE(h.send(value{i}));  // always accepted
+  EXPECT_EQ(h.stats().depth, 4u);
+  g.open();
+  ASSERT_TRUE(eventually([&] { return h.stats().depth == 0; }));
+  EXPECT_EQ(h.ask(report{}, 10s).get(), 4u);
+  EXPECT_EQ(seen, (std::vector<int>{6, 7, 8, 9}));  // the newest four survive
+  EXPECT_EQ(h.stats().dead_letters[dead_letter_reason::dropped_oldest], 6u);
+  sys.shutdown();  // before the locals its actors point to go away
+}
+
+TEST_P(MailboxTest, BlockPolicyTrySendFailsAndSendWaitsUntilDeadline) {
+  gate g;
+  std::vector<int> seen;
+  spawn_options o;
+  o.capacity = 2;
+  o.policy = overflow_policy::block;
+  auto h = sys.spawn<holder>(o, &g, &seen);
+  ASSERT_TRUE(h.send(held{}));
+  ASSERT_TRUE(g.wait_entered());
+  EXPECT_TRUE(h.try_send(value{0}));
+  EXPECT_EQ(h.try_send(value{1}).code(), actor_errc::mailbox_full);  // never waits
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(h.send(value{2}, t0 + 50ms).code(), actor_errc::mailbox_full);
+  EXPECT_GE(std::chrono::steady_clock::now() - t0, 45ms);
+  // A blocked sender gets in as soon as there is room.
+  std::thread t([&] { EXPECT_TRUE(h.send(value{3}, std::chrono::steady_clock::now() + 30s)); });
+  std::this_thread::sleep_for(20ms);
+  g.open();
+  t.join();
+  ASSERT_TRUE(eventually([&] { return h.stats().depth == 0; }));
+  EXPECT_EQ(h.ask(report{}, 10s).get(), 2u);
+  EXPECT_EQ(seen, (std::vector<int>{0, 3}));
+  EXPECT_EQ(h.stats().dead_letters[dead_letter_reason::mailbox_full], 2u);
+  sys.shutdown();  // before the locals its actors point to go away
+}
+
+TEST_P(MailboxTest, DeadlinePassedAtSendIsRejected) {
+  gate g;
+  std::vector<int> seen;
+  auto h = sys.spawn<holder>(&g, &seen);
+  EXPECT_EQ(h.send(value{1}, std::chrono::steady_clock::now() - 1ms).code(), actor_errc::deadline_passed);
+  EXPECT_EQ(h.stats().dead_letters[dead_letter_reason::expired], 1u);
+  EXPECT_EQ(h.ask(report{}, 10s).get(), 0u);
+  sys.shutdown();  // before the locals its actors point to go away
+}
+
+TEST_P(MailboxTest, ExpiredMessagesAreNotHandled) {
+  gate g;
+  std::vector<int> seen;
+  auto h = sys.spawn<holder>(&g, &seen);
+  ASSERT_TRUE(h.send(held{}));
+  ASSERT_TRUE(g.wait_entered());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(h.send(value{i}, std::chrono::steady_clock::now() + 10ms));
+  ASSERT_TRUE(h.send(value{99}));
+  std::this_thread::sleep_for(30ms);
+  g.open();
+  EXPECT_EQ(h.ask(report{}, 10s).get(), 1u);
+  EXPECT_EQ(seen, (std::vector<int>{99}));
+  EXPECT_EQ(h.stats().dead_letters[dead_letter_reason::expired], 5u);
+  sys.shutdown();  // before the locals its actors point to go away
+}
+
+TEST(MailboxOptionsTest, BadOptionsAreRejectedWithAClearError) {
+  runtime rt(workers(1));
+  actor_system sys(rt);
+  gate g;
+  std::vector<int> seen;
+  spawn_options zero;
+  zero.capacity = 0;
+  try {
+    (void)sys.spawn<holder>(zero, &g, &seen);
+    FAIL() << "zero capacity accepted";
+  } catch (const actor_error& e) {
+    EXPECT_EQ(e.code(), actor_errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("capacity"), std::string::npos);
+  }
+  spawn_options no_budget;
+  no_budget.budget = 0;
+  EXPECT_THROW((void)sys.spawn<holder>(no_budget, &g, &seen), actor_error);
+  actor_ref<holder> empty;
+  EXPECT_THROW((void)empty.send(value{1}), actor_error);
+}
+
+struct fill {};
+struct ping {};
+struct stuck : actor<stuck> {
+  actor_ref<stuck> peer;
+  std::atomic<int>* full_errors;
+  std::atomic<int>* done;
+  std::atomic<int>* arrived;
+  stuck(std::atomic<int>* f, std::atomic<int>* d, std::atomic<int>* a) : full_errors(f), done(d), arrived(a) {}
+  void on(actor_ref<stuck> p) { peer = std::move(p); }
+  void on(fill) {
+    // Both actors are inside `fill` (each mailbox full with it) before either sends.
+    arrived->fetch_add(1);
+    for (int i = 0; i < 5000 && arrived->load() < 2; ++i) this_fiber::sleep_for(1ms);
+    for (int i = 0; i < 3; ++i)
+      if (peer.send(ping{}).code() == actor_errc::mailbox_full) full_errors->fetch_add(1);
+    done->fetch_add(1);
+  }
+  void on(ping) {}
+};
+
+TEST_P(MailboxTest, BlockingCycleEndsInErrorsAtTheDeadline) {
+  std::atomic<int> full_errors{0}, done{0}, arrived{0};
+  spawn_options o;
+  o.capacity = 1;
+  o.policy = overflow_policy::block;
+  o.block_timeout = 100ms;
+  auto a = sys.spawn<stuck>(o, &full_errors, &done, &arrived);
+  auto b = sys.spawn<stuck>(o, &full_errors, &done, &arrived);
+  ASSERT_TRUE(a.send(b));
+  ASSERT_TRUE(b.send(a));
+  ASSERT_TRUE(eventually([&] { return a.stats().depth == 0 && b.stats().depth == 0; }));
+  // Both take `fill` and block sending to each other's full mailbox.
+  ASSERT_TRUE(a.send(fill{}));
+  ASSERT_TRUE(b.send(fill{}));
+  ASSERT_TRUE(eventually([&] { return done.load() == 2; }, 20s)) << "the cycle hung";
+  EXPECT_GE(full_errors.load(), 2);
+  EXPECT_GE(sys.stats().dead_letters[dead_letter_reason::mailbox_full], 2u);
+  sys.shutdown();  // before the locals its actors point to go away
+}
+
+struct spin_item {};
+struct probe;
+struct spinner : actor<spinner> {
+  std::atomic<long>* handled;
+  actor_ref<probe> p;
+  spinner(std::atomic<long>* h, actor_ref<probe> pr) : handled(h), p(std::move(pr)) {}
+  void on(spin_item);
+};
+struct probe : actor<probe> {
+  std::atomic<long>* spinner_handled;
+  std::atomic<long>* seen_at;
+  probe(std::atomic<long>* s, std::atomic<long>* at) : spinner_handled(s), seen_at(at) {}
+  void on(ping) { seen_at->store(spinner_handled->load()); }
+};
+void spinner::on(spin_item) {
+  const auto until = std::chrono::steady_clock::now() + 5us;
+  while (std::chrono::steady_clock::now() < until) {
+  }
+  if (handled->fetch_add(1) == 100 && p) (void)p.send(ping{});  // the probe becomes ready on this worker
+}
+
+// One busy actor cannot starve another: it yields after its budget.
+// Disabled: fails on the current runtime. schedule_yield() sets
+// take_oldest_next, and find_local() then returns the deque's oldest item
+// before it looks at the LIFO slot, the tick counter, the injection queue or
+// the timers; a lone yielding actor is its own "oldest", so everything else
+// on that worker waits until its mailbox is empty. Enable once the runtime
+// fixes find_local (count the branch as a tick and move a LIFO-slot item
+// behind the yielder).
+TEST(MailboxBudgetTest, BusyActorYieldsToOthersOnOneWorker) {
+  runtime rt(workers(1));
+  actor_system sys(rt);
+  std::atomic<long> handled{0}, seen_at{-1};
+  constexpr long n = 20'000;
+  spawn_options big;
+  big.capacity = n;
+  auto p = sys.spawn<probe>(&handled, &seen_at);
+  auto s = sys.spawn<spinner>(big, &handled, p);
+  for (long i = 0; i < n; ++i) ASSERT_TRUE(s.send(spin_item{}));
+  ASSERT_TRUE(eventually([&] { return handled.load() == n; }, 30s));
+  ASSERT_TRUE(eventually([&] { return seen_at.load() >= 0; }));
+  EXPECT_LT(seen_at.load(), 100 + 3 * 32) << "the probe waited for the busy actor's whole queue";
+}
+
+// Disabled for the same runtime bug: the injection queue (work from foreign
+// threads) starves behind a yielding actor.
+TEST(MailboxBudgetTest, ForeignSendIsNotStarvedByABusyActor) {
+  runtime rt(workers(1));
+  actor_system sys(rt);
+  std::atomic<long> handled{0}, seen_at{-1};
+  constexpr long n = 20'000;
+  spawn_options big;
+  big.capacity = n;
+  auto p = sys.spawn<probe>(&handled, &seen_at);
+  auto s = sys.spawn<spinner>(big, &handled, actor_ref<probe>());
+  for (long i = 0; i < n; ++i) ASSERT_TRUE(s.send(spin_item{}));
+  ASSERT_TRUE(p.send(ping{}));  // from this (foreign) thread: the injection queue
+  ASSERT_TRUE(eventually([&] { return handled.load() == n; }, 30s));
+  ASSERT_TRUE(eventually([&] { return seen_at.load() >= 0; }));
+  EXPECT_LT(seen_at.load(), n) << "the injection queue starved behind a yielding actor";
+}
+
+}  // namespace
+}  // namespace troupe::test
