@@ -1,0 +1,620 @@
+// troupe-bench: the headline benchmark runner (BENCHMARKS.md).
+//
+// Calls every registration of bench_registry.hpp with the configuration of
+// the command line, runs them under Google Benchmark (real time, repetitions,
+// median), shows progress on stderr, then prints one table (workload x
+// threads, one column per system, troupe against its best peer) and the
+// physical limits of the machine, and writes the JSON of BENCHMARKS.md.
+//
+// Every figure comes from the table `figures` below: a workload id (with a
+// suffix for an extra figure), its unit, which direction wins, and how the
+// value is derived from Google Benchmark's median run. A benchmark whose name
+// or counter has no entry there is reported as a warning, never dropped
+// silently.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <benchmark/benchmark.h>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "bench_registry.hpp"
+
+#ifndef TROUPE_BENCH_BUILD_TYPE
+#define TROUPE_BENCH_BUILD_TYPE ""
+#endif
+
+namespace {
+
+enum class better { lower, higher };
+
+// How a figure's value is derived from the median run of Google Benchmark.
+enum class source {
+  ms_per_iteration,  // real time per iteration, in ms
+  ns_per_item,       // real time per item: 1e9 / items_per_second, in ns
+                     // (real time per iteration if no items were set)
+  items_per_second,  // the items_per_second counter (SetItemsProcessed)
+  counter,           // the user counter named by the suffix of the id
+};
+
+struct figure {
+  std::string_view id;    // workload id of BENCHMARKS.md, with a suffix for an extra figure
+  std::string_view unit;  // unit of the value in the table and the JSON
+  better wins;
+  source from;
+  double scale = 1.0;  // applied to the derived value (ns -> µs: 1e-3)
+};
+
+// Suffixed ids (source::counter) are user counters of the workload before the
+// last dot: counter "idle_bytes" on actor.spawn is actor.spawn.idle_bytes.
+// Counters are expected in the unit given here.
+constexpr figure figures[] = {
+    {"deque.push_pop", "ns/pair", better::lower, source::ns_per_item},
+    {"deque.steal", "items/s", better::higher, source::items_per_second},
+    {"fiber.switch", "ns/switch", better::lower, source::ns_per_item},
+    {"spawn.join", "tasks/s", better::higher, source::items_per_second},
+    {"fib", "ms", better::lower, source::ms_per_iteration},
+    {"fib.cutoff16", "ms", better::lower, source::ms_per_iteration},
+    {"skynet", "ms", better::lower, source::ms_per_iteration},
+    {"actor.ping_pong", "msgs/s", better::higher, source::items_per_second},
+    {"actor.spawn", "actors/s", better::higher, source::items_per_second},
+    {"actor.spawn.idle_bytes", "bytes", better::lower, source::counter},
+    {"actor.fan_out", "msgs/s", better::higher, source::items_per_second},
+    {"actor.ring", "ns/hop", better::lower, source::ns_per_item},
+    {"actor.overload.rss", "MiB", better::lower, source::counter},
+    {"actor.overload.high_water", "messages", better::lower, source::counter},
+    {"actor.overload.rate", "msgs/s", better::higher, source::counter},
+    {"actor.ask", "ns", better::lower, source::ns_per_item},
+    {"actor.ask.p50", "µs", better::lower, source::counter},
+    {"actor.ask.p99", "µs", better::lower, source::counter},
+    {"breaker.ask", "ns", better::lower, source::ns_per_item},
+    {"router.round_robin", "ns", better::lower, source::ns_per_item},
+    {"router.consistent_hash", "ns", better::lower, source::ns_per_item},
+    {"router.p2c", "ns", better::lower, source::ns_per_item},
+    {"router.smallest_mailbox", "ns", better::lower, source::ns_per_item},
+    {"ring.lookup", "ns", better::lower, source::ns_per_item},
+    // Physical limits (system "hw"), printed under the table.
+    {"hw.cache_line_round_trip", "ns", better::lower, source::ns_per_item},
+    {"hw.atomic_rmw", "ns", better::lower, source::ns_per_item},
+    {"hw.malloc_free", "ns", better::lower, source::ns_per_item},
+    {"hw.futex_wake", "µs", better::lower, source::ns_per_item, 1e-3},
+};
+
+// What each physical limit is, for the block under the table.
+constexpr std::pair<std::string_view, std::string_view> limit_labels[] = {
+    {"fiber.switch", "raw Boost.Context switch"},
+    {"hw.cache_line_round_trip", "cache-line round trip between two threads"},
+    {"hw.atomic_rmw", "uncontended atomic fetch_add"},
+    {"hw.malloc_free", "malloc+free of 64 bytes (glibc)"},
+    {"hw.futex_wake", "futex wake-up round trip between two threads"},
+};
+
+// Column order; a system not listed here still gets a column (and a warning).
+const std::vector<std::string> known_systems = {"troupe",        "caf", "tbb",      "boost_fiber",
+                                                "boost_context", "hw",  "naive_md5"};
+// Systems that are floors, not peers: never the "best peer" of a ratio.
+bool is_limit_system(std::string_view s) { return s == "hw" || s == "boost_context"; }
+
+const figure* find_figure(std::string_view id) {
+  for (const auto& f : figures)
+    if (f.id == id) return &f;
+  return nullptr;
+}
+
+bool is_per_second(std::string_view unit) { return unit.size() > 2 && unit.substr(unit.size() - 2) == "/s"; }
+
+// ---------------------------------------------------------------------------
+// Results
+
+struct result_row {
+  const figure* fig;
+  std::string system;
+  int threads;
+  double value;
+};
+
+// "<workload>/<system>" or "<workload>/<system>/threads:<N>".
+struct parsed_name {
+  std::string workload, system;
+  int threads = 1;  // a name without a thread count runs on one thread
+};
+
+std::optional<parsed_name> parse_name(const std::string& name) {
+  static const std::regex re(R"(^([^/]+)/([^/]+)(?:/threads:([0-9]+))?$)");
+  std::smatch m;
+  if (!std::regex_match(name, m, re)) return std::nullopt;
+  parsed_name p{m[1], m[2]};
+  if (m[3].matched) p.threads = std::stoi(m[3]);
+  return p;
+}
+
+double time_unit_to_ns(benchmark::TimeUnit u) {
+  switch (u) {
+    case benchmark::kNanosecond: return 1.0;
+    case benchmark::kMicrosecond: return 1e3;
+    case benchmark::kMillisecond: return 1e6;
+    case benchmark::kSecond: return 1e9;
+  }
+  return 1.0;
+}
+
+std::string format_value(double v, std::string_view unit) {
+  if (std::isnan(v)) return "-";
+  if (is_per_second(unit)) {
+    if (v >= 1e9) return fmt::format("{:.3g}G", v / 1e9);
+    if (v >= 1e6) return fmt::format("{:.3g}M", v / 1e6);
+    if (v >= 1e3) return fmt::format("{:.3g}k", v / 1e3);
+  }
+  double a = std::fabs(v);
+  if (a >= 100) return fmt::format("{:.0f}", v);
+  if (a >= 10) return fmt::format("{:.1f}", v);
+  if (a >= 1) return fmt::format("{:.2f}", v);
+  return fmt::format("{:.3f}", v);
+}
+
+// Google Benchmark appends these to a name; the progress line drops them.
+std::string strip_gbench_suffixes(std::string name) {
+  static const std::regex suffix(
+      R"(/(?:real_time|manual_time|process_time|(?:min_time|min_warmup_time|iterations|repeats):[^/]*)$)");
+  for (std::smatch m; std::regex_search(name, m, suffix);) name.erase(static_cast<std::size_t>(m.position(0)));
+  return name;
+}
+
+// ---------------------------------------------------------------------------
+// The reporter: collects median runs in-process and shows progress.
+
+class collecting_reporter final : public benchmark::BenchmarkReporter {
+ public:
+  explicit collecting_reporter(std::vector<std::string> expected) : expected_(std::move(expected)) {
+    for (auto& e : expected_) e = strip_gbench_suffixes(e);
+  }
+
+  bool ReportContext(const Context& context) override {
+    PrintBasicContext(&GetErrorStream(), context);
+    GetErrorStream() << '\n';
+    start_line();
+    return true;
+  }
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    if (runs.empty()) return;
+    const Run* chosen = nullptr;
+    const Run* failed = nullptr;
+    for (const auto& r : runs) {
+      if (r.error_occurred && !failed) failed = &r;
+      if (r.run_type == Run::RT_Aggregate && r.aggregate_name == "median") chosen = &r;
+    }
+    if (!chosen && !failed) {  // one repetition: no aggregates
+      for (const auto& r : runs)
+        if (r.run_type == Run::RT_Iteration) chosen = &r;
+    }
+    const std::string name = runs.front().run_name.function_name;
+    std::string shown;
+    if (chosen) {
+      shown = absorb(name, *chosen);
+    } else {
+      std::string msg = failed ? failed->error_message : "no result";
+      errors_.push_back(fmt::format("{}: {}", name, msg));
+      shown = "ERROR: " + msg;
+    }
+    finish_line(name, shown);
+  }
+
+  void Finalize() override {
+    if (line_open_) GetErrorStream() << "(not run)\n";
+    line_open_ = false;
+  }
+
+  const std::vector<result_row>& rows() const { return rows_; }
+  const std::vector<std::string>& warnings() const { return warnings_; }
+  const std::vector<std::string>& errors() const { return errors_; }
+
+ private:
+  void warn(std::string w) {
+    if (std::find(warnings_.begin(), warnings_.end(), w) == warnings_.end()) warnings_.push_back(std::move(w));
+  }
+
+  // Turns one median run into result rows; returns the progress text.
+  std::string absorb(const std::string& name, const Run& run) {
+    const double ns_per_iter = run.GetAdjustedRealTime() * time_unit_to_ns(run.time_unit);
+    auto parsed = parse_name(name);
+    if (!parsed) {
+      warn(fmt::format("'{}' does not follow '<workload>/<system>[/threads:N]' (bench_registry.hpp); "
+                       "not in the table or JSON ({} ns per iteration)",
+                       name, format_value(ns_per_iter, "ns")));
+      return fmt::format("{} ns/iteration (unknown name!)", format_value(ns_per_iter, "ns"));
+    }
+    if (std::find(known_systems.begin(), known_systems.end(), parsed->system) == known_systems.end())
+      warn(fmt::format("'{}': system '{}' is not one of BENCHMARKS.md", name, parsed->system));
+
+    auto counter = [&](const std::string& c) -> std::optional<double> {
+      auto it = run.counters.find(c);
+      if (it == run.counters.end()) return std::nullopt;
+      return static_cast<double>(it->second);
+    };
+
+    std::vector<std::string> shown;
+    auto add = [&](const figure& f, double v) {
+      v *= f.scale;
+      rows_.push_back({&f, parsed->system, parsed->threads, v});
+      std::string label = f.from == source::counter ? std::string(f.id.substr(parsed->workload.size() + 1)) + " " : "";
+      shown.push_back(fmt::format("{}{} {}", label, format_value(v, f.unit), f.unit));
+    };
+
+    bool known = false;
+    if (const figure* f = find_figure(parsed->workload); f && f->from != source::counter) {
+      known = true;
+      switch (f->from) {
+        case source::ms_per_iteration: add(*f, ns_per_iter / 1e6); break;
+        case source::ns_per_item:
+          if (auto ips = counter("items_per_second"); ips && *ips > 0) {
+            add(*f, 1e9 / *ips);
+          } else {
+            warn(fmt::format("'{}' sets no items processed; {} is taken per iteration", name, f->id));
+            add(*f, ns_per_iter);
+          }
+          break;
+        case source::items_per_second:
+          if (auto ips = counter("items_per_second")) {
+            add(*f, *ips);
+          } else {
+            warn(fmt::format("'{}' sets no items processed: no {} figure", name, f->id));
+          }
+          break;
+        case source::counter: break;
+      }
+    }
+    // Extra figures: counters named by their suffix.
+    for (const auto& f : figures) {
+      if (f.from != source::counter) continue;
+      if (f.id.size() <= parsed->workload.size() + 1 || f.id.substr(0, parsed->workload.size()) != parsed->workload ||
+          f.id[parsed->workload.size()] != '.')
+        continue;
+      known = true;
+      const std::string suffix(f.id.substr(parsed->workload.size() + 1));
+      if (auto v = counter(suffix)) {
+        add(f, *v);
+      } else {
+        warn(fmt::format("'{}' has no counter '{}': no {} figure", name, suffix, f.id));
+      }
+    }
+    for (const auto& [c, v] : run.counters) {
+      if (c == "items_per_second" || c == "bytes_per_second") continue;
+      const std::string id = parsed->workload + "." + c;
+      const figure* f = find_figure(id);
+      if (!f || f->from != source::counter)
+        warn(fmt::format("'{}': counter '{}' ({}) is not a figure of the runner's table", name, c,
+                         format_value(static_cast<double>(v), "")));
+    }
+    if (!known) {
+      warn(fmt::format("'{}': workload '{}' is not in the runner's figure table; not in the table or JSON "
+                       "({} ns per iteration)",
+                       name, parsed->workload, format_value(ns_per_iter, "ns")));
+      return fmt::format("{} ns/iteration (unknown workload!)", format_value(ns_per_iter, "ns"));
+    }
+    std::string out;
+    for (const auto& s : shown) out += (out.empty() ? "" : ", ") + s;
+    return out;
+  }
+
+  void start_line() {
+    if (next_ >= expected_.size()) return;
+    GetErrorStream() << fmt::format("[{}/{}] {} ... ", next_ + 1, expected_.size(), expected_[next_]) << std::flush;
+    line_open_ = true;
+    started_ = std::chrono::steady_clock::now();
+  }
+
+  void finish_line(const std::string& name, const std::string& shown) {
+    auto& err = GetErrorStream();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    if (line_open_ && next_ < expected_.size() && expected_[next_].rfind(name, 0) == 0) {
+      err << fmt::format("{}  ({:.1f} s)\n", shown, secs);
+    } else {
+      if (line_open_) err << '\n';
+      err << fmt::format("[?/{}] {} ... {}\n", expected_.size(), name, shown);
+    }
+    line_open_ = false;
+    ++next_;
+    start_line();
+  }
+
+  std::vector<std::string> expected_;
+  std::size_t next_ = 0;
+  bool line_open_ = false;
+  std::chrono::steady_clock::time_point started_;
+  std::vector<result_row> rows_;
+  std::vector<std::string> warnings_;
+  std::vector<std::string> errors_;
+};
+
+// Only its output stream is used: --benchmark_list_tests prints there.
+class listing_reporter final : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>&) override {}
+};
+
+// ---------------------------------------------------------------------------
+// Context for the JSON
+
+std::string utc_now_iso8601() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0) return "unknown";
+  return buf;
+}
+
+std::string cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("model name", 0) == 0 || line.rfind("Model", 0) == 0) {
+      auto colon = line.find(':');
+      if (colon != std::string::npos) {
+        auto v = line.substr(colon + 1);
+        v.erase(0, v.find_first_not_of(" \t"));
+        return v;
+      }
+    }
+  }
+  return "unknown";
+}
+
+std::string compiler() {
+#if defined(__clang__)
+  return fmt::format("clang++ {}.{}.{}", __clang_major__, __clang_minor__, __clang_patchlevel__);
+#elif defined(__GNUC__)
+  return fmt::format("g++ {}.{}.{}", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+#else
+  return "unknown";
+#endif
+}
+
+// ---------------------------------------------------------------------------
+// Table
+
+struct table_key {
+  std::size_t figure_index;
+  int threads;
+  auto operator<=>(const table_key&) const = default;
+};
+
+std::size_t figure_index(const figure* f) { return static_cast<std::size_t>(f - figures); }
+bool is_limit_figure(const figure* f) { return f->id.substr(0, 3) == "hw."; }
+
+void print_table(const std::vector<result_row>& rows) {
+  std::map<table_key, std::map<std::string, double>> table;
+  std::vector<std::string> systems;
+  for (const auto& r : rows) {
+    if (is_limit_figure(r.fig)) continue;
+    table[{figure_index(r.fig), r.threads}][r.system] = r.value;
+    if (std::find(systems.begin(), systems.end(), r.system) == systems.end()) systems.push_back(r.system);
+  }
+  std::stable_sort(systems.begin(), systems.end(), [](const std::string& a, const std::string& b) {
+    auto rank = [](const std::string& s) {
+      return std::find(known_systems.begin(), known_systems.end(), s) - known_systems.begin();
+    };
+    return rank(a) < rank(b);
+  });
+
+  const std::string ratio_header = "troupe vs best peer (>1: troupe better)";
+  std::size_t w_id = std::string_view("workload").size(), w_unit = std::string_view("unit").size();
+  for (const auto& [k, _] : table) {
+    w_id = std::max(w_id, figures[k.figure_index].id.size());
+    w_unit = std::max(w_unit, std::string(figures[k.figure_index].unit).size());
+  }
+  std::vector<std::size_t> w_sys;
+  for (const auto& s : systems) w_sys.push_back(std::max<std::size_t>(s.size(), 8));
+
+  auto& out = std::cout;
+  if (table.empty()) {
+    out << "\n(no workload results)\n";
+  } else {
+    out << '\n' << fmt::format("{:<{}}  {:>7}  {:<{}}", "workload", w_id, "threads", "unit", w_unit);
+    for (std::size_t i = 0; i < systems.size(); ++i) out << fmt::format("  {:>{}}", systems[i], w_sys[i]);
+    out << "  " << ratio_header << '\n';
+    for (const auto& [k, by_system] : table) {
+      const figure& f = figures[k.figure_index];
+      out << fmt::format("{:<{}}  {:>7}  {:<{}}", f.id, w_id, k.threads, f.unit, w_unit);
+      for (std::size_t i = 0; i < systems.size(); ++i) {
+        auto it = by_system.find(systems[i]);
+        out << fmt::format("  {:>{}}", it == by_system.end() ? "-" : format_value(it->second, f.unit), w_sys[i]);
+      }
+      // Ratio so that > 1 always means troupe wins.
+      std::string ratio = "-";
+      auto troupe = by_system.find("troupe");
+      const std::pair<const std::string, double>* best = nullptr;
+      for (const auto& e : by_system) {
+        if (e.first == "troupe" || is_limit_system(e.first)) continue;
+        if (!best || (f.wins == better::lower ? e.second < best->second : e.second > best->second)) best = &e;
+      }
+      if (troupe != by_system.end() && best && troupe->second > 0 && best->second > 0) {
+        double r = f.wins == better::lower ? best->second / troupe->second : troupe->second / best->second;
+        ratio = fmt::format("{:.2f}x vs {}", r, best->first);
+      }
+      out << "  " << ratio << '\n';
+    }
+  }
+
+  // Physical limits: the hw rows and the raw context switch.
+  std::vector<const result_row*> limits;
+  for (const auto& r : rows)
+    if (is_limit_figure(r.fig) || r.system == "boost_context") limits.push_back(&r);
+  std::stable_sort(limits.begin(), limits.end(), [](const result_row* a, const result_row* b) {
+    return figure_index(a->fig) < figure_index(b->fig);
+  });
+  out << "\nphysical limits (same machine):\n";
+  if (limits.empty()) out << "  (none measured)\n";
+  for (const auto* r : limits) {
+    std::string_view label;
+    for (const auto& [id, l] : limit_labels)
+      if (id == r->fig->id) label = l;
+    out << fmt::format("  {:<26} {:<46} {:>9} {}{}\n", r->fig->id, label, format_value(r->value, r->fig->unit),
+                       r->fig->unit, r->threads > 1 ? fmt::format("  ({} threads)", r->threads) : "");
+  }
+}
+
+nlohmann::ordered_json to_json(const std::vector<result_row>& rows, const std::string& started) {
+  nlohmann::ordered_json j;
+  j["context"] = {{"date", started},
+                  {"host", host_name()},
+                  {"cpus", std::thread::hardware_concurrency()},
+                  {"cpu_model", cpu_model()},
+                  {"compiler", compiler()},
+                  {"build_type", std::string(TROUPE_BENCH_BUILD_TYPE).empty() ? "unspecified"
+                                                                              : TROUPE_BENCH_BUILD_TYPE}};
+  auto results = nlohmann::ordered_json::array();
+  for (const auto& r : rows) {
+    results.push_back({{"workload", r.fig->id},
+                       {"system", r.system},
+                       {"threads", r.threads},
+                       {"value", r.value},
+                       {"unit", r.fig->unit},
+                       {"better", r.fig->wins == better::lower ? "lower" : "higher"}});
+  }
+  j["results"] = std::move(results);
+  return j;
+}
+
+// Runs benchmark::Initialize on a synthetic command line. argv0 must outlive
+// the run: Google Benchmark keeps the pointer as the executable name.
+void initialize_gbench(char* argv0, std::vector<std::string> args) {
+  std::vector<char*> argv{argv0};
+  for (auto& s : args) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  int argc = static_cast<int>(argv.size() - 1);
+  benchmark::Initialize(&argc, argv.data());
+  if (benchmark::ReportUnrecognizedArguments(argc, argv.data())) std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"troupe-bench: troupe against its peers, workloads of BENCHMARKS.md"};
+  troupe::bench::config cfg;
+  std::string filter = ".";
+  std::string json_path;
+  bool list = false;
+  app.add_flag("--quick", cfg.quick, "3 repetitions instead of 5; whole-run workloads run one iteration each");
+  app.add_option("--threads", cfg.threads, "worker counts, e.g. 1,2 (default 1,2)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--filter", filter, "regex on benchmark names, e.g. 'skynet|fib'")->capture_default_str();
+  app.add_option("--json", json_path, "write the results as JSON (BENCHMARKS.md schema)");
+  app.add_flag("--list", list, "list the benchmarks that --filter selects, with their figures");
+  app.allow_extras();  // anything else (--benchmark_*) goes to Google Benchmark
+  CLI11_PARSE(app, argc, argv);
+
+  std::sort(cfg.threads.begin(), cfg.threads.end());
+  cfg.threads.erase(std::unique(cfg.threads.begin(), cfg.threads.end()), cfg.threads.end());
+
+  for (auto reg : troupe::bench::registrations()) reg(cfg);
+
+  const int repetitions = cfg.quick ? 3 : 5;
+  std::vector<std::string> gb_args = {fmt::format("--benchmark_repetitions={}", repetitions),
+                                      "--benchmark_report_aggregates_only=true"};
+  for (const auto& extra : app.remaining()) gb_args.push_back(extra);  // the user may override ours
+
+  // Pass 1: the names the filter selects, in run order (for progress and --list).
+  std::vector<std::string> names;
+  {
+    auto args = gb_args;
+    args.push_back("--benchmark_list_tests=true");
+    initialize_gbench(argv[0], args);
+    listing_reporter lister;
+    std::ostringstream listed;
+    lister.SetOutputStream(&listed);
+    benchmark::RunSpecifiedBenchmarks(&lister, filter);
+    std::istringstream in(listed.str());
+    for (std::string line; std::getline(in, line);)
+      if (!line.empty()) names.push_back(line);
+  }
+  if (names.empty()) {
+    std::cerr << "troupe-bench: no benchmark matches --filter '" << filter << "'\n";
+    return 1;
+  }
+
+  if (list) {
+    for (const auto& full : names) {
+      const std::string n = strip_gbench_suffixes(full);
+      auto p = parse_name(n);
+      std::string what = "UNKNOWN: not '<workload>/<system>[/threads:N]'";
+      if (p) {
+        std::vector<std::string> ids;
+        for (const auto& f : figures)
+          if (f.id == p->workload ||
+              (f.from == source::counter && f.id.rfind(p->workload + ".", 0) == 0))
+            ids.push_back(fmt::format("{} [{}, {} is better]", f.id, f.unit,
+                                      f.wins == better::lower ? "lower" : "higher"));
+        what.clear();
+        for (const auto& s : ids) what += (what.empty() ? "" : ", ") + s;
+        if (what.empty()) what = fmt::format("UNKNOWN workload '{}' (not in the runner's table)", p->workload);
+      }
+      std::cout << fmt::format("{:<44} {}\n", n, what);
+    }
+    return 0;
+  }
+
+  // Pass 2: run them.
+  gb_args.push_back("--benchmark_list_tests=false");
+  initialize_gbench(argv[0], gb_args);
+  const std::string build_type = TROUPE_BENCH_BUILD_TYPE;
+  if (build_type != "Release")
+    std::cerr << "troupe-bench: WARNING: built as '" << (build_type.empty() ? "unspecified" : build_type)
+              << "', figures are only meaningful from a Release build\n";
+  std::cerr << fmt::format("troupe-bench: {} benchmarks, {} repetitions each, median of real time{}\n",
+                           names.size(), repetitions, cfg.quick ? " (quick)" : "");
+  collecting_reporter reporter(names);
+  const std::string started = utc_now_iso8601();
+  const auto t0 = std::chrono::steady_clock::now();
+  benchmark::RunSpecifiedBenchmarks(&reporter, filter);
+  benchmark::Shutdown();
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cerr << fmt::format("troupe-bench: done in {:.1f} s\n", total);
+
+  print_table(reporter.rows());
+
+  if (!reporter.errors().empty()) {
+    std::cout << "\nfailed benchmarks:\n";
+    for (const auto& e : reporter.errors()) std::cout << "  " << e << '\n';
+  }
+  if (!reporter.warnings().empty()) {
+    std::cout << "\nwarnings:\n";
+    for (const auto& w : reporter.warnings()) std::cout << "  " << w << '\n';
+  }
+
+  if (!json_path.empty()) {
+    std::ofstream out(json_path);
+    if (!out) {
+      std::cerr << "troupe-bench: cannot write " << json_path << '\n';
+      return 1;
+    }
+    out << to_json(reporter.rows(), started).dump(2) << '\n';
+    std::cerr << "troupe-bench: wrote " << json_path << '\n';
+  }
+  return reporter.errors().empty() ? 0 : 1;
+}
