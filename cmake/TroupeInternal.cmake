@@ -1,0 +1,27 @@
+# Build settings that are troupe's own business, in one place.
+#
+# troupe_internal: an INTERFACE target with the warnings. Every troupe target
+# links it PRIVATELY, so none of it reaches a user's project. It is never
+# installed or exported: installed static libraries link it as
+# $<BUILD_INTERFACE:troupe_internal>, which keeps it out of troupeTargets.cmake.
+add_library(troupe_internal INTERFACE)
+target_compile_options(troupe_internal INTERFACE -Wall -Wextra -Wpedantic)
+
+# Sanitizers (TROUPE_SANITIZER). This is the one piece of directory-wide state:
+# the flags must reach every object and every link in the tree (libraries,
+# tests, benchmarks, samples), including targets that do not link
+# troupe_internal, or the instrumented and uninstrumented code would disagree.
+# GCC defines __SANITIZE_ADDRESS__ / __SANITIZE_THREAD__, which the runtime
+# uses to announce fiber switches to the sanitizer.
+if(TROUPE_SANITIZER STREQUAL "address")
+  set(_troupe_san_flags -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+elseif(TROUPE_SANITIZER STREQUAL "thread")
+  set(_troupe_san_flags -fsanitize=thread -fno-omit-frame-pointer)
+elseif(NOT TROUPE_SANITIZER STREQUAL "")
+  message(FATAL_ERROR "TROUPE_SANITIZER must be '', 'address' or 'thread', not '${TROUPE_SANITIZER}'")
+endif()
+if(_troupe_san_flags)
+  message(STATUS "troupe: sanitizer build (${TROUPE_SANITIZER}): ${_troupe_san_flags}")
+  add_compile_options(${_troupe_san_flags})
+  add_link_options(${_troupe_san_flags})
+endif()
