@@ -265,7 +265,11 @@ bool scheduler::fire_timers(worker& w) {
   w.timers.pop_due(std::chrono::steady_clock::now(), [&w](timer_node* n) {
     if (n->owner->claim(waiter_state::timed_out)) w.due.push_back(n->owner);
   });
-  for (waiter* timed_out : w.due) wake(*timed_out);
+  // Fibers go straight onto this worker's deque, latest deadline first, so
+  // the owner's LIFO pops run timers that came due together in deadline
+  // order. (Only fibers have timers: threads time out by themselves.)
+  for (auto it = w.due.rbegin(); it != w.due.rend(); ++it) w.deque.push((*it)->f);
+  if (!w.due.empty()) notify_from_worker();
   worker_counters::bump(w.counters.timers_fired, w.due.size());
   return !w.due.empty();
 }

@@ -231,24 +231,45 @@ TEST_P(SchedulerTest, TaskGroupRethrowsTheFirstException) {
   EXPECT_EQ(h.join(), 100);
 }
 
-TEST_P(SchedulerTest, SleepsWakeInDeadlineOrder) {
-  // Fibers sleep for different lengths, started in shuffled order; they must
-  // record themselves in deadline order.
+TEST_P(SchedulerTest, SleepsOnOneWorkerWakeInDeadlineOrder) {
+  // Timers live on the worker a fiber sleeps on, and fire in deadline order
+  // even when several come due together (a late or busy worker). Exact
+  // order holds per worker, so the sleepers run on a one-worker runtime;
+  // this runtime's workers spawn them, to mix in foreign injection.
+  troupe::runtime one(troupe::runtime_options{.workers = 1});
   std::vector<int> order;
-  troupe::mutex m;
-  std::vector<int> delays_ms{50, 10, 40, 20, 30, 5, 45, 15, 35, 25};
-  troupe::task_group g(rt);
-  const auto start = std::chrono::steady_clock::now();
-  for (int d : delays_ms)
-    g.spawn([&, d] {
-      troupe::this_fiber::sleep_until(start + std::chrono::milliseconds(d) * 4);
-      std::lock_guard lock(m);
-      order.push_back(d);
-    });
-  g.wait();
-  std::vector<int> sorted = delays_ms;
+  std::vector<int> deadlines_ms{50, 10, 40, 20, 30, 5, 45, 15, 35, 25, 11, 12, 13};
+  auto h = troupe::spawn(rt, [&] {
+    // Far enough ahead that every sleeper is asleep before the first is due;
+    // 1 ms apart, so a slow machine makes many due at once.
+    const auto base = std::chrono::steady_clock::now() + 200ms;
+    std::vector<troupe::join_handle<void>> sleepers;
+    for (int d : deadlines_ms)
+      sleepers.push_back(troupe::spawn(one, [&order, base, d] {
+        troupe::this_fiber::sleep_until(base + std::chrono::milliseconds(d) / 10);
+        order.push_back(d);  // one worker: no data race
+      }));
+    for (auto& s : sleepers) s.join();
+  });
+  h.join();
+  std::vector<int> sorted = deadlines_ms;
   std::sort(sorted.begin(), sorted.end());
   EXPECT_EQ(order, sorted);
+}
+
+TEST_P(SchedulerTest, SleepsAcrossWorkersAllWakeAfterTheirDeadline) {
+  std::atomic<int> early{0}, woke{0};
+  troupe::task_group g(rt);
+  for (int i = 0; i < 200; ++i)
+    g.spawn([&, i] {
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::microseconds(50 * (i % 40));
+      troupe::this_fiber::sleep_until(deadline);
+      if (std::chrono::steady_clock::now() < deadline) early.fetch_add(1);
+      woke.fetch_add(1);
+    });
+  g.wait();
+  EXPECT_EQ(woke.load(), 200);
+  EXPECT_EQ(early.load(), 0);
 }
 
 TEST_P(SchedulerTest, YieldLetsOtherFibersRun) {

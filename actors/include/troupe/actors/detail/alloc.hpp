@@ -1,42 +1,16 @@
 #pragma once
-// Memory for actors and messages: oneTBB's scalable allocator (per-thread
-// size-class caches, no header per block, so an actor costs exactly its size
-// class). Sanitizer builds use the system allocator so that ASan sees every
-// block and TSan every reuse.
+// Memory for actor cells and messages: the runtime's per-thread small-object
+// cache (docs/decisions/0003-small-object-cache.md), the same one tasks use.
+// A message is allocated by its sender's thread and freed by the receiver's,
+// which the cache handles by design.
 
 #include <cstddef>
-#include <new>
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define TROUPE_ACTORS_SYSTEM_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define TROUPE_ACTORS_SYSTEM_MALLOC 1
-#endif
-#endif
-
-#ifndef TROUPE_ACTORS_SYSTEM_MALLOC
-#include <tbb/scalable_allocator.h>
-#endif
+#include "troupe/runtime/detail/small_alloc.hpp"
 
 namespace troupe::detail {
 
-inline void* actor_alloc(std::size_t n) {
-#ifdef TROUPE_ACTORS_SYSTEM_MALLOC
-  return ::operator new(n);
-#else
-  void* p = scalable_malloc(n);
-  if (!p) throw std::bad_alloc();
-  return p;
-#endif
-}
-
-inline void actor_free(void* p, [[maybe_unused]] std::size_t n) noexcept {
-#ifdef TROUPE_ACTORS_SYSTEM_MALLOC
-  ::operator delete(p, n);
-#else
-  scalable_free(p);
-#endif
-}
+inline void* actor_alloc(std::size_t n) { return small_alloc::allocate(n); }
+inline void actor_free(void* p, std::size_t n) noexcept { small_alloc::deallocate(p, n); }
 
 }  // namespace troupe::detail

@@ -13,6 +13,12 @@
 #include <new>
 #include <utility>
 
+// Sanitizer builds bypass the cache, so ASan sees every block's lifetime and
+// TSan every reuse.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define TROUPE_SMALL_ALLOC_BYPASS 1
+#endif
+
 namespace troupe::detail {
 
 class small_alloc {
@@ -22,6 +28,9 @@ class small_alloc {
   static constexpr std::size_t max_cached = 1024;
 
   static void* allocate(std::size_t size) {
+#ifdef TROUPE_SMALL_ALLOC_BYPASS
+    return ::operator new(size);
+#endif
     if (size > max_size) return ::operator new(size);
     cache& c = local();
     auto& list = c.lists[index(size)];
@@ -35,6 +44,9 @@ class small_alloc {
   }
 
   static void deallocate(void* p, std::size_t size) noexcept {
+#ifdef TROUPE_SMALL_ALLOC_BYPASS
+    return ::operator delete(p);
+#endif
     if (size > max_size) return ::operator delete(p);
     cache& c = local();
     auto& list = c.lists[index(size)];
