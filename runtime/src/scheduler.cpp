@@ -265,11 +265,14 @@ bool scheduler::fire_timers(worker& w) {
   w.timers.pop_due(std::chrono::steady_clock::now(), [&w](timer_node* n) {
     if (n->owner->claim(waiter_state::timed_out)) w.due.push_back(n->owner);
   });
-  // Fibers go straight onto this worker's deque, latest deadline first, so
-  // the owner's LIFO pops run timers that came due together in deadline
-  // order. (Only fibers have timers: threads time out by themselves.)
-  for (auto it = w.due.rbegin(); it != w.due.rend(); ++it) w.deque.push((*it)->f);
-  if (!w.due.empty()) notify_from_worker();
+  // Timed-out fibers (only fibers have timers; threads time out by
+  // themselves) go onto the FIFO injection queue in deadline order: a
+  // deque's owner pops newest first and its fairness step takes the oldest,
+  // either of which would reorder timers that came due together.
+  if (!w.due.empty()) {
+    for (waiter* timed_out : w.due) injection_.push(timed_out->f);
+    notify_work();
+  }
   worker_counters::bump(w.counters.timers_fired, w.due.size());
   return !w.due.empty();
 }

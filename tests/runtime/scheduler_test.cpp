@@ -246,7 +246,7 @@ TEST_P(SchedulerTest, SleepsOnOneWorkerWakeInDeadlineOrder) {
     std::vector<troupe::join_handle<void>> sleepers;
     for (int d : deadlines_ms)
       sleepers.push_back(troupe::spawn(one, [&order, base, d] {
-        troupe::this_fiber::sleep_until(base + std::chrono::milliseconds(d) / 10);
+        troupe::this_fiber::sleep_until(base + std::chrono::microseconds(d * 100));
         order.push_back(d);  // one worker: no data race
       }));
     for (auto& s : sleepers) s.join();
