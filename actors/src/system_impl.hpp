@@ -84,15 +84,9 @@ class timer_service {
   std::thread thread_;
 };
 
-// The registry's map. Sanitizer builds keep tbbmalloc out, as everywhere
-// in this layer (see detail/alloc.hpp).
-#ifdef TROUPE_ACTORS_SYSTEM_MALLOC
-using registry_alloc = std::allocator<std::pair<const std::string, actor_addr>>;
-#else
-using registry_alloc = tbb::tbb_allocator<std::pair<const std::string, actor_addr>>;
-#endif
-using registry_map =
-    tbb::concurrent_hash_map<std::string, actor_addr, tbb::tbb_hash_compare<std::string>, registry_alloc>;
+// The registry's map: oneTBB's concurrent hash map. Lookups by name are not
+// a hot path, so it keeps the default allocator.
+using registry_map = tbb::concurrent_hash_map<std::string, actor_addr, tbb::tbb_hash_compare<std::string>>;
 
 struct alignas(64) shard {
   spinlock lock;

@@ -15,10 +15,10 @@ namespace troupe::test {
 
 using namespace std::chrono_literals;
 
-// Sanitizer builds use the system allocator (redzones, quarantine): byte
-// counts are meaningless there, so memory assertions are skipped (the
-// behaviour under test still runs).
-#ifdef TROUPE_ACTORS_SYSTEM_MALLOC
+// Sanitizer builds bypass the small-object cache and ASan adds redzones and a
+// quarantine: byte counts are meaningless there, so memory assertions are
+// skipped (the behaviour under test still runs).
+#ifdef TROUPE_SMALL_ALLOC_BYPASS
 inline constexpr bool sanitized = true;
 #else
 inline constexpr bool sanitized = false;
