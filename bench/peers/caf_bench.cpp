@@ -439,7 +439,7 @@ void bm_overload(benchmark::State& state, int threads) {
   caf_env env{threads};
   if (!check_env(state, env, threads)) return;
   caf::scoped_actor self{env.sys};
-  double peak_mib = 0, high_water = 0, rate = 0;
+  double peak_mib = 0, growth_mib = 0, high_water = 0, rate = 0;
   for (auto _ : state) {
     state.PauseTiming();
     trim_heap();
@@ -450,6 +450,8 @@ void bm_overload(benchmark::State& state, int threads) {
       state.SkipWithError("overload: cannot reset VmHWM via /proc/self/clear_refs");
       break;
     }
+    // What the process held before the run (other benchmarks' leftovers).
+    const i64 baseline = status_bytes("VmRSS");
     state.ResumeTiming();
     auto consumer = env.sys.spawn(consumer_actor, caf::actor{self}, kMessages);
     auto producer = env.sys.spawn(producer_actor, consumer, caf::actor{self}, kMessages);
@@ -471,11 +473,13 @@ void bm_overload(benchmark::State& state, int threads) {
       break;
     }
     peak_mib = std::max(peak_mib, static_cast<double>(hwm) / (1024.0 * 1024.0));
+    growth_mib = std::max(growth_mib, static_cast<double>(hwm - baseline) / (1024.0 * 1024.0));
     high_water = std::max(high_water, static_cast<double>(hw));
     rate = static_cast<double>(kMessages) * 1e9 / static_cast<double>(produce_ns);
   }
   state.SetItemsProcessed(kMessages * state.iterations());
   state.counters["rss"] = peak_mib;
+  state.counters["rss_growth"] = growth_mib;
   state.counters["high_water"] = high_water;
   state.counters["rate"] = rate;
 }

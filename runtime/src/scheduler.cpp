@@ -240,8 +240,9 @@ task_header* scheduler::find_local(worker& w) noexcept {
       return t;
     }
     // Cap reached: the slot's item goes behind the others and the oldest
-    // waiting item runs instead.
+    // waiting item runs instead; with nothing else queued here it just runs.
     w.lifo_streak = 0;
+    if (w.deque.empty_estimate()) return t;
     w.deque.push(t);
     return w.deque.steal_oldest();
   }
@@ -445,10 +446,16 @@ void scheduler::park(worker& w) {
 // --------------------------------------------------------- entry points
 
 void scheduler::push_local(worker& w, task_header* t) noexcept {
-  // acq_rel: release t's contents to whoever takes it; acquire the displaced
-  // item's contents before we move it to the deque.
-  task_header* displaced = w.lifo.exchange(t, std::memory_order_acq_rel);
-  if (displaced) w.deque.push(displaced);
+  // Only the owner puts items in the slot, so a slot seen empty stays empty
+  // until our store: no RMW needed then (a thief's exchange on an empty slot
+  // takes nothing). release: publishes t's contents to whoever takes it.
+  if (!w.lifo.load(std::memory_order_relaxed)) {
+    w.lifo.store(t, std::memory_order_release);
+  } else {
+    // acq_rel: also acquire the displaced item's contents before we move it.
+    task_header* displaced = w.lifo.exchange(t, std::memory_order_acq_rel);
+    if (displaced) w.deque.push(displaced);
+  }
   notify_from_worker();
 }
 

@@ -1,17 +1,23 @@
 #pragma once
-// Per-thread caches of small fixed-size blocks for task and message objects.
+// Per-thread caches of small fixed-size blocks for task and message objects,
+// with a shared depot of magazines behind them (Bonwick's magazine layer).
 //
 // Fork-join allocates and frees one small object per task, in bursts larger
-// than glibc's per-thread cache (7 blocks per size), so half of skynet's
-// instructions went to malloc/free. Here a block is freed into the freeing
-// thread's cache, whatever thread allocated it; each size class keeps at
-// most `max_cached` blocks, the rest go back to the global heap. A thread's
-// cache is returned to the heap when the thread exits.
+// than glibc's per-thread cache (7 blocks per size), and an actor's messages
+// are allocated on the sender's thread and freed on the receiver's. So each
+// thread keeps a free list per 16-byte size class; a list that grows past two
+// magazines hands one magazine (a linked batch of blocks) to the depot, and
+// an empty list takes one back: a producer thread and a consumer thread
+// exchange whole magazines under one short lock per 128 blocks. The depot
+// keeps at most `max_depot` magazines per class; the rest go back to the
+// heap, as does a thread's cache when the thread exits.
 // (docs/decisions/0003-small-object-cache.md)
 
 #include <cstddef>
+#include <mutex>
 #include <new>
 #include <utility>
+#include <vector>
 
 // Sanitizer builds bypass the cache, so ASan sees every block's lifetime and
 // TSan every reuse.
@@ -25,22 +31,21 @@ class small_alloc {
  public:
   static constexpr std::size_t granule = 16;
   static constexpr std::size_t max_size = 256;
-  static constexpr std::size_t max_cached = 1024;
+  static constexpr std::size_t classes = max_size / granule;
+  static constexpr std::size_t magazine = 128;   // blocks moved to or from the depot at once
+  static constexpr std::size_t max_depot = 1024;  // magazines kept per class (at most 32 MiB)
 
   static void* allocate(std::size_t size) {
 #ifdef TROUPE_SMALL_ALLOC_BYPASS
     return ::operator new(size);
 #endif
     if (size > max_size) return ::operator new(size);
-    cache& c = local();
-    auto& list = c.lists[index(size)];
-    if (list.head) {
-      block* b = list.head;
-      list.head = b->next;
-      --list.count;
-      return b;
-    }
-    return ::operator new(round(size));
+    free_list& list = local().lists[index(size)];
+    if (!list.head && !refill(list, index(size))) return ::operator new(round(size));
+    block* b = list.head;
+    list.head = b->next;
+    --list.count;
+    return b;
   }
 
   static void deallocate(void* p, std::size_t size) noexcept {
@@ -48,13 +53,11 @@ class small_alloc {
     return ::operator delete(p);
 #endif
     if (size > max_size) return ::operator delete(p);
-    cache& c = local();
-    auto& list = c.lists[index(size)];
-    if (list.count >= max_cached) return ::operator delete(p);
+    free_list& list = local().lists[index(size)];
     auto* b = static_cast<block*>(p);
     b->next = list.head;
     list.head = b;
-    ++list.count;
+    if (++list.count >= 2 * magazine) spill(list, index(size));
   }
 
  private:
@@ -66,12 +69,50 @@ class small_alloc {
     std::size_t count = 0;
   };
   struct cache {
-    free_list lists[max_size / granule];
+    free_list lists[classes];
     ~cache() {
-      for (auto& l : lists)
-        while (l.head) ::operator delete(std::exchange(l.head, l.head->next));
+      for (auto& l : lists) release_chain(l.head);
     }
   };
+  struct depot {
+    std::mutex mutex;
+    std::vector<block*> magazines[classes];  // each a chain of `magazine` blocks
+  };
+
+  static void release_chain(block* b) noexcept {
+    while (b) ::operator delete(std::exchange(b, b->next));
+  }
+  // Moves one magazine from the top of the list to the depot (or the heap).
+  static void spill(free_list& list, std::size_t cls) noexcept {
+    block* first = list.head;
+    block* last = first;
+    for (std::size_t i = 1; i < magazine; ++i) last = last->next;
+    list.head = last->next;
+    list.count -= magazine;
+    last->next = nullptr;
+    depot& d = shared();
+    {
+      std::lock_guard g(d.mutex);
+      if (d.magazines[cls].size() < max_depot) {
+        try {
+          d.magazines[cls].push_back(first);
+          return;
+        } catch (...) {
+        }
+      }
+    }
+    release_chain(first);
+  }
+  static bool refill(free_list& list, std::size_t cls) noexcept {
+    depot& d = shared();
+    std::lock_guard g(d.mutex);
+    if (d.magazines[cls].empty()) return false;
+    list.head = d.magazines[cls].back();
+    list.count = magazine;
+    d.magazines[cls].pop_back();
+    return true;
+  }
+
   static std::size_t index(std::size_t size) noexcept { return (size + granule - 1) / granule - 1; }
   static std::size_t round(std::size_t size) noexcept { return (index(size) + 1) * granule; }
   // Not inlined: a fiber may migrate to another thread between two calls,
@@ -79,6 +120,10 @@ class small_alloc {
   [[gnu::noinline, gnu::noipa]] static cache& local() noexcept {
     thread_local cache c;
     return c;
+  }
+  static depot& shared() noexcept {
+    static depot* d = new depot;  // never destroyed: threads may exit after static destruction
+    return *d;
   }
 };
 
