@@ -515,6 +515,7 @@ void initialize_gbench(char* argv0, std::vector<std::string> args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (troupe::bench::run_probe_if_requested(argc, argv)) return 0;
   CLI::App app{"troupe-bench: troupe against its peers, workloads of BENCHMARKS.md"};
   troupe::bench::config cfg;
   std::string filter = ".";

@@ -297,13 +297,19 @@ double measure_idle_bytes(troupe::runtime& rt, i64 count) {
   return static_cast<double>(after - before) / static_cast<double>(count);
 }
 
+double probe_idle_bytes(int threads) {
+  troupe::runtime rt(troupe::runtime_options{.workers = static_cast<std::size_t>(threads)});
+  return measure_idle_bytes(rt, 1'000'000);
+}
+[[maybe_unused]] const int idle_probe_registered = troupe::bench::add_probe("troupe.idle_bytes", &probe_idle_bytes);
+
 void bm_spawn(benchmark::State& state, int threads) {
   constexpr i64 kActors = 1'000'000;
   constexpr i64 kWindow = 1'000;
   troupe_env env{threads};
   if (!check_env(state, env, threads)) return;
-  // Untimed: idle footprint, measured once per run (outside the timed loop).
-  const double idle = measure_idle_bytes(env.rt, kActors);
+  // Untimed: idle footprint, measured in a fresh process (see add_probe).
+  const double idle = troupe::bench::run_probe_in_fresh_process("troupe.idle_bytes", threads);
   if (idle < 0) {
     env.abandon();
     state.SkipWithError("spawn: idle actors did not all answer");

@@ -233,14 +233,21 @@ double measure_idle_bytes(caf_env& env, caf::scoped_actor& self, i64 count) {
   return static_cast<double>(after - before) / static_cast<double>(count);
 }
 
+double probe_idle_bytes(int threads) {
+  caf_env env{threads};
+  caf::scoped_actor self{env.sys};
+  return measure_idle_bytes(env, self, 1'000'000);
+}
+[[maybe_unused]] const int idle_probe_registered = troupe::bench::add_probe("caf.idle_bytes", &probe_idle_bytes);
+
 void bm_spawn(benchmark::State& state, int threads) {
   constexpr i64 kActors = 1'000'000;
   constexpr i64 kWindow = 1'000;
   caf_env env{threads};
   if (!check_env(state, env, threads)) return;
   caf::scoped_actor self{env.sys};
-  // Untimed: idle footprint, measured once per run (outside the timed loop).
-  const double idle = measure_idle_bytes(env, self, kActors);
+  // Untimed: idle footprint, measured in a fresh process (see add_probe).
+  const double idle = troupe::bench::run_probe_in_fresh_process("caf.idle_bytes", threads);
   if (idle < 0) {
     env.abandon();
     state.SkipWithError("spawn: idle actors did not all answer");
