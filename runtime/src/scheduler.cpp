@@ -27,6 +27,9 @@ constexpr std::size_t max_idle_runners = 16;
 // wake-up round trip costs ~100 us on these machines, so searching a little
 // longer than a typical gap between messages is cheaper than parking.
 constexpr auto search_budget = std::chrono::microseconds(50);
+// A victim that has run nothing for this long is stuck in one task: its
+// LIFO slot may be stolen.
+constexpr auto stuck_interval = std::chrono::microseconds(20);
 
 #if defined(__SANITIZE_THREAD__)
 std::atomic<int> fence_word{0};
@@ -299,7 +302,7 @@ task_header* scheduler::find_work(worker& w) {
   }
 }
 
-task_header* scheduler::steal_from(worker& thief, worker& victim) noexcept {
+task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_lifo) noexcept {
   task_header* t = nullptr;
   for (int attempt = 0; attempt < 4; ++attempt) {
     steal_status s = victim.deque.steal(t);
@@ -311,7 +314,12 @@ task_header* scheduler::steal_from(worker& thief, worker& victim) noexcept {
   }
   // The victim's LIFO slot is left to the victim (it is about to run it on
   // a warm cache) unless the victim has not run anything since we last
-  // looked: then it is stuck in a long task and the item would be stranded.
+  // looked, a stuck_interval ago: then it is stuck in a long task and the
+  // item would be stranded.
+  if (!may_take_lifo) {
+    worker_counters::bump(thief.counters.failed_steals);
+    return nullptr;
+  }
   std::uint64_t ran = victim.counters.tasks_run.load(std::memory_order_relaxed);
   std::uint64_t& seen = thief.seen_tasks_run[victim.index];
   bool stuck = ran == seen;
@@ -328,24 +336,35 @@ task_header* scheduler::steal_from(worker& thief, worker& victim) noexcept {
 
 task_header* scheduler::search(worker& w) noexcept {
   const auto give_up = std::chrono::steady_clock::now() + search_budget;
+  bool slow = false;  // past the budget, still searching because work is visible
   for (unsigned round = 0;; ++round) {
     if (worker_count > 1) {
       std::size_t start = next_random(w.rng) % worker_count;
       for (std::size_t i = 0; i < worker_count; ++i) {
         worker& victim = *workers_[(start + i) % worker_count];
         if (&victim == &w) continue;
-        if (task_header* t = steal_from(w, victim)) return t;
+        if (task_header* t = steal_from(w, victim, slow)) return t;
       }
     }
     if (task_header* t = pop_injection(w)) return t;
     if (task_header* t = find_local(w)) return t;
     if (exiting_.load(std::memory_order_relaxed)) return nullptr;
-    if (round % 16 == 15 && std::chrono::steady_clock::now() > give_up) {
+    if (!slow && round % 16 == 15 && std::chrono::steady_clock::now() > give_up) {
       // Keep searching while some other worker's queues hold work (it may
       // become stealable when its owner gets stuck); otherwise park.
       if (!work_visible()) return nullptr;
+      slow = true;
     }
-    for (int i = 0; i < 32; ++i) cpu_relax();
+    if (slow) {
+      // Every look pulls the victims' hot cache lines away from them, so
+      // look rarely: about every stuck_interval.
+      if (!work_visible()) return nullptr;
+      const auto until = std::chrono::steady_clock::now() + stuck_interval;
+      while (std::chrono::steady_clock::now() < until)
+        for (int i = 0; i < 64; ++i) cpu_relax();
+    } else {
+      for (int i = 0; i < 32; ++i) cpu_relax();
+    }
   }
 }
 

@@ -169,7 +169,7 @@ class scheduler {
   task_header* find_local(worker& w) noexcept;
   task_header* find_work(worker& w);
   task_header* search(worker& w) noexcept;
-  task_header* steal_from(worker& thief, worker& victim) noexcept;
+  task_header* steal_from(worker& thief, worker& victim, bool may_take_lifo) noexcept;
   task_header* pop_injection(worker& w) noexcept;
   bool fire_timers(worker& w);
   void park(worker& w);
