@@ -5,6 +5,8 @@
 #include <cstring>
 #include <map>
 
+#include <unistd.h>
+
 namespace troupe::bench {
 
 namespace {
@@ -33,15 +35,21 @@ int add_probe(const char* name, probe p) {
   return 0;
 }
 
-double run_probe_in_fresh_process(const char* name, int threads) {
-  const std::string cmd =
-      "/proc/self/exe --probe '" + std::string(name) + "' --probe-threads " + std::to_string(threads);
+std::vector<double> run_probe_in_fresh_process(const char* name, int threads) {
+  // popen runs a shell, for which /proc/self/exe would be the shell itself.
+  char self[4096];
+  const ssize_t len = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (len <= 0) return {};
+  self[len] = '\0';
+  const std::string cmd = "'" + std::string(self) + "' --probe '" + name + "' --probe-threads " +
+                          std::to_string(threads);
   std::FILE* out = ::popen(cmd.c_str(), "r");
-  if (!out) return -1;
-  double value = -1;
-  if (std::fscanf(out, "%lf", &value) != 1) value = -1;
-  if (::pclose(out) != 0) return -1;
-  return value;
+  if (!out) return {};
+  std::vector<double> values;
+  double v;
+  while (std::fscanf(out, "%lf", &v) == 1) values.push_back(v);
+  if (::pclose(out) != 0) return {};
+  return values;
 }
 
 bool run_probe_if_requested(int argc, char** argv) {
@@ -53,7 +61,10 @@ bool run_probe_if_requested(int argc, char** argv) {
     std::fprintf(stderr, "troupe-bench: unknown probe '%s'\n", name);
     std::exit(2);
   }
-  std::printf("%.6f\n", it->second(threads));
+  const std::vector<double> values = it->second(threads);
+  for (double v : values) std::printf("%.6f\n", v);
+  std::fflush(stdout);
+  if (values.empty()) std::exit(1);
   return true;
 }
 

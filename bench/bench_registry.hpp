@@ -31,15 +31,16 @@ using registration = void (*)(const config&);
 int add_registration(registration r);
 const std::vector<registration>& registrations();
 
-// A measurement that needs a fresh process, such as the RSS growth per idle
-// actor: in a process that has already run other benchmarks, freed memory
-// (glibc's and each runtime's caches) is reused and RSS hardly grows. The
-// runner re-executes itself with `--probe NAME --probe-threads N`, and the
-// probe's number is read back from its standard output.
-using probe = double (*)(int threads);
+// A measurement that needs a fresh process, such as RSS: in a process that
+// has already run other benchmarks, freed memory (glibc's and each runtime's
+// caches) is reused, so RSS neither starts from a clean baseline nor grows
+// as it would. The runner re-executes itself with
+// `--probe NAME --probe-threads N`; the probe's numbers are read back from
+// its standard output. A probe returns an empty vector on failure.
+using probe = std::vector<double> (*)(int threads);
 int add_probe(const char* name, probe p);
-// Runs probe `name` in a fresh copy of this executable; -1 if it failed.
-double run_probe_in_fresh_process(const char* name, int threads);
+// Runs probe `name` in a fresh copy of this executable; empty if it failed.
+std::vector<double> run_probe_in_fresh_process(const char* name, int threads);
 // For main(): if the arguments ask for a probe, runs it, prints its number
 // and returns true (the process should then exit).
 bool run_probe_if_requested(int argc, char** argv);

@@ -78,8 +78,6 @@ constexpr figure figures[] = {
     {"actor.fan_out", "msgs/s", better::higher, source::items_per_second},
     {"actor.ring", "ns/hop", better::lower, source::ns_per_item},
     {"actor.overload.rss", "MiB", better::lower, source::counter},
-    // The peak above the RSS the process held when the run began.
-    {"actor.overload.rss_growth", "MiB", better::lower, source::counter},
     {"actor.overload.high_water", "messages", better::lower, source::counter},
     {"actor.overload.rate", "msgs/s", better::higher, source::counter},
     {"actor.ask", "ns", better::lower, source::ns_per_item},

@@ -70,14 +70,6 @@ i64 status_bytes(const char* key) {
   return -1;
 }
 
-// Resets VmHWM to the current RSS (Linux >= 4.0: "5" > /proc/self/clear_refs).
-bool reset_peak_rss() {
-  std::FILE* f = std::fopen("/proc/self/clear_refs", "w");
-  if (f == nullptr) return false;
-  bool ok = std::fputs("5", f) >= 0;
-  ok = (std::fclose(f) == 0) && ok;
-  return ok;
-}
 
 // Hands freed heap memory back to the kernel so RSS baselines do not depend
 // on what earlier benchmarks in the same process left in malloc's arenas.
@@ -233,10 +225,12 @@ double measure_idle_bytes(caf_env& env, caf::scoped_actor& self, i64 count) {
   return static_cast<double>(after - before) / static_cast<double>(count);
 }
 
-double probe_idle_bytes(int threads) {
+std::vector<double> probe_idle_bytes(int threads) {
   caf_env env{threads};
   caf::scoped_actor self{env.sys};
-  return measure_idle_bytes(env, self, 1'000'000);
+  const double bytes = measure_idle_bytes(env, self, 1'000'000);
+  if (bytes < 0) return {};
+  return {bytes};
 }
 [[maybe_unused]] const int idle_probe_registered = troupe::bench::add_probe("caf.idle_bytes", &probe_idle_bytes);
 
@@ -247,7 +241,8 @@ void bm_spawn(benchmark::State& state, int threads) {
   if (!check_env(state, env, threads)) return;
   caf::scoped_actor self{env.sys};
   // Untimed: idle footprint, measured in a fresh process (see add_probe).
-  const double idle = troupe::bench::run_probe_in_fresh_process("caf.idle_bytes", threads);
+  const auto probed = troupe::bench::run_probe_in_fresh_process("caf.idle_bytes", threads);
+  const double idle = probed.empty() ? -1 : probed[0];
   if (idle < 0) {
     env.abandon();
     state.SkipWithError("spawn: idle actors did not all answer");
@@ -441,52 +436,51 @@ caf::behavior producer_actor(caf::event_based_actor* self, caf::actor consumer,
   }};
 }
 
-void bm_overload(benchmark::State& state, int threads) {
+// One overload run in this (fresh) process: {peak RSS MiB, mailbox high-water
+// mark, producer msgs/s}, or empty if not all 10M were processed.
+std::vector<double> probe_overload(int threads) {
   constexpr i64 kMessages = 10'000'000;
   caf_env env{threads};
-  if (!check_env(state, env, threads)) return;
   caf::scoped_actor self{env.sys};
-  double peak_mib = 0, growth_mib = 0, high_water = 0, rate = 0;
-  for (auto _ : state) {
-    state.PauseTiming();
-    trim_heap();
-    // Per-run peak: VmHWM is process-wide and monotonic, so reset it to the
-    // current RSS first, and check that the kernel honoured the reset.
-    if (!reset_peak_rss() ||
-        status_bytes("VmHWM") > status_bytes("VmRSS") + (16 << 20)) {
-      state.SkipWithError("overload: cannot reset VmHWM via /proc/self/clear_refs");
-      break;
-    }
-    // What the process held before the run (other benchmarks' leftovers).
-    const i64 baseline = status_bytes("VmRSS");
-    state.ResumeTiming();
-    auto consumer = env.sys.spawn(consumer_actor, caf::actor{self}, kMessages);
-    auto producer = env.sys.spawn(producer_actor, consumer, caf::actor{self}, kMessages);
-    self->send(producer, start_atom::value);
-    i64 produce_ns = -1, processed = -1, hw = -1;
-    bool ok = true;
-    for (int k = 0; k < 2 && ok; ++k) {
-      ok = await_one(
-          self, [&](produced_atom, i64 ns) { produce_ns = ns; },
-          [&](consumed_atom, i64 n, i64 h) {
-            processed = n;
-            hw = h;
-          });
-    }
-    const i64 hwm = status_bytes("VmHWM");
-    if (!ok || processed != kMessages || produce_ns <= 0 || hwm < 0) {
-      env.abandon();
-      state.SkipWithError("overload: not all 10M processed, or timeout");
-      break;
-    }
-    peak_mib = std::max(peak_mib, static_cast<double>(hwm) / (1024.0 * 1024.0));
-    growth_mib = std::max(growth_mib, static_cast<double>(hwm - baseline) / (1024.0 * 1024.0));
-    high_water = std::max(high_water, static_cast<double>(hw));
-    rate = static_cast<double>(kMessages) * 1e9 / static_cast<double>(produce_ns);
+  auto consumer = env.sys.spawn(consumer_actor, caf::actor{self}, kMessages);
+  auto producer = env.sys.spawn(producer_actor, consumer, caf::actor{self}, kMessages);
+  self->send(producer, start_atom::value);
+  i64 produce_ns = -1, processed = -1, hw = -1;
+  bool ok = true;
+  for (int k = 0; k < 2 && ok; ++k) {
+    ok = await_one(
+        self, [&](produced_atom, i64 ns) { produce_ns = ns; },
+        [&](consumed_atom, i64 n, i64 h) {
+          processed = n;
+          hw = h;
+        });
   }
-  state.SetItemsProcessed(kMessages * state.iterations());
+  const i64 hwm = status_bytes("VmHWM");
+  if (!ok || processed != kMessages || produce_ns <= 0 || hwm < 0) {
+    env.abandon();
+    return {};
+  }
+  return {static_cast<double>(hwm) / (1024.0 * 1024.0), static_cast<double>(hw),
+          static_cast<double>(kMessages) * 1e9 / static_cast<double>(produce_ns)};
+}
+[[maybe_unused]] const int overload_probe_registered = troupe::bench::add_probe("caf.overload", &probe_overload);
+
+// Each run is a fresh process (see add_probe), so that its peak RSS is the
+// workload's own and not what earlier benchmarks left behind.
+void bm_overload(benchmark::State& state, int threads) {
+  double peak_mib = 0, high_water = 0, rate = 0;
+  for (auto _ : state) {
+    const auto r = troupe::bench::run_probe_in_fresh_process("caf.overload", threads);
+    if (r.size() != 3) {
+      state.SkipWithError("overload: not all 10M processed, or timeout");
+      return;
+    }
+    peak_mib = std::max(peak_mib, r[0]);
+    high_water = std::max(high_water, r[1]);
+    rate = r[2];
+  }
+  state.SetItemsProcessed(10'000'000 * state.iterations());
   state.counters["rss"] = peak_mib;
-  state.counters["rss_growth"] = growth_mib;
   state.counters["high_water"] = high_water;
   state.counters["rate"] = rate;
 }
