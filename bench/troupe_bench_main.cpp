@@ -405,14 +405,62 @@ struct table_key {
 std::size_t figure_index(const figure* f) { return static_cast<std::size_t>(f - figures); }
 bool is_limit_figure(const figure* f) { return f->id.substr(0, 3) == "hw."; }
 
-void print_table(const std::vector<result_row>& rows) {
-  std::map<table_key, std::map<std::string, double>> table;
-  std::vector<std::string> systems;
-  for (const auto& r : rows) {
-    if (is_limit_figure(r.fig)) continue;
-    table[{figure_index(r.fig), r.threads}][r.system] = r.value;
-    if (std::find(systems.begin(), systems.end(), r.system) == systems.end()) systems.push_back(r.system);
+// troupe's figure against the best peer's, so that > 1 always means troupe
+// wins; with the peer's name. Nothing if either is missing.
+std::optional<std::pair<double, std::string>> ratio_vs_best_peer(const figure& f,
+                                                                  const std::map<std::string, double>& by_system) {
+  auto troupe = by_system.find("troupe");
+  const std::pair<const std::string, double>* best = nullptr;
+  for (const auto& e : by_system) {
+    if (e.first == "troupe" || is_limit_system(e.first)) continue;
+    if (!best || (f.wins == better::lower ? e.second < best->second : e.second > best->second)) best = &e;
   }
+  if (troupe == by_system.end() || !best || troupe->second <= 0 || best->second <= 0) return std::nullopt;
+  double r = f.wins == better::lower ? best->second / troupe->second : troupe->second / best->second;
+  return std::pair{r, best->first};
+}
+
+std::map<table_key, std::map<std::string, double>> tabulate(const std::vector<result_row>& rows) {
+  std::map<table_key, std::map<std::string, double>> table;
+  for (const auto& r : rows)
+    if (!is_limit_figure(r.fig)) table[{figure_index(r.fig), r.threads}][r.system] = r.value;
+  return table;
+}
+
+// Draws the ratio column as bars (log scale, 1 = parity) with gnuplot.
+bool write_plot(const std::vector<result_row>& rows, const std::string& path) {
+  std::string data;
+  for (const auto& [k, by_system] : tabulate(rows)) {
+    const figure& f = figures[k.figure_index];
+    if (auto r = ratio_vs_best_peer(f, by_system))
+      data += fmt::format("\"{} ({}w) vs {}\" {:.4f}\n", f.id, k.threads, r->second, r->first);
+  }
+  if (data.empty()) {
+    std::cerr << "troupe-bench: no troupe-vs-peer ratio to draw\n";
+    return true;
+  }
+  std::FILE* gp = ::popen("gnuplot", "w");
+  if (!gp) return false;
+  std::string script = fmt::format(
+      "set terminal svg size 1100,600 dynamic font 'sans,11'\n"
+      "set output '{}'\n"
+      "set title 'troupe against the best peer in the same run (bar > 1: troupe better)'\n"
+      "set logscale y 10\nset yrange [0.05:*]\nset grid ytics\n"
+      "set style fill solid 0.6\nset boxwidth 0.7\nset xtics rotate by -45 font ',9'\n"
+      "set ylabel 'ratio (log scale)'\nunset key\n"
+      "$data << EOD\n{}EOD\n"
+      "plot $data using 0:2:xtic(1) with boxes lc rgb '#3b7dd8', 1 with lines lc rgb '#cc0000' lw 2\n",
+      path, data);
+  std::fputs(script.c_str(), gp);
+  return ::pclose(gp) == 0;
+}
+
+void print_table(const std::vector<result_row>& rows) {
+  const auto table = tabulate(rows);
+  std::vector<std::string> systems;
+  for (const auto& [_, by_system] : table)
+    for (const auto& [system, _value] : by_system)
+      if (std::find(systems.begin(), systems.end(), system) == systems.end()) systems.push_back(system);
   std::stable_sort(systems.begin(), systems.end(), [](const std::string& a, const std::string& b) {
     auto rank = [](const std::string& s) {
       return std::find(known_systems.begin(), known_systems.end(), s) - known_systems.begin();
@@ -443,18 +491,8 @@ void print_table(const std::vector<result_row>& rows) {
         auto it = by_system.find(systems[i]);
         out << fmt::format("  {:>{}}", it == by_system.end() ? "-" : format_value(it->second, f.unit), w_sys[i]);
       }
-      // Ratio so that > 1 always means troupe wins.
       std::string ratio = "-";
-      auto troupe = by_system.find("troupe");
-      const std::pair<const std::string, double>* best = nullptr;
-      for (const auto& e : by_system) {
-        if (e.first == "troupe" || is_limit_system(e.first)) continue;
-        if (!best || (f.wins == better::lower ? e.second < best->second : e.second > best->second)) best = &e;
-      }
-      if (troupe != by_system.end() && best && troupe->second > 0 && best->second > 0) {
-        double r = f.wins == better::lower ? best->second / troupe->second : troupe->second / best->second;
-        ratio = fmt::format("{:.2f}x vs {}", r, best->first);
-      }
+      if (auto r = ratio_vs_best_peer(f, by_system)) ratio = fmt::format("{:.2f}x vs {}", r->first, r->second);
       out << "  " << ratio << '\n';
     }
   }
@@ -526,6 +564,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--filter", filter, "regex on benchmark names, e.g. 'skynet|fib'")->capture_default_str();
   app.add_option("--json", json_path, "write the results as JSON (BENCHMARKS.md schema)");
+  std::string plot_path;
+  app.add_option("--plot", plot_path, "draw the troupe-vs-best-peer ratios as an SVG (needs gnuplot)");
   app.add_flag("--list", list, "list the benchmarks that --filter selects, with their figures");
   app.allow_extras();  // anything else (--benchmark_*) goes to Google Benchmark
   CLI11_PARSE(app, argc, argv);
@@ -616,6 +656,13 @@ int main(int argc, char** argv) {
     }
     out << to_json(reporter.rows(), started).dump(2) << '\n';
     std::cerr << "troupe-bench: wrote " << json_path << '\n';
+  }
+  if (!plot_path.empty()) {
+    if (!write_plot(reporter.rows(), plot_path)) {
+      std::cerr << "troupe-bench: cannot draw " << plot_path << " (is gnuplot installed?)\n";
+      return 1;
+    }
+    std::cerr << "troupe-bench: drew " << plot_path << '\n';
   }
   return reporter.errors().empty() ? 0 : 1;
 }
