@@ -30,11 +30,16 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_registry.hpp"
+#include "process_memory.hpp"
 #include "troupe/actors.hpp"
 #include "troupe/runtime/histogram.hpp"
 #include "troupe/runtime/runtime.hpp"
 
 namespace {
+
+using troupe::bench::rss_bytes;
+using troupe::bench::status_bytes;
+using troupe::bench::trim_heap;
 
 using clk = std::chrono::steady_clock;
 using i64 = std::int64_t;
@@ -47,41 +52,6 @@ troupe::runtime_options with_workers(int n) {
   o.workers = static_cast<std::size_t>(n);
   return o;
 }
-
-// ---------------------------------------------------------------------------
-// Process memory helpers (the same method as the CAF peer).
-
-long page_size() {
-  static const long ps = ::sysconf(_SC_PAGESIZE);
-  return ps;
-}
-
-// Resident set size in bytes, from /proc/self/statm (second field, pages).
-i64 rss_bytes() {
-  std::FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) return -1;
-  long size = 0, resident = 0;
-  int n = std::fscanf(f, "%ld %ld", &size, &resident);
-  std::fclose(f);
-  return n == 2 ? static_cast<i64>(resident) * page_size() : -1;
-}
-
-// A "VmXXX:   N kB" line of /proc/self/status, in bytes.
-i64 status_bytes(const char* key) {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  const std::size_t len = std::strlen(key);
-  while (std::getline(in, line)) {
-    if (line.compare(0, len, key) == 0 && line.size() > len && line[len] == ':')
-      return std::stoll(line.substr(len + 1)) * 1024;
-  }
-  return -1;
-}
-
-
-// Hands freed heap memory back to the kernel so RSS baselines do not depend
-// on what earlier benchmarks in the same process left in malloc's arenas.
-void trim_heap() { ::malloc_trim(0); }
 
 // One runtime with N workers and an actor system on it (declared second, so
 // it shuts down before the runtime).

@@ -17,16 +17,16 @@
 #include <fmt/format.h>
 
 #include "bench_registry.hpp"
+#include "task_workloads.hpp"
 
 namespace {
 
-// The workload sizes of BENCHMARKS.md (the same in every system's file).
-constexpr int kSpawnJoins = 1'000'000;
-constexpr int kFibN = 32;
-constexpr long kFibResult = 2'178'309;
-constexpr int kFibCutoff = 16;  // fib.cutoff16: serial below n < 16
-constexpr std::uint64_t kSkynetLeaves = 1'000'000;
-constexpr std::uint64_t kSkynetResult = 499'999'500'000;
+using troupe::bench::kSpawnJoins;
+using troupe::bench::kFibN;
+using troupe::bench::kFibResult;
+using troupe::bench::kFibCutoff;
+using troupe::bench::kSkynetLeaves;
+using troupe::bench::kSkynetResult;
 
 long serial_fib(int n) { return n < 2 ? n : serial_fib(n - 1) + serial_fib(n - 2); }
 

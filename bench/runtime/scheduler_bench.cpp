@@ -15,20 +15,20 @@
 #include <fmt/format.h>
 
 #include "bench_registry.hpp"
+#include "task_workloads.hpp"
 #include "troupe/runtime/runtime.hpp"
 #include "troupe/runtime/task.hpp"
 #include "troupe/runtime/this_fiber.hpp"
 
 namespace {
 
-// The workload sizes of BENCHMARKS.md (the same in every system's file).
-constexpr long kSwitches = 10'000'000;
-constexpr int kSpawnJoins = 1'000'000;
-constexpr int kFibN = 32;
-constexpr long kFibResult = 2'178'309;
-constexpr int kFibCutoff = 16;
-constexpr std::uint64_t kSkynetLeaves = 1'000'000;
-constexpr std::uint64_t kSkynetResult = 499'999'500'000;
+using troupe::bench::kSpawnJoins;
+using troupe::bench::kFibN;
+using troupe::bench::kFibResult;
+using troupe::bench::kFibCutoff;
+using troupe::bench::kSkynetLeaves;
+using troupe::bench::kSkynetResult;
+using troupe::bench::kSwitches;
 
 troupe::runtime_options with_workers(int n) {
   troupe::runtime_options o;
