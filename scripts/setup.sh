@@ -17,7 +17,7 @@ packages=(
   libbenchmark-dev                             # benchmarks
   libboost-fiber-dev libcaf-dev                # benchmark peers: Boost.Fiber 1.74, CAF 0.17
   libcli11-dev libfmt-dev nlohmann-json3-dev   # command lines, formatting, JSON
-  gnuplot-nox                                  # plots written by samples
+  gnuplot-nox                                  # troupe-bench --plot
 )
 
 log=/tmp/troupe-setup.log
