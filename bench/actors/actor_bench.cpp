@@ -30,6 +30,7 @@
 #include <benchmark/benchmark.h>
 
 #include "bench_registry.hpp"
+#include "overload_probe.hpp"
 #include "process_memory.hpp"
 #include "troupe/actors.hpp"
 #include "troupe/runtime/histogram.hpp"
@@ -545,24 +546,8 @@ std::vector<double> probe_overload(int threads) {
 }
 [[maybe_unused]] const int overload_probe_registered = troupe::bench::add_probe("troupe.overload", &probe_overload);
 
-// Each run is a fresh process (see add_probe), so that its peak RSS is the
-// workload's own and not what earlier benchmarks left behind.
 void bm_overload(benchmark::State& state, int threads) {
-  double peak_mib = 0, high_water = 0, rate = 0;
-  for (auto _ : state) {
-    const auto r = troupe::bench::run_probe_in_fresh_process("troupe.overload", threads);
-    if (r.size() != 3) {
-      state.SkipWithError("overload: not all 10M accepted and processed, or timeout");
-      return;
-    }
-    peak_mib = std::max(peak_mib, r[0]);
-    high_water = std::max(high_water, r[1]);
-    rate = r[2];
-  }
-  state.SetItemsProcessed(10'000'000 * state.iterations());
-  state.counters["rss"] = peak_mib;
-  state.counters["high_water"] = high_water;
-  state.counters["rate"] = rate;
+  troupe::bench::overload_in_fresh_processes(state, "troupe.overload", threads);
 }
 
 // ---------------------------------------------------------------------------
