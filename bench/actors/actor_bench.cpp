@@ -29,6 +29,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "actor_workloads.hpp"
 #include "bench_registry.hpp"
 #include "overload_probe.hpp"
 #include "process_memory.hpp"
@@ -618,31 +619,18 @@ void bm_ask(benchmark::State& state, int threads) {
 // ---------------------------------------------------------------------------
 
 void register_troupe_actors(const troupe::bench::config& config) {
-  struct workload {
-    const char* id;
-    void (*fn)(benchmark::State&, int);
-    int iterations;  // outside quick mode
-  };
   // Iterations per repetition, measured on 2 noisy cores: ping_pong ~0.2 s,
   // spawn ~0.5 s (+ ~2 s untimed idle measurement), fan_out ~2 s, ring
   // ~0.9 s, overload ~11 s (10M x 1 us is 10 s at the very least), ask
   // ~0.07 s per 100k round trips.
-  const workload workloads[] = {
+  troupe::bench::register_actor_workloads(config, "troupe", {
       {"actor.ping_pong", &bm_ping_pong, 10},
       {"actor.spawn", &bm_spawn, 3},
       {"actor.fan_out", &bm_fan_out, 1},
       {"actor.ring", &bm_ring, 3},
       {"actor.overload", &bm_overload, 1},
       {"actor.ask", &bm_ask, 20},
-  };
-  for (const auto& w : workloads) {
-    for (int threads : config.threads) {
-      const std::string name = std::string(w.id) + "/troupe/threads:" + std::to_string(threads);
-      auto* b = benchmark::RegisterBenchmark(name.c_str(), w.fn, threads);
-      b->UseRealTime();
-      b->Iterations(config.quick ? 1 : w.iterations);
-    }
-  }
+  });
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 // are needed. Each run validates its counts and calls SkipWithError on any
 // mismatch or on a (generous) timeout.
 
+#include "actor_workloads.hpp"
 #include "bench_registry.hpp"
 #include "overload_probe.hpp"
 #include "process_memory.hpp"
@@ -526,32 +527,18 @@ void bm_ask(benchmark::State& state, int threads) {
 // ---------------------------------------------------------------------------
 
 void register_caf(const troupe::bench::config& config) {
-  struct workload {
-    const char* id;
-    void (*fn)(benchmark::State&, int);
-    int iterations;  // outside quick mode
-  };
   // Iterations per repetition, measured on 2 noisy cores: ping_pong ~1.2 s,
   // spawn ~3-5 s (+ ~2 s untimed idle measurement), fan_out ~6-9 s, ring
   // ~5-6 s, overload ~20 s (10M x 1 us is 10 s at the very least), ask
   // ~0.15 s per 100k round trips.
-  const workload workloads[] = {
+  troupe::bench::register_actor_workloads(config, "caf", {
       {"actor.ping_pong", &bm_ping_pong, 2},
       {"actor.spawn", &bm_spawn, 1},
       {"actor.fan_out", &bm_fan_out, 1},
       {"actor.ring", &bm_ring, 1},
       {"actor.overload", &bm_overload, 1},
       {"actor.ask", &bm_ask, 10},
-  };
-  for (const auto& w : workloads) {
-    for (int threads : config.threads) {
-      const std::string name =
-          std::string(w.id) + "/caf/threads:" + std::to_string(threads);
-      auto* b = benchmark::RegisterBenchmark(name.c_str(), w.fn, threads);
-      b->UseRealTime();
-      b->Iterations(config.quick ? 1 : w.iterations);
-    }
-  }
+  });
 }
 
 }  // namespace
