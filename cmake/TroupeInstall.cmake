@@ -1,11 +1,13 @@
 # Install rules and the package config, so that a user's project can do
 #
-#   find_package(troupe 0.1 CONFIG REQUIRED)   # optionally COMPONENTS runtime actors
+#   find_package(troupe 0.1 CONFIG REQUIRED [COMPONENTS runtime actors ...])
 #   target_link_libraries(app PRIVATE troupe::troupe)
 #
-# with the same target names as in this tree: troupe::runtime,
-# troupe::actors, troupe::troupe. Only public headers (each layer's include/)
-# are installed; src/ and troupe_internal never are. Nothing is written to the
+# with the same target names as in this tree. Every layer of troupe_add_layer
+# is a component with its own export file (troupe_<layer>Targets.cmake), so
+# an optional layer's external dependencies are looked for only when that
+# component is asked for. Only public headers (each layer's include/) are
+# installed; src/ and troupe_internal never are. Nothing is written to the
 # user package registry.
 include(CMakePackageConfigHelpers)
 
@@ -13,15 +15,32 @@ set(TROUPE_INSTALL_CMAKEDIR "${CMAKE_INSTALL_LIBDIR}/cmake/troupe"
     CACHE STRING "Where troupeConfig.cmake is installed, relative to the prefix")
 mark_as_advanced(TROUPE_INSTALL_CMAKEDIR)
 
-install(TARGETS troupe_runtime troupe_actors troupe
-  EXPORT troupeTargets
-  ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT troupe_development
-  LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT troupe_runtime
-    NAMELINK_COMPONENT troupe_development
-  RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT troupe_runtime
-  FILE_SET HEADERS DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT troupe_development)
+get_property(_troupe_layers GLOBAL PROPERTY TROUPE_LAYERS)
+set(TROUPE_PACKAGE_LAYERS "")
+set(TROUPE_PACKAGE_LAYER_DEPS "")
+foreach(_layer IN LISTS _troupe_layers)
+  install(TARGETS troupe_${_layer}
+    EXPORT troupe_${_layer}Targets
+    ARCHIVE DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT troupe_development
+    LIBRARY DESTINATION "${CMAKE_INSTALL_LIBDIR}" COMPONENT troupe_runtime
+      NAMELINK_COMPONENT troupe_development
+    RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}" COMPONENT troupe_runtime
+    FILE_SET HEADERS DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT troupe_development)
+  install(EXPORT troupe_${_layer}Targets
+    NAMESPACE troupe::
+    DESTINATION "${TROUPE_INSTALL_CMAKEDIR}"
+    COMPONENT troupe_development)
+  # For the config: the layer, the layers it needs, and its packages.
+  get_property(_deps GLOBAL PROPERTY TROUPE_LAYER_${_layer}_DEPS)
+  get_property(_packages GLOBAL PROPERTY TROUPE_LAYER_${_layer}_PACKAGES)
+  string(APPEND TROUPE_PACKAGE_LAYERS "set(_troupe_layer_deps_${_layer} \"${_deps}\")\n")
+  string(APPEND TROUPE_PACKAGE_LAYERS "set(_troupe_layer_packages_${_layer} \"${_packages}\")\n")
+  list(APPEND TROUPE_PACKAGE_LAYER_NAMES ${_layer})
+endforeach()
 
-install(EXPORT troupeTargets
+install(TARGETS troupe EXPORT troupe_umbrellaTargets
+  FILE_SET HEADERS DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}" COMPONENT troupe_development)
+install(EXPORT troupe_umbrellaTargets
   NAMESPACE troupe::
   DESTINATION "${TROUPE_INSTALL_CMAKEDIR}"
   COMPONENT troupe_development)
@@ -32,7 +51,7 @@ configure_package_config_file(
   INSTALL_DESTINATION "${TROUPE_INSTALL_CMAKEDIR}"
   NO_SET_AND_CHECK_MACRO)
 # 0.x: every 0.y is "the same major version"; API changes before 1.0 are
-# announced in the release notes.
+# announced in CHANGELOG.md.
 write_basic_package_version_file(
   "${PROJECT_BINARY_DIR}/troupeConfigVersion.cmake"
   VERSION "${PROJECT_VERSION}"

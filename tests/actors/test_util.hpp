@@ -9,7 +9,8 @@
 #include <fstream>
 #include <thread>
 
-#include "troupe/troupe.hpp"
+#include "troupe/actors.hpp"
+#include "troupe/runtime.hpp"
 
 namespace troupe::test {
 
