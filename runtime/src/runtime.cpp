@@ -10,7 +10,8 @@ namespace troupe {
 runtime::runtime() : runtime(runtime_options{}) {}
 
 runtime::runtime(const runtime_options& options)
-    : scheduler_(std::make_unique<detail::scheduler>(*this, options)) {}
+    : clock_(options.clock ? options.clock : default_clock()),
+      scheduler_(std::make_unique<detail::scheduler>(*this, options)) {}
 
 runtime::~runtime() { scheduler_->finish_shutdown(); }
 

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 
+#include "troupe/runtime/clock.hpp"
 #include "troupe/runtime/metrics.hpp"
 
 namespace troupe {
@@ -34,6 +35,9 @@ struct runtime_options {
   bool pin_workers = false;
   // Usable bytes per fiber stack (a guard page is added below it).
   std::size_t stack_size = 256 * 1024;
+  // The only source of time of this runtime and of everything built on it.
+  // Null: the steady clock. A manual_clock gives virtual time.
+  std::shared_ptr<troupe::clock> clock;
 };
 
 class runtime {
@@ -53,6 +57,10 @@ class runtime {
   bool stopping() const noexcept;
 
   std::size_t worker_count() const noexcept;
+  // This runtime's clock. Thread-safe.
+  troupe::clock& clock() const noexcept { return *clock_; }
+  // clock().now(). Thread-safe.
+  clock::time_point now() const noexcept { return clock_->now(); }
   // Thread-safe; counters may lag by a few increments.
   metrics_snapshot metrics() const;
 
@@ -62,6 +70,7 @@ class runtime {
   detail::scheduler& scheduler() noexcept { return *scheduler_; }
 
  private:
+  std::shared_ptr<troupe::clock> clock_;
   std::unique_ptr<detail::scheduler> scheduler_;
 };
 
