@@ -11,7 +11,7 @@ namespace {
 struct latch_owner {
   fiber* f = nullptr;
   scheduler* sched = nullptr;
-  std::binary_semaphore* parker = nullptr;
+  parker* thread = nullptr;
 };
 
 struct block_args {
@@ -42,7 +42,7 @@ bool latch::register_owner(void* owner) noexcept {
 void latch::wake_owner() noexcept {
   auto* o = static_cast<latch_owner*>(owner_);
   if (o->f) o->sched->schedule(o->f);
-  else o->parker->release();
+  else o->thread->unpark();
 }
 
 void latch::block() {
@@ -52,7 +52,7 @@ void latch::block() {
     w->sched.suspend(&publish_owner, &args);
   } else {
     latch_owner owner{nullptr, nullptr, &thread_parker()};
-    if (register_owner(&owner)) owner.parker->acquire();
+    if (register_owner(&owner)) owner.thread->park();
   }
   // The count is zero and no counter touches the word any more: clear the
   // waiter bit so the latch can be reused (a task group spawning again).

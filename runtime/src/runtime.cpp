@@ -11,9 +11,18 @@ runtime::runtime() : runtime(runtime_options{}) {}
 
 runtime::runtime(const runtime_options& options)
     : clock_(options.clock ? options.clock : default_clock()),
-      scheduler_(std::make_unique<detail::scheduler>(*this, options)) {}
+      scheduler_(std::make_unique<detail::scheduler>(*this, options, *clock_)) {}
 
-runtime::~runtime() { scheduler_->finish_shutdown(); }
+runtime::~runtime() {
+  if (detail::on_worker_of(*scheduler_)) {
+    // Destroyed from one of its own workers, which cannot join itself: the
+    // scheduler outlives this object and a thread of its own finishes the
+    // shutdown (docs/decisions/0004-shutdown-semantics.md).
+    detail::scheduler::detach(std::move(scheduler_), std::move(clock_));
+    return;
+  }
+  scheduler_->finish_shutdown();
+}
 
 void runtime::shutdown() {
   if (detail::this_worker() && &detail::this_worker()->sched == scheduler_.get()) {
@@ -31,7 +40,7 @@ metrics_snapshot runtime::metrics() const { return scheduler_->metrics(); }
 
 runtime* runtime::current() noexcept {
   detail::worker* w = detail::this_worker();
-  return w ? &w->sched.owner : nullptr;
+  return w && !w->sched.detached() ? &w->sched.owner : nullptr;
 }
 
 const char* to_string(errc code) noexcept {
@@ -45,6 +54,8 @@ const char* to_string(errc code) noexcept {
     case errc::cancelled: return "cancelled";
     case errc::timeout: return "timeout";
     case errc::deadline_passed: return "deadline_passed";
+    case errc::resource_exhausted: return "resource_exhausted";
+    case errc::would_deadlock: return "would_deadlock";
   }
   return "unknown";
 }

@@ -4,6 +4,9 @@
 #include <sched.h>
 
 #include <chrono>
+#include <cstring>
+#include <string>
+#include <system_error>
 #include <utility>
 
 #include "troupe/runtime/error.hpp"
@@ -30,6 +33,11 @@ constexpr auto search_budget = std::chrono::microseconds(50);
 // A victim that has run nothing for this long is stuck in one task: its
 // LIFO slot may be stolen.
 constexpr auto stuck_interval = std::chrono::microseconds(20);
+// A timer overdue by this much on another worker's wheel is fired by whoever
+// notices (its owner is stuck in a long task). Long enough that an owner
+// that is merely busy fires its own (on a warm cache), short enough that a
+// stuck one delays others' timeouts by about a millisecond.
+constexpr std::uint64_t timer_grace_ns = 1'000'000;
 
 #if defined(__SANITIZE_THREAD__)
 std::atomic<int> fence_word{0};
@@ -42,9 +50,22 @@ std::uint64_t next_random(std::uint64_t& s) noexcept {  // xorshift64
   return s;
 }
 
+// The scheduler's spin budgets (searching, looking for stuck victims) are
+// real CPU time, whatever the runtime's clock: a virtual clock must not make
+// a searching worker spin until someone advances it.
+auto real_now() noexcept { return std::chrono::steady_clock::now(); }
+
 }  // namespace
 
 __attribute__((noinline, noipa)) worker* this_worker() noexcept { return tl_worker; }
+
+troupe::clock& caller_clock() noexcept {
+  static troupe::clock& steady = *default_clock();  // the shared_ptr keeps it alive for the program
+  worker* w = this_worker();
+  return w ? w->sched.clock : steady;
+}
+
+troupe::clock& clock_of(const scheduler* s) noexcept { return s ? s->clock : caller_clock(); }
 
 void full_fence() noexcept {
 #if defined(__SANITIZE_THREAD__)
@@ -106,31 +127,58 @@ fiber::fiber(scheduler& s, stack_pool& pool)
 worker::worker(scheduler& s, std::size_t i)
     : sched(s), index(i), rng(0x9E3779B97F4A7C15ull * (i + 1)), seen_tasks_run(s.worker_count, 0) {}
 
-scheduler::scheduler(runtime& rt, const runtime_options& options)
+scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock& clk)
     : owner(rt),
       worker_count(options.workers ? *options.workers : std::max(1u, std::thread::hardware_concurrency())),
       stacks(options.stack_size),
-      idle_state_(one_unparked * worker_count) {
+      clock(clk),
+      idle_state_(one_unparked * worker_count),
+      clock_is_virtual_(clk.is_virtual()) {
   if (options.workers && *options.workers == 0)
     throw error(errc::invalid_argument, "runtime: worker count must be at least 1");
   if (options.stack_size < 16 * 1024)
     throw error(errc::invalid_argument, "runtime: stack_size must be at least 16 KiB");
   workers_.reserve(worker_count);
   for (std::size_t i = 0; i < worker_count; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+  if (clock_is_virtual_) clock.subscribe(this);
   const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
-  for (auto& wp : workers_) {
-    worker& w = *wp;
-    w.thread = std::thread([this, &w] { thread_main(w); });
-    if (options.pin_workers) {
-      cpu_set_t set;
-      CPU_ZERO(&set);
-      CPU_SET(w.index % cpus, &set);
-      pthread_setaffinity_np(w.thread.native_handle(), sizeof(set), &set);
+  try {
+    for (auto& wp : workers_) {
+      worker& w = *wp;
+      w.thread = std::thread([this, &w] { thread_main(w); });
+      if (options.pin_workers) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(w.index % cpus, &set);
+        if (const int err = pthread_setaffinity_np(w.thread.native_handle(), sizeof(set), &set); err != 0)
+          throw error(errc::invalid_argument, "runtime: pin_workers: cannot pin worker " + std::to_string(w.index) +
+                                                  " to CPU " + std::to_string(w.index % cpus) + ": " +
+                                                  std::strerror(err));
+      }
     }
+  } catch (const std::system_error& e) {
+    stop_started_workers();
+    throw error(errc::resource_exhausted, std::string("runtime: cannot start a worker thread: ") + e.what());
+  } catch (...) {
+    stop_started_workers();
+    throw;
   }
 }
 
-scheduler::~scheduler() { finish_shutdown(); }
+void scheduler::stop_started_workers() noexcept {
+  // The started workers have nothing to run: let them exit, join them.
+  exiting_.store(true, std::memory_order_release);
+  for (auto& w : workers_) w->park_token.unpark();
+  for (auto& w : workers_)
+    if (w->thread.joinable()) w->thread.join();
+  joined_ = true;
+  if (clock_is_virtual_) clock.unsubscribe(this);
+}
+
+scheduler::~scheduler() {
+  finish_shutdown();
+  if (clock_is_virtual_) clock.unsubscribe(this);
+}
 
 // ------------------------------------------------------------ worker loop
 
@@ -219,7 +267,7 @@ context* scheduler::runner_main(fiber* self) {
 task_header* scheduler::find_local(worker& w) noexcept {
   task_header* t;
   if (++w.tick % fairness_interval == 0) {
-    fire_timers(w);
+    poll_timers(w, /*help_others=*/true);
     if ((t = pop_injection(w))) return t;
     if ((t = w.deque.steal_oldest())) return t;
   }
@@ -260,31 +308,115 @@ task_header* scheduler::pop_injection(worker& w) noexcept {
   return t;
 }
 
-bool scheduler::fire_timers(worker& w) {
-  if (w.timers.next_deadline() > std::chrono::steady_clock::now()) return false;
-  w.due.clear();
-  // Claim under the heap's lock: a waiter that loses the claim was notified
-  // and may be gone as soon as the lock is free; one that we claimed cannot
-  // leave until we wake it below.
-  w.timers.pop_due(std::chrono::steady_clock::now(), [&w](timer_node* n) {
-    if (n->owner->claim(waiter_state::timed_out)) w.due.push_back(n->owner);
-  });
-  // Timed-out fibers (only fibers have timers; threads time out by
-  // themselves) go onto the FIFO injection queue in deadline order: a
-  // deque's owner pops newest first and its fairness step takes the oldest,
-  // either of which would reorder timers that came due together.
-  if (!w.due.empty()) {
-    for (waiter* timed_out : w.due) injection_.push(timed_out->f);
-    notify_work();
+// ------------------------------------------------------------------ timers
+
+std::size_t scheduler::fire(timer_wheel& wheel, std::uint64_t now, bool try_lock) noexcept {
+  std::size_t n = 0;
+  for (timer_entry* e = wheel.take_due(now, try_lock); e;) {
+    // Read the link first: on_fire may re-arm or free the entry.
+    timer_entry* next = e->next;
+    e->on_fire(e);
+    ++n;
+    e = next;
   }
-  worker_counters::bump(w.counters.timers_fired, w.due.size());
-  return !w.due.empty();
+  return n;
+}
+
+bool scheduler::poll_timers(worker& w, bool help_others) noexcept {
+  const std::uint64_t now = now_ns();
+  std::size_t fired = 0;
+  if (w.wheel.hint() <= now) fired += fire(w.wheel, now, /*try_lock=*/false);
+  if (help_others && worker_count > 1) {
+    for (auto& other : workers_) {
+      // Overdue by more than the grace: its owner is stuck (or parked
+      // through a lost race); fire them here rather than let them wait.
+      if (other.get() != &w && other->wheel.hint() <= now - std::min(now, timer_grace_ns))
+        fired += fire(other->wheel, now, /*try_lock=*/true);
+    }
+  }
+  worker_counters::bump(w.counters.timers_fired, fired);
+  return fired != 0;
+}
+
+void scheduler::arm(timer_entry* e, std::chrono::steady_clock::time_point deadline) noexcept {
+  const auto ns = deadline.time_since_epoch().count();
+  e->when = ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
+  worker* self = this_worker();
+  timer_wheel* wheel;
+  if (self && &self->sched == this) {
+    wheel = &self->wheel;
+  } else {
+    // relaxed: only spreads threads over wheels.
+    wheel = &workers_[foreign_arms_.fetch_add(1, std::memory_order_relaxed) % worker_count]->wheel;
+  }
+  e->wheel = wheel;
+  if (wheel->insert(e)) timer_armed(*wheel, e->when);
+}
+
+// A new timer lowered `wheel`'s earliest deadline: make sure some worker
+// will look at it in time. Its owner looks when it polls (every fairness
+// tick while running; when it parks, it sleeps no later than its earliest
+// deadline). A parked owner that would sleep past it is woken. In case the
+// owner gets stuck in a long task, one other worker must be running or
+// parked no later than the deadline plus the grace; otherwise one is woken.
+void scheduler::timer_armed(timer_wheel& wheel, std::uint64_t when) noexcept {
+  if (clock_is_virtual_ && when > now_ns()) return;  // only advance() makes it due
+  // The Dekker pair of park(): the new hint is visible before we read who
+  // is parked until when, just as a parker publishes parked_until before it
+  // reads the hints.
+  full_fence();
+  worker* self = this_worker();
+  if (self && &self->sched != this) self = nullptr;
+  worker* owner = nullptr;
+  bool covered = worker_count == 1;  // nobody else could help anyway
+  worker* latest = nullptr;
+  std::uint64_t latest_until = 0;
+  for (auto& wp : workers_) {
+    worker& w = *wp;
+    if (&w.wheel == &wheel) owner = &w;
+    if (&w == self || &w.wheel == &wheel) continue;
+    // relaxed: ordered by the fences on both sides.
+    const std::uint64_t until = w.parked_until.load(std::memory_order_relaxed);
+    if (until == 0 || until <= when + timer_grace_ns) covered = true;
+    if (until > latest_until) {
+      latest_until = until;
+      latest = &w;
+    }
+  }
+  if (owner && owner != self) {
+    const std::uint64_t until = owner->parked_until.load(std::memory_order_relaxed);
+    if (until != 0 && until > when) owner->park_token.unpark();  // it re-reads its wheel
+  }
+  if (!covered && latest) latest->park_token.unpark();
+}
+
+std::uint64_t scheduler::wake_time(const worker& w) const noexcept {
+  if (clock_is_virtual_) return timer_wheel::never;  // advance() wakes everyone
+  std::uint64_t t = const_cast<timer_wheel&>(w.wheel).next_poll();
+  for (auto& other : workers_) {
+    if (other.get() == &w) continue;
+    const std::uint64_t h = other->wheel.hint();
+    if (h != timer_wheel::never) t = std::min(t, h + timer_grace_ns);
+  }
+  return t;
+}
+
+void scheduler::clock_advanced() noexcept {
+  // Virtual time moved: every worker looks at its timers. Unparking a
+  // running worker only leaves a token that makes its next park return.
+  for (auto& w : workers_) w->park_token.unpark();
+}
+
+std::size_t scheduler::expire_all_timers() noexcept {
+  std::size_t n = 0;
+  for (auto& w : workers_) n += fire(w->wheel, timer_wheel::never, /*try_lock=*/false);
+  return n;
 }
 
 task_header* scheduler::find_work(worker& w) {
   for (;;) {
     task_header* t = find_local(w);
-    if (!t && fire_timers(w)) t = find_local(w);
+    if (!t && poll_timers(w, /*help_others=*/true)) t = find_local(w);
     if (t) {
       if (w.searching && end_search(w)) wake_one();
       return t;
@@ -335,7 +467,7 @@ task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_
 }
 
 task_header* scheduler::search(worker& w) noexcept {
-  const auto give_up = std::chrono::steady_clock::now() + search_budget;
+  const auto give_up = real_now() + search_budget;
   bool slow = false;  // past the budget, still searching because work is visible
   for (unsigned round = 0;; ++round) {
     if (worker_count > 1) {
@@ -349,7 +481,7 @@ task_header* scheduler::search(worker& w) noexcept {
     if (task_header* t = pop_injection(w)) return t;
     if (task_header* t = find_local(w)) return t;
     if (exiting_.load(std::memory_order_relaxed)) return nullptr;
-    if (!slow && round % 16 == 15 && std::chrono::steady_clock::now() > give_up) {
+    if (!slow && round % 16 == 15 && real_now() > give_up) {
       // Keep searching while some other worker's queues hold work (it may
       // become stealable when its owner gets stuck); otherwise park.
       if (!work_visible()) return nullptr;
@@ -359,8 +491,8 @@ task_header* scheduler::search(worker& w) noexcept {
       // Every look pulls the victims' hot cache lines away from them, so
       // look rarely: about every stuck_interval.
       if (!work_visible()) return nullptr;
-      const auto until = std::chrono::steady_clock::now() + stuck_interval;
-      while (std::chrono::steady_clock::now() < until)
+      const auto until = real_now() + stuck_interval;
+      while (real_now() < until)
         for (int i = 0; i < 64; ++i) cpu_relax();
     } else {
       for (int i = 0; i < 32; ++i) cpu_relax();
@@ -410,7 +542,7 @@ void scheduler::wake_one() noexcept {
     // The woken worker starts out searching (it sets its own flag).
     idle_state_.fetch_add(one_unparked + one_searching, std::memory_order_seq_cst);
   }
-  w->parker.release();
+  w->park_token.unpark();
 }
 
 bool scheduler::work_visible() const noexcept {
@@ -442,24 +574,50 @@ void scheduler::park(worker& w) {
         }
       }
     }
-    w.parker.acquire();
+    w.park_token.park();
     w.searching = true;
   };
   if (work_visible() || exiting_.load(std::memory_order_acquire)) {
     unpark_self();
     return;
   }
+  // When to wake by ourselves: our own earliest deadline, or another wheel's
+  // plus the grace. Publish it, then re-read the wheels (the Dekker pair of
+  // timer_armed): either an arming thread sees when we sleep until, or we
+  // see its new timer.
+  std::uint64_t until = wake_time(w);
+  for (;;) {
+    // relaxed: ordered by the fence below.
+    w.parked_until.store(until == 0 ? 1 : until, std::memory_order_relaxed);
+    full_fence();
+    const std::uint64_t again = wake_time(w);
+    if (again >= until) break;
+    until = again;
+  }
   worker_counters::bump(w.counters.parks);
-  const auto deadline = w.timers.next_deadline();
-  bool woken = deadline == std::chrono::steady_clock::time_point::max()
-                   ? (w.parker.acquire(), true)
-                   : w.parker.try_acquire_until(deadline);
+  bool woken;
+  if (until == timer_wheel::never) {
+    w.park_token.park();
+    woken = true;
+  } else if (until <= now_ns()) {
+    woken = false;  // a timer is already due
+  } else {
+    woken = w.park_token.park_until(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
+  }
+  w.parked_until.store(0, std::memory_order_relaxed);
   worker_counters::bump(w.counters.wakeups);
-  if (woken) {
-    w.searching = true;
+  if (woken && !sleeper_listed(w)) {
+    w.searching = true;  // woken by wake_one, which counted us as searching
     return;
   }
-  unpark_self();  // a timer is due
+  unpark_self();  // a timer is due, or a timer-arming thread woke us
+}
+
+bool scheduler::sleeper_listed(worker& w) {
+  std::lock_guard g(sleep_mutex_);
+  for (worker* s : sleepers_)
+    if (s == &w) return true;
+  return false;
 }
 
 // --------------------------------------------------------- entry points
@@ -587,10 +745,15 @@ void scheduler::unregister_fiber(fiber* f) noexcept {
 void scheduler::begin_shutdown() noexcept { accepting_.store(false, std::memory_order_release); }
 
 bool scheduler::quiescent() const {
+  // (Under a virtual clock nothing but the test advances time, so sleeping
+  // fibers do not keep the runtime alive: they wake early at exit.)
   // Every worker parked with no timer pending and nothing queued anywhere.
   if (unparked_of(idle_state_.load(std::memory_order_seq_cst)) != 0) return false;
-  for (auto& w : workers_)
-    if (w->timers.size() != 0) return false;
+  // Sleeping fibers and timed waits keep the runtime alive; other timers
+  // (ask deadlines, actor timers) fire early at exit.
+  if (!clock_is_virtual_)
+    for (auto& w : workers_)
+      if (w->wheel.keepalive() != 0) return false;
   return !work_visible();
 }
 
@@ -609,7 +772,7 @@ void scheduler::finish_shutdown() {
   std::lock_guard g(shutdown_mutex_);
   if (joined_) return;
   if (this_worker() && &this_worker()->sched == this)
-    throw error(errc::invalid_argument, "runtime: cannot complete shutdown from one of its own workers");
+    throw error(errc::would_deadlock, "runtime: cannot complete shutdown from one of its own workers");
   // Drain: let queued work, and what it spawns, run. When the runtime is
   // quiescent, cancel fibers blocked forever, and drain again. Polling is
   // fine here: shutdown is rare and this thread is not a worker.
@@ -617,7 +780,12 @@ void scheduler::finish_shutdown() {
     if (quiescent()) {
       std::this_thread::sleep_for(std::chrono::microseconds(200));
       if (!quiescent()) continue;
-      if (cancel_blocked_fibers() == 0 && quiescent()) break;
+      if (cancel_blocked_fibers() == 0 && quiescent()) {
+        // What is left are timers nobody waits on: fire them now, so that
+        // their callbacks (a deadline's error, a last message) still run.
+        if (expire_all_timers() != 0) continue;
+        break;
+      }
     }
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
@@ -626,12 +794,23 @@ void scheduler::finish_shutdown() {
     std::lock_guard sg(sleep_mutex_);
     for (worker* w : sleepers_) {
       idle_state_.fetch_add(one_unparked, std::memory_order_seq_cst);
-      w->parker.release();
+      w->park_token.unpark();
     }
     sleepers_.clear();
   }
   for (auto& w : workers_) w->thread.join();
   joined_ = true;
+}
+
+void scheduler::detach(std::unique_ptr<scheduler> self, std::shared_ptr<troupe::clock> clk) {
+  self->begin_shutdown();
+  self->detached_.store(true, std::memory_order_release);
+  // A thread of its own completes the shutdown (a worker cannot join
+  // itself), then frees the scheduler and lets go of the clock.
+  std::thread([s = std::move(self), c = std::move(clk)]() mutable {
+    s.reset();
+    c.reset();
+  }).detach();
 }
 
 metrics_snapshot scheduler::metrics() const {

@@ -5,12 +5,12 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <semaphore>
 #include <thread>
 #include <vector>
 
 #include "context.hpp"
-#include "timer_heap.hpp"
+#include "parker.hpp"
+#include "timer_wheel.hpp"
 #include "troupe/runtime/detail/chase_lev_deque.hpp"
 #include "troupe/runtime/detail/latch.hpp"
 #include "troupe/runtime/detail/spinlock.hpp"
@@ -102,11 +102,16 @@ class worker {
   bool take_oldest_next = false;
   bool searching = false;
   std::uint64_t rng;
-  std::vector<waiter*> due;  // scratch for firing timers
   std::vector<std::uint64_t> seen_tasks_run;  // per victim, for stuck detection
 
-  timer_heap timers;
-  std::binary_semaphore parker{0};
+  // This worker's timers. Any worker may fire them once they are overdue by
+  // more than timer_grace (the owner may be stuck in a long task).
+  timer_wheel wheel;
+  // While parked: when (clock ns) this worker will wake by itself; 0 while
+  // it runs. Read by arming threads to decide whether someone will wake in
+  // time for a new timer (see scheduler::timer_armed).
+  std::atomic<std::uint64_t> parked_until{0};
+  parker park_token;
   worker_counters counters;
   std::thread thread;
 
@@ -119,14 +124,31 @@ class worker {
   }
 };
 
-class scheduler {
+class scheduler final : public clock_listener {
  public:
-  scheduler(runtime& rt, const runtime_options& options);
+  scheduler(runtime& rt, const runtime_options& options, troupe::clock& clk);
   ~scheduler();
 
   runtime& owner;
   const std::size_t worker_count;
   stack_pool stacks;
+  troupe::clock& clock;
+
+  // The runtime clock's time in nanoseconds (the timer wheels' unit).
+  std::uint64_t now_ns() const noexcept {
+    const auto t = clock_is_virtual_ ? clock.now() : std::chrono::steady_clock::now();
+    const auto ns = t.time_since_epoch().count();
+    return ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
+  }
+
+  // --- timers (timer.hpp) ---
+  void arm(timer_entry* e, std::chrono::steady_clock::time_point deadline) noexcept;
+  // Fires what is due on w's wheel and, with help_others, the overdue timers
+  // of the other workers. True if anything fired. Worker only.
+  bool poll_timers(worker& w, bool help_others) noexcept;
+  // Runtime shutdown: fires every remaining timer now. Foreign thread only.
+  std::size_t expire_all_timers() noexcept;
+  void clock_advanced() noexcept override;
 
   // --- entry points (see schedule.hpp, latch.hpp) ---
   void schedule(task_header* t) noexcept;
@@ -141,6 +163,10 @@ class scheduler {
 
   void begin_shutdown() noexcept;
   void finish_shutdown();  // foreign thread only
+  // The runtime object is being destroyed on one of our own workers: begin
+  // shutdown and let a thread of its own finish it and free us.
+  static void detach(std::unique_ptr<scheduler> self, std::shared_ptr<troupe::clock> clk);
+  bool detached() const noexcept { return detached_.load(std::memory_order_acquire); }
   bool accepting_external() const noexcept { return accepting_.load(std::memory_order_acquire); }
 
   metrics_snapshot metrics() const;
@@ -171,8 +197,12 @@ class scheduler {
   task_header* search(worker& w) noexcept;
   task_header* steal_from(worker& thief, worker& victim, bool may_take_lifo) noexcept;
   task_header* pop_injection(worker& w) noexcept;
-  bool fire_timers(worker& w);
+  std::size_t fire(timer_wheel& wheel, std::uint64_t now, bool try_lock) noexcept;
+  void timer_armed(timer_wheel& wheel, std::uint64_t when) noexcept;
+  std::uint64_t wake_time(const worker& w) const noexcept;
   void park(worker& w);
+  bool sleeper_listed(worker& w);
+  void stop_started_workers() noexcept;
   void push_local(worker& w, task_header* t) noexcept;
 
   // Idle protocol (after Tokio's): one atomic word holds how many workers
@@ -194,7 +224,11 @@ class scheduler {
   std::mutex sleep_mutex_;
   std::vector<worker*> sleepers_;  // guarded by sleep_mutex_
 
+  const bool clock_is_virtual_;
+  std::atomic<std::size_t> foreign_arms_{0};  // spreads foreign threads' timers over the wheels
+
   std::atomic<bool> accepting_{true};
+  std::atomic<bool> detached_{false};
   std::atomic<bool> exiting_{false};
   std::mutex shutdown_mutex_;
   bool joined_ = false;

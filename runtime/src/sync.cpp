@@ -23,7 +23,7 @@ void mutex::lock() {
   }
   // Not cancellable: unlock() always hands the mutex over eventually, and a
   // lock() that threw would surprise every RAII user.
-  waiters_.wait(guard_, detail::clock::time_point::max(), /*cancellable=*/false);
+  waiters_.wait(guard_, clock::time_point::max(), /*cancellable=*/false);
   // unlock() handed us the mutex: locked_ stayed true for us.
 }
 
@@ -54,7 +54,7 @@ void condition_variable::notify_all() noexcept {
 }
 
 void condition_variable::wait(std::unique_lock<mutex>& lock) {
-  wait_until(lock, detail::clock::time_point::max());
+  wait_until(lock, clock::time_point::max());
 }
 
 cv_status condition_variable::wait_until(std::unique_lock<mutex>& lock,
@@ -79,7 +79,7 @@ counting_semaphore::counting_semaphore(std::ptrdiff_t initial) : count_(initial)
 }
 
 void counting_semaphore::acquire() {
-  if (!try_acquire_until(detail::clock::time_point::max()))
+  if (!try_acquire_until(clock::time_point::max()))
     throw error(errc::timeout, "counting_semaphore::acquire: unexpected timeout");
 }
 

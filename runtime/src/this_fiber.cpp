@@ -1,8 +1,7 @@
 #include "troupe/runtime/this_fiber.hpp"
 
-#include <thread>
-
 #include "scheduler.hpp"
+#include "troupe/runtime/detail/wait_list.hpp"
 #include "troupe/runtime/error.hpp"
 
 namespace troupe::this_fiber {
@@ -27,13 +26,10 @@ void yield() {
   w.sched.yield(w);
 }
 
-void sleep_until(std::chrono::steady_clock::time_point deadline) {
-  if (!detail::this_worker()) {
-    std::this_thread::sleep_until(deadline);
-    return;
-  }
-  // A wait on a private list that nobody notifies: only the timer ends it.
-  // Not cancellable: shutdown lets sleepers finish (their timer is pending).
+void sleep_until(clock::time_point deadline) {
+  // A wait on a private list that nobody notifies: only the deadline ends
+  // it (a fiber's timer, or a foreign thread's timed park). Not
+  // cancellable: shutdown lets sleepers finish.
   detail::spinlock lock;
   detail::wait_list list;
   lock.lock();

@@ -1,40 +1,75 @@
-#include <chrono>
+#include <cstddef>
 #include <mutex>
 
 #include "scheduler.hpp"
+#include "troupe/runtime/detail/time.hpp"
 #include "troupe/runtime/error.hpp"
 #include "waiter.hpp"
 
 namespace troupe::detail {
-
-std::binary_semaphore& thread_parker() {
-  thread_local std::binary_semaphore parker{0};
-  return parker;
-}
 
 namespace {
 
 struct suspend_args {
   waiter* w;
   spinlock* lock;
+  troupe::clock::time_point deadline;
+  bool cancellable;
 };
 
 // Runs on the fiber we switched to, once the waiting fiber's context is
-// saved: only now may anyone see the waiter and resume it.
-void publish_wait(worker&, void* p) {
+// saved: only now may anyone see the waiter and resume it. The timer is armed
+// here too, not before the switch: another worker may fire an overdue timer,
+// and it must not resume a fiber that is still running.
+// The timer is armed before shutdown can see (and cancel) the waiter, so a
+// cancelled waiter always finds its timer armed and disarms it.
+void publish_wait(worker& wk, void* p) {
   auto* a = static_cast<suspend_args*>(p);
-  {
+  if (a->deadline != troupe::clock::time_point::max()) wk.sched.arm(&a->w->timer, a->deadline);
+  if (a->cancellable) {
     std::lock_guard g(a->w->f->wait_lock);
     a->w->f->blocked_on = a->w;
   }
   a->lock->unlock();
 }
-void publish_wait_uncancellable(worker&, void* p) { static_cast<suspend_args*>(p)->lock->unlock(); }
+
+// on_fire of a waiter's timer.
+void timed_out(timer_entry* e) noexcept {
+  auto* w = reinterpret_cast<waiter*>(reinterpret_cast<char*>(e) - offsetof(waiter, timer));
+  if (w->claim(waiter_state::timed_out)) {
+    // Won: the waiter stays blocked until wake(), and nothing else touches
+    // it. Timed-out fibers go to the FIFO injection queue, so timers that
+    // fire together wake their fibers in deadline order.
+    if (w->f) {
+      fiber* f = w->f;
+      scheduler* s = w->sched;
+      s->inject(f);
+    } else {
+      w->thread->unpark();
+    }
+    return;
+  }
+  // Lost to a notifier: the waiter is waking and waits for this flag before
+  // it leaves. release: our reads of it happen before its stack is reused.
+  w->timer_done.store(true, std::memory_order_release);
+}
+
 }  // namespace
+
+waiter::waiter() noexcept : timer(&timed_out) { timer.keeps_alive = true; }
+
+void waiter::disarm_timer() noexcept {
+  if (timer.current_state() == timer_state::idle) return;  // never armed
+  if (cancel_timer(&timer)) return;
+  // It fired, and lost the claim to whoever ended the wait: wait (briefly:
+  // on_fire is a CAS and a store) until it is done with us. acquire: see
+  // timed_out().
+  while (!timer_done.load(std::memory_order_acquire)) cpu_relax();
+}
 
 void wake(waiter& w) noexcept {
   if (w.f) w.sched->schedule(w.f);
-  else w.parker->release();
+  else w.thread->unpark();
 }
 
 bool cancel_waiter(waiter& w) noexcept {
@@ -85,48 +120,47 @@ std::size_t wait_list::notify_all() noexcept {
   return n;
 }
 
-wake_reason wait_list::wait(spinlock& lock, clock::time_point deadline, bool cancellable) {
-  if (deadline != clock::time_point::max() && deadline <= clock::now()) {
+wake_reason wait_list::wait(spinlock& lock, troupe::clock::time_point deadline, bool cancellable,
+                            scheduler* time_source) {
+  worker* self = this_worker();
+  scheduler* timer_owner = self ? &self->sched : time_source;
+  const bool timed = deadline != troupe::clock::time_point::max();
+  if (timed && deadline <= clock_of(timer_owner).now()) {
     lock.unlock();
     return wake_reason::timeout;
   }
+  // Nothing below allocates or throws: the waiter lives on this stack.
   waiter w;
   push_back(&w);
-  worker* self = this_worker();
   if (self) {
-    // Fiber: queue the timer on this worker (only this worker fires it, and
-    // it is busy running us until we have switched away), then suspend.
     w.f = self->current;
     w.sched = &self->sched;
-    if (deadline != clock::time_point::max()) {
-      w.timer.deadline = deadline;
-      w.timer.owner = &w;
-      w.heap = &self->timers;
-      w.heap->add(&w.timer);
-    }
-    suspend_args args{&w, &lock};
-    self->sched.suspend(cancellable ? &publish_wait : &publish_wait_uncancellable, &args);
+    suspend_args args{&w, &lock, deadline, cancellable};
+    self->sched.suspend(&publish_wait, &args);
     if (cancellable) {
       std::lock_guard g(w.f->wait_lock);
       w.f->blocked_on = nullptr;
     }
-    if (w.heap && w.state.load(std::memory_order_acquire) != waiter_state::timed_out) w.heap->remove(&w.timer);
   } else {
-    w.parker = &thread_parker();
-    lock.unlock();
-    bool woken = deadline == clock::time_point::max() ? (w.parker->acquire(), true)
-                                                      : w.parker->try_acquire_until(deadline);
-    if (!woken && !w.claim(waiter_state::timed_out)) {
-      // A notifier claimed us just as we timed out: take its post, so the
-      // parker stays balanced for this thread's next wait.
-      w.parker->acquire();
+    w.thread = &thread_parker();
+    if (timed && timer_owner && timer_owner->clock.is_virtual()) {
+      // Virtual time cannot be slept on: the runtime's timer ends the wait.
+      timer_owner->arm(&w.timer, deadline);
+      lock.unlock();
+      w.thread->park();
+    } else {
+      lock.unlock();
+      const bool woken = timed ? w.thread->park_until(deadline) : (w.thread->park(), true);
+      // A notifier that claimed us just as we timed out posts a token: take
+      // it, so the parker stays balanced for this thread's next wait.
+      if (!woken && !w.claim(waiter_state::timed_out)) w.thread->park();
     }
   }
   const waiter_state why = w.state.load(std::memory_order_acquire);
+  if (why != waiter_state::timed_out) w.disarm_timer();
   if (why != waiter_state::notified) {
-    lock.lock();
+    std::lock_guard g(lock);
     if (w.linked) unlink(&w);
-    lock.unlock();
   }
   switch (why) {
     case waiter_state::notified: return wake_reason::notified;

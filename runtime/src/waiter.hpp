@@ -1,13 +1,13 @@
 #pragma once
 // One blocked fiber or foreign thread, living on its own stack for the
 // duration of a wait. Its atomic state decides, exactly once, why the wait
-// ends: notified by a wait_list, timed out by a worker's timer heap, or
-// cancelled by shutdown. Whoever wins the state change wakes the waiter.
+// ends: notified by a wait_list, timed out by its timer, or cancelled by
+// shutdown. Whoever wins the state change wakes the waiter.
 
 #include <atomic>
-#include <semaphore>
 
-#include "timer_heap.hpp"
+#include "parker.hpp"
+#include "troupe/runtime/detail/timer.hpp"
 #include "troupe/runtime/detail/wait_list.hpp"
 
 namespace troupe::detail {
@@ -18,16 +18,21 @@ struct fiber;
 enum class waiter_state : int { waiting, notified, timed_out, cancelled };
 
 struct waiter {
+  waiter() noexcept;
+
   std::atomic<waiter_state> state{waiter_state::waiting};
-  fiber* f = nullptr;                     // the blocked fiber, or null for a thread
-  scheduler* sched = nullptr;             // where to reschedule f
-  std::binary_semaphore* parker = nullptr;  // the blocked thread's parker
+  fiber* f = nullptr;          // the blocked fiber, or null for a thread
+  scheduler* sched = nullptr;  // where to reschedule f
+  parker* thread = nullptr;    // the blocked thread's parker
   // Links in the wait_list, guarded by the list's lock.
   waiter* prev = nullptr;
   waiter* next = nullptr;
   bool linked = false;
-  timer_node timer;
-  timer_heap* heap = nullptr;  // where `timer` is queued, if anywhere
+  // The deadline, when the wait has one and a timer ends it.
+  timer_entry timer;
+  // Set by the timer's on_fire when it has finished touching this waiter
+  // after losing the claim; the waiter must not leave before then.
+  std::atomic<bool> timer_done{false};
 
   // Moves the state from waiting to `to`; true if this call won.
   bool claim(waiter_state to) noexcept {
@@ -36,14 +41,13 @@ struct waiter {
     // wrote before (acquire for the loser is harmless).
     return state.compare_exchange_strong(expected, to, std::memory_order_acq_rel);
   }
+  // After the wait ended for another reason: make sure the timer neither
+  // fires nor is still touching this waiter. Owner only.
+  void disarm_timer() noexcept;
 };
 
-// The semaphore a thread outside the runtime blocks on. Thread-lifetime, so
-// a notifier's release() never touches freed memory even if the waiter left.
-std::binary_semaphore& thread_parker();
-
-// Wakes the waiter after a successful claim (reschedules the fiber or posts
-// the thread's parker). The waiter may be gone once this returns.
+// Wakes the waiter after a successful claim (reschedules the fiber or unparks
+// the thread). The waiter may be gone once this returns.
 void wake(waiter& w) noexcept;
 // Shutdown: cancels a blocked fiber's wait; true if it was still waiting.
 bool cancel_waiter(waiter& w) noexcept;

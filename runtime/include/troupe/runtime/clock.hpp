@@ -58,9 +58,11 @@ class clock {
   template <class Rep, class Period>
   static time_point after(time_point t, std::chrono::duration<Rep, Period> d) noexcept {
     using wide = std::chrono::duration<long double, std::nano>;
+    // In long double: differences of extreme time points overflow int64.
     const long double want = wide(d).count();
-    const long double up = wide(time_point::max() - t).count();
-    const long double down = wide(time_point::min() - t).count();
+    const long double at = wide(t.time_since_epoch()).count();
+    const long double up = wide(time_point::max().time_since_epoch()).count() - at;
+    const long double down = wide(time_point::min().time_since_epoch()).count() - at;
     if (!(want < up)) return time_point::max();  // also catches NaN
     if (!(want > down)) return time_point::min();
     return t + std::chrono::ceil<duration>(wide(want));

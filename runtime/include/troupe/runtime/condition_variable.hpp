@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "troupe/runtime/detail/spinlock.hpp"
+#include "troupe/runtime/detail/time.hpp"
 #include "troupe/runtime/detail/wait_list.hpp"
 #include "troupe/runtime/mutex.hpp"
 
@@ -41,7 +42,7 @@ class condition_variable {
   }
   template <class Rep, class Period, class Pred>
   bool wait_for(std::unique_lock<mutex>& lock, std::chrono::duration<Rep, Period> d, Pred pred) {
-    return wait_until(lock, std::chrono::steady_clock::now() + d, std::move(pred));
+    return wait_until(lock, detail::deadline_after(d), std::move(pred));
   }
 
  private:

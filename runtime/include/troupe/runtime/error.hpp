@@ -18,6 +18,8 @@ enum class errc {
   cancelled,          // a blocked fiber unwound by shutdown
   timeout,            // a deadline passed
   deadline_passed,    // a deadline that was already in the past when given
+  resource_exhausted, // the system refused a resource (a thread, memory for a stack)
+  would_deadlock,     // a call that could only return after its own caller finished
 };
 
 const char* to_string(errc code) noexcept;

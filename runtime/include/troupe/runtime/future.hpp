@@ -15,6 +15,7 @@
 
 #include "troupe/runtime/error.hpp"
 #include "troupe/runtime/detail/spinlock.hpp"
+#include "troupe/runtime/detail/time.hpp"
 #include "troupe/runtime/detail/wait_list.hpp"
 
 namespace troupe {
@@ -131,7 +132,7 @@ class future {
   }
   template <class Rep, class Period>
   future_status wait_for(std::chrono::duration<Rep, Period> d) const {
-    return wait_until(std::chrono::steady_clock::now() + d);
+    return wait_until(detail::deadline_after(d));
   }
 
  private:

@@ -6,12 +6,20 @@
 //  1. New work from threads outside the runtime is refused with
 //     error(runtime_stopped). Work spawned by running tasks is still accepted.
 //  2. Every queued task runs to completion, including what it spawns, and
-//     sleeping fibers and timed waits wake at their deadlines as usual.
-//  3. When nothing is runnable and no timer is pending, fibers still blocked
-//     on a primitive nobody can signal any more are cancelled: their wait
-//     throws error(cancelled), so their destructors run. A join or task
-//     group wait is never cancelled (what it waits for always finishes).
+//     sleeping fibers and timed waits wake at their deadlines as usual
+//     (under a virtual clock, which only a test moves, they wake at once).
+//  3. When nothing is runnable and no sleep or timed wait is pending, fibers
+//     still blocked on a primitive nobody can signal any more are cancelled:
+//     their wait throws error(cancelled), so their destructors run. A join
+//     or task group wait is never cancelled (what it waits for always
+//     finishes). Other timers still pending (ask deadlines, actor timers)
+//     fire then, early, so that their callbacks run.
 //  4. Then the workers exit and are joined; every stack is freed.
+//
+// Destroying the runtime from one of its own workers (inside a task) cannot
+// join that worker: the destructor then only begins shutdown and returns; a
+// thread of the runtime's own completes it and frees what is left. From then
+// on runtime::current() is nullptr on its workers.
 
 #include <chrono>
 #include <cstddef>
@@ -31,22 +39,26 @@ class scheduler;
 struct runtime_options {
   // Worker threads. Unset: one per hardware thread. Zero is an error.
   std::optional<std::size_t> workers;
-  // Pin worker i to CPU (i mod hardware threads).
+  // Pin worker i to CPU (i mod hardware threads). If the system refuses, the
+  // constructor throws error(invalid_argument) naming the worker and CPU.
   bool pin_workers = false;
   // Usable bytes per fiber stack (a guard page is added below it).
   std::size_t stack_size = 256 * 1024;
   // The only source of time of this runtime and of everything built on it.
   // Null: the steady clock. A manual_clock gives virtual time.
-  std::shared_ptr<troupe::clock> clock;
+  std::shared_ptr<troupe::clock> clock = nullptr;
 };
 
 class runtime {
  public:
-  // Starts the workers. Throws error(invalid_argument) for zero workers or a
-  // stack smaller than 16 KiB.
+  // Starts the workers. Throws error(invalid_argument) for zero workers, a
+  // stack smaller than 16 KiB or a pinning the system refuses;
+  // error(resource_exhausted) if a worker thread cannot be started (the
+  // workers already started are stopped first).
   runtime();
   explicit runtime(const runtime_options& options);
-  // Calls shutdown() and joins. Must not be called from one of its workers.
+  // Calls shutdown() and joins the workers. From one of its own workers:
+  // see "Destroying the runtime" above.
   ~runtime();
   runtime(const runtime&) = delete;
   runtime& operator=(const runtime&) = delete;

@@ -7,6 +7,7 @@
 #include <cstddef>
 
 #include "troupe/runtime/detail/spinlock.hpp"
+#include "troupe/runtime/detail/time.hpp"
 #include "troupe/runtime/detail/wait_list.hpp"
 
 namespace troupe {
@@ -24,7 +25,7 @@ class counting_semaphore {
   bool try_acquire_until(std::chrono::steady_clock::time_point deadline);
   template <class Rep, class Period>
   bool try_acquire_for(std::chrono::duration<Rep, Period> d) {
-    return try_acquire_until(std::chrono::steady_clock::now() + d);
+    return try_acquire_until(detail::deadline_after(d));
   }
   // Throws error(invalid_argument) for n < 0.
   void release(std::ptrdiff_t n = 1);

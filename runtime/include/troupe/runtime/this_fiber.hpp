@@ -5,7 +5,8 @@
 #include <chrono>
 #include <cstddef>
 
-#include "troupe/runtime/detail/wait_list.hpp"
+#include "troupe/runtime/clock.hpp"
+#include "troupe/runtime/detail/time.hpp"
 
 namespace troupe::this_fiber {
 
@@ -21,13 +22,14 @@ std::size_t worker_index();
 // there is none. Fiber context only (error(not_in_fiber) otherwise).
 void yield();
 
-// Suspends the fiber until the deadline; a foreign thread blocks instead.
-// A deadline in the past returns at once.
-void sleep_until(std::chrono::steady_clock::time_point deadline);
+// Suspends the fiber until the deadline, on its runtime's clock; a foreign
+// thread blocks instead (on the steady clock). A deadline in the past returns
+// at once.
+void sleep_until(clock::time_point deadline);
+// sleep_until(now + d), saturated: a huge d sleeps "forever".
 template <class Rep, class Period>
 void sleep_for(std::chrono::duration<Rep, Period> d) {
-  sleep_until(std::chrono::steady_clock::now() +
-              std::chrono::ceil<std::chrono::steady_clock::duration>(d));
+  sleep_until(detail::deadline_after(d));
 }
 
 }  // namespace troupe::this_fiber

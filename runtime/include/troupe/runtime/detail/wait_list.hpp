@@ -10,12 +10,13 @@
 #include <chrono>
 #include <cstddef>
 
+#include "troupe/runtime/clock.hpp"
 #include "troupe/runtime/detail/spinlock.hpp"
 
 namespace troupe::detail {
 
 struct waiter;
-using clock = std::chrono::steady_clock;
+class scheduler;
 
 enum class wake_reason { notified, timeout, cancelled };
 
@@ -29,11 +30,14 @@ class wait_list {
   // passes, or shutdown cancels it (only if `cancellable`; foreign threads
   // are never cancelled). `lock` guards this list and must be held on entry;
   // it is released once the caller is safely enqueued and is NOT held on
-  // return. Fiber context: suspends the fiber. Foreign thread: blocks the
-  // thread. Pass clock::time_point::max() for no deadline; a deadline already
-  // past returns timeout at once.
-  wake_reason wait(spinlock& lock, clock::time_point deadline = clock::time_point::max(),
-                   bool cancellable = true);
+  // return. Fiber context: suspends the fiber; the deadline is on its
+  // runtime's clock. Foreign thread: blocks the thread; the deadline is on
+  // the clock of `time_source` if given (a virtual clock then ends the wait
+  // through that runtime's timers), else on the steady clock. Pass
+  // time_point::max() for no deadline; a deadline already past returns
+  // timeout at once. Throws std::bad_alloc only before linking anything.
+  wake_reason wait(spinlock& lock, troupe::clock::time_point deadline = troupe::clock::time_point::max(),
+                   bool cancellable = true, scheduler* time_source = nullptr);
 
   // Wakes the oldest waiter; false if there was none. Caller holds the lock.
   bool notify_one() noexcept;
