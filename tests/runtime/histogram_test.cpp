@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <string>
 #include <vector>
@@ -154,6 +155,11 @@ struct accuracy_case {
   u64 lowest;
   u64 highest;
   int digits;
+  // gtest prints parameters in test names (CTest's too): readable, and no
+  // padding bytes.
+  friend void PrintTo(const accuracy_case& c, std::ostream* os) {
+    *os << "(" << c.lowest << ", " << c.highest << ", " << c.digits << " digits)";
+  }
 };
 
 class HistogramAccuracyTest : public ::testing::TestWithParam<accuracy_case> {};
