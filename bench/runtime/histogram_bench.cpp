@@ -16,13 +16,12 @@
 // After the loop the recorded count is checked against the iterations
 // (SkipWithError on a mismatch), so a loop the compiler dropped would fail.
 
-#include "bench_registry.hpp"
-
 #include <benchmark/benchmark.h>
-
 #include <cstdint>
 #include <random>
 #include <vector>
+
+#include "bench_registry.hpp"
 
 #include "troupe/runtime/histogram.hpp"
 #include "troupe/runtime/histogram_recorder.hpp"

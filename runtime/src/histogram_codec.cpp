@@ -54,7 +54,8 @@ std::uint64_t get64(const std::uint8_t* p) { return std::uint64_t{get32(p)} << 3
 
 // ZigZag LEB128-64b9B: up to 8 bytes of 7 bits, then a 9th of 8 bits.
 void put_zigzag(std::vector<std::uint8_t>& out, std::int64_t signed_value) {
-  std::uint64_t v = (static_cast<std::uint64_t>(signed_value) << 1) ^ static_cast<std::uint64_t>(signed_value >> 63);
+  std::uint64_t v =
+      (static_cast<std::uint64_t>(signed_value) << 1) ^ static_cast<std::uint64_t>(signed_value >> 63);
   for (int i = 0; i < 8; ++i) {
     if ((v >> 7) == 0) {
       out.push_back(static_cast<std::uint8_t>(v));
@@ -85,7 +86,8 @@ bool get_zigzag(const std::uint8_t*& p, const std::uint8_t* end, std::int64_t& r
 }
 
 // The V2 header and counts; `payload` ends where the counts end.
-histogram decode_v2(const std::uint8_t* header, const std::uint8_t* payload, const std::uint8_t* payload_end) {
+histogram decode_v2(const std::uint8_t* header, const std::uint8_t* payload,
+                    const std::uint8_t* payload_end) {
   const std::uint32_t cookie = get32(header);
   const std::uint32_t base = cookie & cookie_base_mask;
   if (base == v1_cookie_base || base == v0_cookie_base)
@@ -212,7 +214,8 @@ histogram decode_compressed(std::span<const std::uint8_t> bytes) {
   // per slot), so a hostile length cannot ask for gigabytes.
   const std::uint32_t header_cookie_base = get32(header) & cookie_base_mask;
   if (header_cookie_base != v2_cookie_base) malformed("inflated data does not start with a V2 cookie");
-  const histogram_layout layout(get64(header + 16), get64(header + 24), static_cast<std::int32_t>(get32(header + 12)));
+  const histogram_layout layout(get64(header + 16), get64(header + 24),
+                                static_cast<std::int32_t>(get32(header + 12)));
   if (payload_length > layout.counts_length() * 9) malformed("payload length larger than the range can need");
   std::vector<std::uint8_t> payload(payload_length);
   if (inflate_into(payload.data(), payload.size()) != payload.size())
@@ -252,7 +255,8 @@ std::vector<std::uint8_t> base64_decode(std::string_view text) {
     if (c == '/') return 63;
     return -1;
   };
-  if (text.size() % 4 != 0) throw error(errc::invalid_argument, "hdr::base64_decode: length not a multiple of 4");
+  if (text.size() % 4 != 0)
+    throw error(errc::invalid_argument, "hdr::base64_decode: length not a multiple of 4");
   std::vector<std::uint8_t> out;
   out.reserve(text.size() / 4 * 3);
   for (std::size_t i = 0; i < text.size(); i += 4) {

@@ -51,8 +51,8 @@ std::string date_string(std::chrono::system_clock::time_point t) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%s %s %02d %02d:%02d:%02d UTC %d", days[tm.tm_wday], months[tm.tm_mon], tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
+  std::snprintf(buf, sizeof buf, "%s %s %02d %02d:%02d:%02d UTC %d", days[tm.tm_wday], months[tm.tm_mon],
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, tm.tm_year + 1900);
   return buf;
 }
 
@@ -82,7 +82,8 @@ void log_writer::write_header(std::chrono::system_clock::time_point start) {
 
 void log_writer::write_comment(std::string_view text) {
   if (text.find_first_of("\r\n") != std::string_view::npos)
-    throw error(errc::invalid_argument, "hdr::log_writer::write_comment: a comment may not contain a line break");
+    throw error(errc::invalid_argument,
+                "hdr::log_writer::write_comment: a comment may not contain a line break");
   *out_ << '#' << text << '\n';
 }
 
@@ -91,7 +92,8 @@ void log_writer::write_format_version() {
 }
 
 void log_writer::write_start_time(std::chrono::system_clock::time_point t) {
-  *out_ << "#[StartTime: " << fixed3(seconds_since_epoch(t)) << " (seconds since epoch), " << date_string(t) << "]\n";
+  *out_ << "#[StartTime: " << fixed3(seconds_since_epoch(t)) << " (seconds since epoch), " << date_string(t)
+        << "]\n";
 }
 
 void log_writer::write_base_time(std::chrono::system_clock::time_point t) {
@@ -100,8 +102,8 @@ void log_writer::write_base_time(std::chrono::system_clock::time_point t) {
 
 void log_writer::write_legend() { *out_ << legend << '\n'; }
 
-void log_writer::write_interval(const histogram& h, double start_seconds, double length_seconds, std::string_view tag,
-                                double max_value_unit_ratio) {
+void log_writer::write_interval(const histogram& h, double start_seconds, double length_seconds,
+                                std::string_view tag, double max_value_unit_ratio) {
   if (tag.find_first_of(", \r\n") != std::string_view::npos)
     throw error(errc::invalid_argument,
                 "hdr::log_writer::write_interval: a tag may not contain commas, spaces or line breaks");
@@ -110,8 +112,8 @@ void log_writer::write_interval(const histogram& h, double start_seconds, double
   const double max = h.empty() ? 0.0 : static_cast<double>(h.layout().highest_equivalent(h.max()));
   if (h.clamped() > 0) *out_ << "#[Clamped: " << h.clamped() << "]\n";
   if (!tag.empty()) *out_ << "Tag=" << tag << ',';
-  *out_ << fixed3(start_seconds) << ',' << fixed3(length_seconds) << ',' << fixed3(max / max_value_unit_ratio) << ','
-        << payload << '\n';
+  *out_ << fixed3(start_seconds) << ',' << fixed3(length_seconds) << ',' << fixed3(max / max_value_unit_ratio)
+        << ',' << payload << '\n';
 }
 
 std::optional<log_interval> log_reader::next() {
@@ -153,7 +155,8 @@ std::optional<log_interval> log_reader::next() {
       if (end > pos) fields.push_back(rest.substr(pos, end - pos));
       pos = end + 1;
     }
-    if (fields.size() < 4) fail("expected StartTimestamp,Interval_Length,Interval_Max,Interval_Compressed_Histogram");
+    if (fields.size() < 4)
+      fail("expected StartTimestamp,Interval_Length,Interval_Max,Interval_Compressed_Histogram");
     const auto start = parse_double(fields[0]);
     const auto length = parse_double(fields[1]);
     const auto max = parse_double(fields[2]);

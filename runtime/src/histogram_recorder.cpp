@@ -110,7 +110,8 @@ void histogram_recorder::take_interval(histogram& into) {
   detail::histogram_access::add_clamped(into, clamped);
 }
 
-histogram_recorder::writer::writer(detail::recorder_slot* slot, std::shared_ptr<detail::recorder_state> state) noexcept
+histogram_recorder::writer::writer(detail::recorder_slot* slot,
+                                   std::shared_ptr<detail::recorder_state> state) noexcept
     : counts_(slot->counts.get()),
       clamped_(&slot->clamped),
       layout_(&state->layout),

@@ -2,11 +2,12 @@
 // reader, and a log written by HdrHistogram's own Java writer) and the JSON
 // export. The Java library reading troupe's logs: hdr_reader/.
 
-#include <gtest/gtest.h>
+#include "troupe/runtime/histogram_log.hpp"
 
 #include <bit>
 #include <chrono>
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -18,7 +19,6 @@
 #include "troupe/runtime/histogram.hpp"
 #include "troupe/runtime/histogram_codec.hpp"
 #include "troupe/runtime/histogram_json.hpp"
-#include "troupe/runtime/histogram_log.hpp"
 
 namespace {
 
@@ -26,7 +26,8 @@ using u64 = std::uint64_t;
 using bytes = std::vector<std::uint8_t>;
 
 bytes slice(const bytes& b, std::size_t from, std::size_t n) {
-  return bytes(b.begin() + static_cast<std::ptrdiff_t>(from), b.begin() + static_cast<std::ptrdiff_t>(from + n));
+  return bytes(b.begin() + static_cast<std::ptrdiff_t>(from),
+               b.begin() + static_cast<std::ptrdiff_t>(from + n));
 }
 
 // Slot by slot, and the totals; min and max to the layout's precision (the
@@ -34,7 +35,8 @@ bytes slice(const bytes& b, std::size_t from, std::size_t n) {
 void expect_same_counts(const troupe::histogram& got, const troupe::histogram& want) {
   ASSERT_TRUE(got.layout() == want.layout());
   ASSERT_EQ(got.count(), want.count());
-  for (std::size_t i = 0; i < want.counts_length(); ++i) ASSERT_EQ(got.count_at_index(i), want.count_at_index(i)) << i;
+  for (std::size_t i = 0; i < want.counts_length(); ++i)
+    ASSERT_EQ(got.count_at_index(i), want.count_at_index(i)) << i;
   if (!want.empty()) {
     EXPECT_EQ(got.min(), want.layout().lowest_equivalent(want.min()));
     EXPECT_EQ(got.max(), want.layout().highest_equivalent(want.max()));
@@ -51,8 +53,8 @@ TEST(HistogramCodecTest, V2HeaderAndCountsAreHdrHistogramsBytes) {
                         0x00, 0x00, 0x00, 0x07,                           // payload length
                         0x00, 0x00, 0x00, 0x00,                           // normalizing offset
                         0x00, 0x00, 0x00, 0x02,                           // digits
-                        0, 0, 0, 0, 0, 0, 0, 1,                           // lowest
-                        0, 0, 0, 0, 0, 0x0f, 0x42, 0x40,                  // highest: 1,000,000
+                        0,    0,    0,    0,    0,    0,    0,    1,      // lowest
+                        0,    0,    0,    0,    0,    0x0f, 0x42, 0x40,   // highest: 1,000,000
                         0x3f, 0xf0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};  // 1.0
   ASSERT_EQ(b.size(), 40u + 7u);
   EXPECT_EQ(slice(b, 0, 40), header);
@@ -130,8 +132,12 @@ TEST(HistogramCodecTest, Base64IsRfc4648) {
     bytes b = troupe::hdr::base64_decode(s);
     return std::string(b.begin(), b.end());
   };
-  const std::pair<std::string, std::string> vectors[] = {{"", ""},         {"f", "Zg=="},     {"fo", "Zm8="},
-                                                         {"foo", "Zm9v"},  {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+  const std::pair<std::string, std::string> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
                                                          {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, coded] : vectors) {
     EXPECT_EQ(enc(plain), coded);
@@ -174,7 +180,8 @@ TEST(HistogramLogTest, ReadsALogWrittenByHdrHistogramsJavaWriter) {
   // troupe's V2 bytes for the same values are Java's, byte for byte.
   const std::string java_payload = "HISTFAAAAC142pNpmSzMwMD8lgECmKE0I5DpZrBjAYP9B6gI0ygYBaNg2IPHvUx8AGKUDos=";
   EXPECT_TRUE(troupe::hdr::decode_compressed(troupe::hdr::base64_decode(java_payload)) == a->values);
-  const bytes java_plain = troupe::hdr::encode(troupe::hdr::decode_compressed(troupe::hdr::base64_decode(java_payload)));
+  const bytes java_plain =
+      troupe::hdr::encode(troupe::hdr::decode_compressed(troupe::hdr::base64_decode(java_payload)));
   EXPECT_EQ(troupe::hdr::encode(want_a), java_plain);
 
   auto b = reader.next();
@@ -214,8 +221,10 @@ TEST(HistogramLogTest, RoundTripsThroughTroupesReader) {
             std::string::npos)
       << text;
   EXPECT_NE(text.find("#[BaseTime: 1764266400.123 (seconds since epoch)]"), std::string::npos);
-  EXPECT_NE(text.find("\n\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "\n\"StartTimestamp\",\"Interval_Length\",\"Interval_Max\",\"Interval_Compressed_Histogram\"\n"),
+      std::string::npos);
   // The max, clamped to 1 h, to its precision in ms: (1676 + 1) * 2^31 - 1 ns.
   EXPECT_NE(text.find("#[Clamped: 3]\n0.000,1.000,3601330.078,HISTFAAA"), std::string::npos) << text;
   EXPECT_NE(text.find("\nTag=quiet,1.000,1.000,0.000,HISTFAAA"), std::string::npos);
@@ -227,7 +236,8 @@ TEST(HistogramLogTest, RoundTripsThroughTroupesReader) {
   EXPECT_DOUBLE_EQ(a->start_seconds, 1764266400.123);
   expect_same_counts(a->values, busy);
   EXPECT_EQ(a->values.clamped(), 3u);
-  EXPECT_EQ(a->values.value_at_percentile(99.0), busy.layout().highest_equivalent(busy.value_at_percentile(99.0)));
+  EXPECT_EQ(a->values.value_at_percentile(99.0),
+            busy.layout().highest_equivalent(busy.value_at_percentile(99.0)));
   auto b = r.next();
   ASSERT_TRUE(b);
   EXPECT_EQ(b->tag, "quiet");
@@ -248,7 +258,7 @@ TEST(HistogramLogTest, TimestampsWithoutBaseTimeFollowHdrHistogramsReader) {
   std::ostringstream out;
   troupe::hdr::log_writer w(out);
   w.write_start_time(std::chrono::system_clock::time_point{std::chrono::seconds(1'700'000'000)});
-  w.write_interval(h, 3.0, 1.0);             // long before the start: relative
+  w.write_interval(h, 3.0, 1.0);  // long before the start: relative
   std::istringstream in(out.str());
   troupe::hdr::log_reader r(in);
   EXPECT_DOUBLE_EQ(r.next()->start_seconds, 1'700'000'003.0);
@@ -266,8 +276,7 @@ TEST(HistogramLogTest, MalformedLinesAndTagsThrow) {
     std::istringstream in(text);
     troupe::hdr::log_reader r(in);
     try {
-      while (r.next()) {
-      }
+      while (r.next()) {}
     } catch (const troupe::error& e) {
       return e.what();
     }

@@ -4,10 +4,9 @@
 
 #include "troupe/runtime/histogram_recorder.hpp"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <random>
 #include <thread>
 #include <vector>

@@ -6,11 +6,10 @@
 
 #include "troupe/runtime/histogram.hpp"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <limits>
 #include <ostream>
 #include <random>
@@ -84,7 +83,7 @@ TEST(HistogramTest, InvalidParametersThrow) {
   EXPECT_TRUE(bad(10, 19, 3));
   EXPECT_TRUE(bad(1, 100, 6));
   EXPECT_TRUE(bad(1, 100, -1));
-  EXPECT_TRUE(bad(1, u64{1} << 63, 3));      // above 2^63 - 1
+  EXPECT_TRUE(bad(1, u64{1} << 63, 3));             // above 2^63 - 1
   EXPECT_TRUE(bad(u64{1} << 50, u64{1} << 62, 5));  // 2^50 units x 2^18 sub-buckets > 2^62
   EXPECT_FALSE(bad(1, std::numeric_limits<std::int64_t>::max(), 5));
 }
@@ -128,11 +127,14 @@ std::vector<sample> make_samples() {
   };
   auto to_u64 = [](double x) { return x <= 0 ? u64{0} : static_cast<u64>(x); };
   make("uniform", [](std::mt19937_64& r) { return std::uniform_int_distribution<u64>(0, 1'000'000'000)(r); });
-  make("exponential", [&](std::mt19937_64& r) { return to_u64(std::exponential_distribution<double>(1e-5)(r)); });
-  make("lognormal", [&](std::mt19937_64& r) { return to_u64(std::lognormal_distribution<double>(10.0, 2.0)(r)); });
+  make("exponential",
+       [&](std::mt19937_64& r) { return to_u64(std::exponential_distribution<double>(1e-5)(r)); });
+  make("lognormal",
+       [&](std::mt19937_64& r) { return to_u64(std::lognormal_distribution<double>(10.0, 2.0)(r)); });
   make("bimodal", [&](std::mt19937_64& r) {
     const bool slow = std::bernoulli_distribution(0.1)(r);
-    return to_u64(slow ? std::normal_distribution<double>(1e7, 1e6)(r) : std::normal_distribution<double>(1e4, 1e3)(r));
+    return to_u64(slow ? std::normal_distribution<double>(1e7, 1e6)(r)
+                       : std::normal_distribution<double>(1e4, 1e3)(r));
   });
   return out;
 }
@@ -173,7 +175,9 @@ TEST_P(HistogramAccuracyTest, EveryFigureWithinTheConfiguredRelativeError) {
     for (u64 v : s.values) h.record(v);
     const std::size_t n = s.sorted.size();
     const u64 unit = u64{1} << h.layout().unit_magnitude();
-    auto bound = [&](u64 exact) { return std::max(static_cast<double>(exact) * precision, static_cast<double>(unit - 1)); };
+    auto bound = [&](u64 exact) {
+      return std::max(static_cast<double>(exact) * precision, static_cast<double>(unit - 1));
+    };
 
     ASSERT_EQ(h.count(), n);
     ASSERT_EQ(h.clamped(), 0u);
@@ -203,20 +207,20 @@ TEST_P(HistogramAccuracyTest, EveryFigureWithinTheConfiguredRelativeError) {
     const double var = std::max(0.0, sum_sq / static_cast<double>(n) - mean * mean);
     const double unit_slack = static_cast<double>(unit);
     EXPECT_NEAR(h.mean(), mean, mean * precision / 2 + unit_slack + 1e-6 * mean);
-    EXPECT_NEAR(h.stddev(), std::sqrt(var),
-                precision / 2 * std::sqrt(sum_sq / static_cast<double>(n)) + unit_slack + 1e-6 * std::sqrt(var));
+    EXPECT_NEAR(
+        h.stddev(), std::sqrt(var),
+        precision / 2 * std::sqrt(sum_sq / static_cast<double>(n)) + unit_slack + 1e-6 * std::sqrt(var));
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Digits, HistogramAccuracyTest,
-                         ::testing::Values(accuracy_case{1, 10'000'000'000, 1}, accuracy_case{1, 10'000'000'000, 2},
-                                           accuracy_case{1, 10'000'000'000, 3}, accuracy_case{1, 10'000'000'000, 4},
-                                           accuracy_case{1, 10'000'000'000, 5},
-                                           accuracy_case{1000, 3'600'000'000'000, 3}),
-                         [](const auto& info) {
-                           return "lowest" + std::to_string(info.param.lowest) + "_digits" +
-                                  std::to_string(info.param.digits);
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    Digits, HistogramAccuracyTest,
+    ::testing::Values(accuracy_case{1, 10'000'000'000, 1}, accuracy_case{1, 10'000'000'000, 2},
+                      accuracy_case{1, 10'000'000'000, 3}, accuracy_case{1, 10'000'000'000, 4},
+                      accuracy_case{1, 10'000'000'000, 5}, accuracy_case{1000, 3'600'000'000'000, 3}),
+    [](const auto& info) {
+      return "lowest" + std::to_string(info.param.lowest) + "_digits" + std::to_string(info.param.digits);
+    });
 
 // ---------------------------------------------------------------------------
 
@@ -234,7 +238,8 @@ TEST(HistogramTest, MergeEqualsRecordingIntoOne) {
   troupe::histogram merged(1, 10'000'000'000, 3);
   for (const auto& p : parts) merged.add(p);
   EXPECT_TRUE(merged == one);  // slot by slot, and count, clamped, min, max
-  for (std::size_t i = 0; i < one.counts_length(); ++i) ASSERT_EQ(merged.count_at_index(i), one.count_at_index(i)) << i;
+  for (std::size_t i = 0; i < one.counts_length(); ++i)
+    ASSERT_EQ(merged.count_at_index(i), one.count_at_index(i)) << i;
   EXPECT_EQ(merged.clamped(), 1u);
   EXPECT_EQ(merged.value_at_percentile(99.0), one.value_at_percentile(99.0));
   EXPECT_EQ(merged.mean(), one.mean());
@@ -244,7 +249,7 @@ TEST(HistogramTest, MergeAcrossLayoutsKeepsEveryCount) {
   const sample& s = samples()[1];  // exponential
   troupe::histogram fine(1, 10'000'000'000, 4);
   for (u64 v : s.values) fine.record(v);
-  fine.record(50'000'000'000);  // clamped at 1e10 in `fine`
+  fine.record(50'000'000'000);                // clamped at 1e10 in `fine`
   troupe::histogram coarse(1, 1'000'000, 2);  // narrower: fine's large values clamp again
   coarse.add(fine);
   EXPECT_EQ(coarse.count(), fine.count());

@@ -51,7 +51,8 @@ void print(std::ostream& out, const troupe::histogram& h) {
     std::snprintf(buf, sizeof buf, "%.3f", p);
     out << "p " << buf << ' ' << l.lowest_equivalent(h.value_at_percentile(p)) << '\n';
   }
-  h.for_each_recorded([&](const troupe::histogram_bucket& b) { out << "slot " << b.lowest << ' ' << b.count << '\n'; });
+  h.for_each_recorded(
+      [&](const troupe::histogram_bucket& b) { out << "slot " << b.lowest << ' ' << b.count << '\n'; });
 }
 
 struct interval {
@@ -117,8 +118,8 @@ bool write_log(const std::string& dir) {
     }
     const auto start_ms = static_cast<std::int64_t>(read->start_seconds * 1000.0);
     const auto end_ms = static_cast<std::int64_t>((read->start_seconds + read->length_seconds) * 1000.0);
-    expected << "interval " << i << " tag=" << (read->tag.empty() ? "-" : read->tag) << " start_ms=" << start_ms
-             << " end_ms=" << end_ms << '\n';
+    expected << "interval " << i << " tag=" << (read->tag.empty() ? "-" : read->tag)
+             << " start_ms=" << start_ms << " end_ms=" << end_ms << '\n';
     print(expected, intervals[i].values);
     std::ostringstream mine, back;
     print(mine, intervals[i].values);
@@ -153,8 +154,9 @@ void write_layouts(const std::string& dir) {
           try {
             troupe::histogram_layout l(lowest, highest, digits);
             params << lowest << ' ' << highest << ' ' << digits << '\n';
-            expected << lowest << ' ' << highest << ' ' << digits << " slots " << l.counts_length() << " unit "
-                     << l.size_of_equivalent_range(0) << " top " << l.lowest_equivalent(highest) << '\n';
+            expected << lowest << ' ' << highest << ' ' << digits << " slots " << l.counts_length()
+                     << " unit " << l.size_of_equivalent_range(0) << " top " << l.lowest_equivalent(highest)
+                     << '\n';
           } catch (const troupe::error&) {
             // Not a valid triple for troupe; HdrHistogram refuses it too
             // (2^unit x sub-buckets beyond 62 bits).

@@ -18,7 +18,8 @@
 namespace troupe {
 
 // The percentile table used when none is given.
-inline constexpr double default_json_percentiles[] = {50.0, 75.0, 90.0, 95.0, 99.0, 99.9, 99.99, 99.999, 100.0};
+inline constexpr double default_json_percentiles[] = {50.0, 75.0,  90.0,   95.0, 99.0,
+                                                      99.9, 99.99, 99.999, 100.0};
 
 // `indent` < 0: one line; otherwise pretty-printed with that many spaces.
 std::string to_json(const histogram& h, std::span<const double> percentiles = default_json_percentiles,

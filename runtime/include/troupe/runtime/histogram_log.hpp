@@ -48,19 +48,19 @@ class log_writer {
   // One interval line. `tag` may not contain ',', ' ', '\r' or '\n'
   // (troupe::error, invalid_argument). Throws std::ios_base::failure only
   // if the stream does (its exceptions mask).
-  void write_interval(const histogram& h, double start_seconds, double length_seconds, std::string_view tag = {},
-                      double max_value_unit_ratio = 1e6);
+  void write_interval(const histogram& h, double start_seconds, double length_seconds,
+                      std::string_view tag = {}, double max_value_unit_ratio = 1e6);
 
  private:
   std::ostream* out_;
 };
 
 struct log_interval {
-  std::string tag;        // empty if the line had none
-  double start_seconds;   // absolute: the logged start plus the base time
+  std::string tag;       // empty if the line had none
+  double start_seconds;  // absolute: the logged start plus the base time
   double length_seconds;
-  double logged_max;      // the Interval_Max field, as written
-  histogram values;       // decoded; clamped() from a "#[Clamped: N]" comment
+  double logged_max;  // the Interval_Max field, as written
+  histogram values;   // decoded; clamped() from a "#[Clamped: N]" comment
 };
 
 class log_reader {
