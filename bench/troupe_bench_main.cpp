@@ -89,6 +89,8 @@ constexpr figure figures[] = {
     {"router.p2c", "ns", better::lower, source::ns_per_item},
     {"router.smallest_mailbox", "ns", better::lower, source::ns_per_item},
     {"ring.lookup", "ns", better::lower, source::ns_per_item},
+    {"histogram.record", "ns/record", better::lower, source::ns_per_item},
+    {"histogram.record.writer", "ns/record", better::lower, source::ns_per_item},
     // Physical limits (system "hw"), printed under the table.
     {"hw.cache_line_round_trip", "ns", better::lower, source::ns_per_item},
     {"hw.atomic_rmw", "ns", better::lower, source::ns_per_item},

@@ -18,6 +18,8 @@ packages=(
   libboost-fiber-dev libcaf-dev                # benchmark peers: Boost.Fiber 1.74, CAF 0.17
   libcli11-dev libfmt-dev nlohmann-json3-dev   # command lines, formatting, JSON
   gnuplot-nox                                  # troupe-bench --plot
+  zlib1g-dev                                   # the histogram's compressed V2 encoding
+  default-jdk-headless libhdrhistogram-java    # tests: HdrHistogram's Java reader reads troupe's interval logs
 )
 
 log=/tmp/troupe-setup.log

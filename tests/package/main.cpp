@@ -1,6 +1,9 @@
 // Uses an installed troupe the way an application would: start a runtime,
 // spawn one task, join it, check the result. Also includes the umbrella
-// header, so every installed public header must be present and compile.
+// header, so every installed public header must be present and compile,
+// and round-trips a histogram through its compressed encoding, so the
+// package must bring zlib (which the static runtime links) with it.
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 
@@ -13,6 +16,13 @@ int main() {
   const int result = task.join();
   if (result != 42) {
     std::fprintf(stderr, "package_test: expected 42, got %d\n", result);
+    return EXIT_FAILURE;
+  }
+  troupe::histogram h(1, 1'000'000, 3);
+  h.record(static_cast<std::uint64_t>(result));
+  const troupe::histogram back = troupe::hdr::decode_compressed(troupe::hdr::encode_compressed(h));
+  if (back.value_at_percentile(50.0) != 42 || troupe::to_json(back).empty()) {
+    std::fprintf(stderr, "package_test: histogram did not round-trip\n");
     return EXIT_FAILURE;
   }
   std::printf("package_test: ok (%zu workers, result %d)\n", rt.worker_count(), result);
