@@ -78,7 +78,9 @@ TEST(TimerWheelTest, FiresExactlyWhatIsDueInDeadlineOrderAcrossLevels) {
       ++fired;
     }
     // Nothing due is left behind: the wheel's next poll is after now.
-    if (w.size() != 0) ASSERT_GT(w.next_poll(), now);
+    if (w.size() != 0) {
+      ASSERT_GT(w.next_poll(), now);
+    }
   }
   EXPECT_EQ(w.size(), 0u);
 }
