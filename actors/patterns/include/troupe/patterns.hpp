@@ -7,5 +7,8 @@
 
 #include "troupe/patterns/circuit_breaker.hpp"
 #include "troupe/patterns/error.hpp"
+#include "troupe/patterns/hedging.hpp"
 #include "troupe/patterns/outcome.hpp"
 #include "troupe/patterns/random.hpp"
+#include "troupe/patterns/retry.hpp"
+#include "troupe/patterns/retry_budget.hpp"
