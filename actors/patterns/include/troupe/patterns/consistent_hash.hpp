@@ -71,6 +71,8 @@ class hash_ring {
   }
   std::uint32_t owner_at(std::size_t pos) const noexcept { return static_cast<std::uint32_t>(points_[pos] & kOwnerMask); }
   std::size_t next(std::size_t pos) const noexcept { return pos + 1 == points_.size() ? 0 : pos + 1; }
+  // The point at `pos`: its position in the top 48 bits, its owner in the low 16.
+  std::uint64_t point_at(std::size_t pos) const noexcept { return points_[pos]; }
 
  private:
   static constexpr std::uint64_t kOwnerMask = 0xFFFF;
