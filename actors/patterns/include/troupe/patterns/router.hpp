@@ -145,41 +145,66 @@ class random_router : public detail::list_router_base<Routee> {
   mutable shared_random_source rng_;
 };
 
+struct smallest_mailbox_config {
+  // 0: scan every routee (exact, as Akka's SmallestMailboxRoutingLogic).
+  // k > 0: scan only k consecutive routees from a start that advances by k
+  // on each pick of a thread, so a pick costs O(k) and k successive picks
+  // of one thread cover the whole set; the smallest of k is not always the
+  // smallest of all.
+  std::uint32_t max_scan = 0;
+};
+
 // Each pick takes the routee with the fewest queued messages, as read by
 // `Depth` (a callable std::size_t(const Routee&), e.g. one reading an
-// actor's mailbox depth or an element of a span of atomics). Scans every
-// routee (stopping early at an empty mailbox) from a starting point that
-// rotates per thread, so ties spread instead of piling onto the first.
-// Depths are read without synchronisation between them: the answer is the
-// smallest as of the scan, which is all a snapshot of moving queues can be.
+// actor's mailbox depth or an element of a span of atomics). Scans from a
+// starting point that rotates per thread, so ties spread instead of piling
+// onto the first, and stops early at an empty mailbox. Depths are read
+// without synchronisation between them: the answer is the smallest as of
+// the scan, which is all a snapshot of moving queues can be.
+//
+// Cost: one depth read per routee scanned. Over 100 routees whose depths sit
+// on 100 cache lines that is ~100 dependent-free loads, about 1 ns each here
+// even from L1, and a cache miss each when other cores are writing those
+// mailboxes; use max_scan to bound it on large sets.
 template <class Routee, class Depth>
 class smallest_mailbox_router : public detail::list_router_base<Routee> {
  public:
-  explicit smallest_mailbox_router(Depth depth = Depth{}) : depth_(std::move(depth)) {}
+  explicit smallest_mailbox_router(Depth depth = Depth{}, smallest_mailbox_config cfg = {})
+      : depth_(std::move(depth)), cfg_(cfg) {}
 
   // Thread-safe if Depth is; lock-free; no allocation.
   std::optional<Routee> pick() const {
     return this->cell_.read([this](const detail::routee_list<Routee>& l) -> std::optional<Routee> {
       const std::size_t n = l.routees.size();
       if (n == 0) return std::nullopt;
+      const std::size_t scan = cfg_.max_scan == 0 ? n : std::min<std::size_t>(n, cfg_.max_scan);
       thread_local std::size_t rotation = 0;  // per thread: no shared write
-      std::size_t i = rotation++ % n;
-      std::size_t best = i;
+      const std::size_t start = rotation % n;
+      rotation += cfg_.max_scan == 0 ? 1 : scan;
+      std::size_t best = start;
       std::size_t best_depth = std::numeric_limits<std::size_t>::max();
-      for (std::size_t k = 0; k < n; ++k, i = (i + 1 == n ? 0 : i + 1)) {
-        const std::size_t d = depth_(l.routees[i]);
-        if (d < best_depth) {
-          best_depth = d;
-          best = i;
-          if (d == 0) break;
+      // Two straight runs instead of a wrapping index: [start, end) then [0, rest).
+      const std::size_t first_end = std::min(n, start + scan);
+      const std::size_t rest = scan - (first_end - start);
+      auto run = [&](std::size_t from, std::size_t to) {
+        for (std::size_t i = from; i < to; ++i) {
+          const std::size_t d = depth_(l.routees[i]);
+          if (d < best_depth) {
+            best_depth = d;
+            best = i;
+            if (d == 0) return true;
+          }
         }
-      }
+        return false;
+      };
+      if (!run(start, first_end)) run(0, rest);
       return l.routees[best];
     });
   }
 
  private:
   Depth depth_;
+  smallest_mailbox_config cfg_;
 };
 
 }  // namespace troupe::patterns
