@@ -21,20 +21,19 @@
 // ring as real traffic would instead of one hot cache line. Single-threaded:
 // the worker count of the config does not apply. Items = picks.
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <benchmark/benchmark.h>
 #include <cstdint>
 #include <cstring>
+#include <openssl/evp.h>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include <benchmark/benchmark.h>
-
 #include "bench_registry.hpp"
+
 #include "troupe/patterns/consistent_hash.hpp"
 #include "troupe/patterns/p2c_router.hpp"
 #include "troupe/patterns/router.hpp"
@@ -66,7 +65,8 @@ void round_robin(benchmark::State& state) {
 }
 
 void consistent_hash(benchmark::State& state) {
-  tp::consistent_hash_router<std::uint32_t> r({.virtual_nodes = kVirtualNodes, .bounded_load_epsilon = std::nullopt});
+  tp::consistent_hash_router<std::uint32_t> r(
+      {.virtual_nodes = kVirtualNodes, .bounded_load_epsilon = std::nullopt});
   for (std::uint32_t i = 0; i < kRoutees; ++i) r.add(i, i);
   const auto keys = make_keys();
   std::size_t i = 0;
@@ -88,7 +88,8 @@ void p2c(benchmark::State& state) {
   tp::random_source rng(1);
   for (int k = 0; k < 10000; ++k) {
     auto l = r.pick(now);
-    l.complete(tp::outcome::success, clock::duration(1'000'000 + static_cast<clock::duration::rep>(rng.below(1'000'000))), now);
+    l.complete(tp::outcome::success,
+               clock::duration(1'000'000 + static_cast<clock::duration::rep>(rng.below(1'000'000))), now);
   }
   std::uint64_t sum = 0;
   for (auto _ : state) {
@@ -107,7 +108,9 @@ void smallest_mailbox(benchmark::State& state, std::uint32_t max_scan) {
   std::vector<padded_depth> depths(kRoutees);
   tp::random_source rng(3);
   for (auto& d : depths) d.depth.store(1 + rng.below(1000), std::memory_order_relaxed);
-  auto depth_of = [&depths](const std::uint32_t& i) { return depths[i].depth.load(std::memory_order_relaxed); };
+  auto depth_of = [&depths](const std::uint32_t& i) {
+    return depths[i].depth.load(std::memory_order_relaxed);
+  };
   tp::smallest_mailbox_router<std::uint32_t, decltype(depth_of)> r(depth_of, {.max_scan = max_scan});
   for (std::uint32_t i = 0; i < kRoutees; ++i) r.add(i, i);
   std::uint64_t sum = 0;
@@ -145,7 +148,8 @@ class md5_ring {
   }
   std::uint32_t lookup(std::uint64_t key) const {
     const std::uint64_t h = md5_position(&key, sizeof key);
-    auto it = std::upper_bound(points_.begin(), points_.end(), std::pair<std::uint64_t, std::uint32_t>(h, 0xFFFFFFFF));
+    auto it = std::upper_bound(points_.begin(), points_.end(),
+                               std::pair<std::uint64_t, std::uint32_t>(h, 0xFFFFFFFF));
     if (it == points_.end()) it = points_.begin();
     return it->second;
   }

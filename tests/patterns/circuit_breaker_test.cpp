@@ -6,11 +6,10 @@
 
 #include "troupe/patterns/circuit_breaker.hpp"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <gtest/gtest.h>
 #include <latch>
 #include <mutex>
 #include <ostream>
@@ -51,9 +50,9 @@ TEST(SlidingWindowTest, CountWindowForgetsTheOldestCall) {
 
 TEST(SlidingWindowTest, TimeWindowExpiresBucketByBucket) {
   sliding_window w({.type = window_config::kind::time_based, .size = 3, .bucket_width = 1s});
-  w.add(true, false, t0);           // bucket 0
-  w.add(true, false, t0 + 1100ms);  // bucket 1
-  w.add(false, false, t0 + 2500ms); // bucket 2
+  w.add(true, false, t0);            // bucket 0
+  w.add(true, false, t0 + 1100ms);   // bucket 1
+  w.add(false, false, t0 + 2500ms);  // bucket 2
   EXPECT_EQ(w.totals(t0 + 2900ms).calls, 3u);
   auto t = w.totals(t0 + 3s);  // bucket 0 left the window
   EXPECT_EQ(t.calls, 2u);
@@ -122,9 +121,15 @@ void run_trace(circuit_breaker& cb, clock::time_point& now, const std::vector<st
           cb.record(p, s.result, s.d, now);
           break;
         }
-        case step::refused: EXPECT_FALSE(cb.try_acquire(now, now + 1s)); break;
-        case step::wait: now += s.d; break;
-        case step::expect: ASSERT_EQ(cb.state(), s.state) << to_string(cb.state()); break;
+        case step::refused:
+          EXPECT_FALSE(cb.try_acquire(now, now + 1s));
+          break;
+        case step::wait:
+          now += s.d;
+          break;
+        case step::expect:
+          ASSERT_EQ(cb.state(), s.state) << to_string(cb.state());
+          break;
       }
     }
   }
@@ -148,66 +153,92 @@ circuit_breaker_config count_rate(double threshold, std::uint32_t size, std::uin
 std::vector<trace_case> trace_cases() {
   using S = breaker_state;
   std::vector<trace_case> cases;
-  cases.push_back({"ConsecutiveFailuresTripAtThreshold", only_consecutive(3),
-                   {{fail(), fail(), ok(), fail(), fail(), expect(S::closed), fail(), expect(S::open), refused()}}});
+  cases.push_back(
+      {"ConsecutiveFailuresTripAtThreshold",
+       only_consecutive(3),
+       {{fail(), fail(), ok(), fail(), fail(), expect(S::closed), fail(), expect(S::open), refused()}}});
   {
     auto c = only_consecutive(3);
     c.consecutive_failures->min_calls = 5;
-    cases.push_back({"ConsecutiveFailuresHonourMinimumCalls", c,
+    cases.push_back({"ConsecutiveFailuresHonourMinimumCalls",
+                     c,
                      {{fail(), fail(), fail(), fail(), expect(S::closed), fail(), expect(S::open)}}});
   }
-  cases.push_back({"CountWindowFailureRate", count_rate(0.5, 10, 10),
+  cases.push_back({"CountWindowFailureRate",
+                   count_rate(0.5, 10, 10),
                    {times(4, fail()), times(5, ok()), {expect(S::closed), fail(), expect(S::open)}}});
-  cases.push_back({"CountWindowFailureRateBelowThresholdStaysClosed", count_rate(0.5, 10, 10),
+  cases.push_back({"CountWindowFailureRateBelowThresholdStaysClosed",
+                   count_rate(0.5, 10, 10),
                    {times(4, fail()), times(30, ok()), times(4, fail()), {expect(S::closed)}}});
   // Window of 4 at 75%: five failures in nine calls trip only once three
   // of the last four failed.
-  cases.push_back({"CountWindowOldFailuresSlideOut", count_rate(0.75, 4, 4),
-                   {{ok(), fail(), fail(), ok(), ok(), ok(), fail(), fail(), expect(S::closed), fail(), expect(S::open)}}});
-  cases.push_back({"MinimumCallsHonoured", count_rate(0.5, 100, 10),
+  cases.push_back({"CountWindowOldFailuresSlideOut",
+                   count_rate(0.75, 4, 4),
+                   {{ok(), fail(), fail(), ok(), ok(), ok(), fail(), fail(), expect(S::closed), fail(),
+                     expect(S::open)}}});
+  cases.push_back({"MinimumCallsHonoured",
+                   count_rate(0.5, 100, 10),
                    {times(9, fail()), {expect(S::closed), fail(), expect(S::open)}}});
-  cases.push_back({"MinimumCallsCappedAtCountWindowSize", count_rate(0.5, 5, 100),
+  cases.push_back({"MinimumCallsCappedAtCountWindowSize",
+                   count_rate(0.5, 5, 100),
                    {times(4, fail()), {expect(S::closed), fail(), expect(S::open)}}});
   {
     auto c = count_rate(0.5, 10, 4);
     c.window = {.type = window_config::kind::time_based, .size = 4, .bucket_width = 1s};
-    cases.push_back({"TimeWindowFailureRateWithExpiringBuckets", c,
+    cases.push_back({"TimeWindowFailureRateWithExpiringBuckets",
+                     c,
                      {{fail(), fail(), ok(), wait(4s)},  // the failures expire
                       {ok(), ok(), fail(), expect(S::closed), fail(), expect(S::open)}}});
-    cases.push_back({"TimeWindowTripsWithinTheWindow", c,
-                     {{fail(), wait(1s), fail(), wait(1s), ok(), wait(1s), expect(S::closed), fail(), expect(S::open)}}});
+    cases.push_back(
+        {"TimeWindowTripsWithinTheWindow",
+         c,
+         {{fail(), wait(1s), fail(), wait(1s), ok(), wait(1s), expect(S::closed), fail(), expect(S::open)}}});
   }
   {
     auto c = count_rate(0.5, 10, 4);
     c.failure_rate.reset();
     c.slow_calls = slow_call_trip{.threshold = 0.5, .slow_after = 100ms, .min_calls = 4};
-    cases.push_back({"SlowCallRate", c,
-                     {{ok(150ms), ok(), ok(), expect(S::closed), ok(100ms), expect(S::open)}}});
-    cases.push_back({"SlowCallRateBelowThreshold", c, {{ok(150ms), ok(), ok(), ok(), ok(), expect(S::closed)}}});
+    cases.push_back(
+        {"SlowCallRate", c, {{ok(150ms), ok(), ok(), expect(S::closed), ok(100ms), expect(S::open)}}});
+    cases.push_back(
+        {"SlowCallRateBelowThreshold", c, {{ok(150ms), ok(), ok(), ok(), ok(), expect(S::closed)}}});
   }
-  cases.push_back({"OverloadedDoesNotTripByDefault", only_consecutive(3),
-                   {times(50, call(outcome::overloaded)), times(50, call(outcome::circuit_open)), {expect(S::closed)}}});
-  cases.push_back({"OverloadedBetweenFailuresKeepsTheRun", only_consecutive(3),
-                   {{fail(), call(outcome::overloaded), fail(), call(outcome::cancelled), fail(), expect(S::open)}}});
+  cases.push_back(
+      {"OverloadedDoesNotTripByDefault",
+       only_consecutive(3),
+       {times(50, call(outcome::overloaded)), times(50, call(outcome::circuit_open)), {expect(S::closed)}}});
+  cases.push_back(
+      {"OverloadedBetweenFailuresKeepsTheRun",
+       only_consecutive(3),
+       {{fail(), call(outcome::overloaded), fail(), call(outcome::cancelled), fail(), expect(S::open)}}});
   {
     auto c = only_consecutive(3);
     c.classify.set(outcome::overloaded, verdict::failure);
-    cases.push_back({"OverloadedTripsWhenClassifiedAsFailure", c, {{times(3, call(outcome::overloaded)), {expect(S::open)}}}});
+    cases.push_back({"OverloadedTripsWhenClassifiedAsFailure",
+                     c,
+                     {{times(3, call(outcome::overloaded)), {expect(S::open)}}}});
   }
-  cases.push_back({"TimeoutIsAFailureByDefault", only_consecutive(2), {{call(outcome::timeout), call(outcome::timeout), expect(S::open)}}});
+  cases.push_back({"TimeoutIsAFailureByDefault",
+                   only_consecutive(2),
+                   {{call(outcome::timeout), call(outcome::timeout), expect(S::open)}}});
   {
     // Either condition may trip first.
     auto c = count_rate(0.6, 10, 10);
     c.consecutive_failures = consecutive_failures_trip{.threshold = 3};
-    cases.push_back({"CombinedConsecutiveTripsFirst", c, {{ok(), fail(), fail(), expect(S::closed), fail(), expect(S::open)}}});
+    cases.push_back({"CombinedConsecutiveTripsFirst",
+                     c,
+                     {{ok(), fail(), fail(), expect(S::closed), fail(), expect(S::open)}}});
     // Never three in a row, but 7 of 10 >= 60% once the 10th call is in.
-    cases.push_back({"CombinedRateTripsFirst", c,
-                     {{fail(), fail(), ok(), fail(), fail(), ok(), fail(), fail(), ok(), expect(S::closed), fail(), expect(S::open)}}});
+    cases.push_back({"CombinedRateTripsFirst",
+                     c,
+                     {{fail(), fail(), ok(), fail(), fail(), ok(), fail(), fail(), ok(), expect(S::closed),
+                       fail(), expect(S::open)}}});
   }
   {
     auto c = count_rate(0.5, 10, 4);
     c.slow_calls = slow_call_trip{.threshold = 0.75, .slow_after = 100ms, .min_calls = 4};
-    cases.push_back({"CombinedSlowTripsWhileFailureRateLow", c,
+    cases.push_back({"CombinedSlowTripsWhileFailureRateLow",
+                     c,
                      {{ok(200ms), ok(200ms), fail(200ms), expect(S::closed), ok(200ms), expect(S::open)}}});
   }
   return cases;
@@ -281,7 +312,8 @@ TEST(CircuitBreakerTest, OpenRefusesUntilItsPeriodEnds) {
   clock::time_point now = t0;
   run_trace(cb, now, {{fail(), expect(breaker_state::open)}});
   EXPECT_EQ(cb.open_until(), now + 10s);
-  run_trace(cb, now, {{refused(), wait(10s - 1ns), refused(), wait(1ns), ok(), expect(breaker_state::closed)}});
+  run_trace(cb, now,
+            {{refused(), wait(10s - 1ns), refused(), wait(1ns), ok(), expect(breaker_state::closed)}});
   EXPECT_EQ(cb.counters().rejected, 2u);
 }
 
@@ -536,7 +568,8 @@ TEST(CircuitBreakerConcurrencyTest, ListenerSeesEveryTransitionOnce) {
       random_source rng(static_cast<std::uint64_t>(i) + 1);
       for (int k = 0; k < kCalls; ++k) {
         // relaxed: the test's virtual clock only needs to move forward.
-        const auto now = clock::time_point(clock::duration(clock_ns.fetch_add(20000, std::memory_order_relaxed)));
+        const auto now =
+            clock::time_point(clock::duration(clock_ns.fetch_add(20000, std::memory_order_relaxed)));
         auto p = cb.try_acquire(now, now + 2ms);
         if (!p) continue;
         cb.record(p, rng.uniform() < 0.6 ? outcome::failure : outcome::success, 1us, now + 1us);

@@ -4,11 +4,10 @@
 
 #include "troupe/patterns/consistent_hash.hpp"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <gtest/gtest.h>
 #include <limits>
 #include <numeric>
 #include <string>
@@ -48,8 +47,9 @@ TEST(HashRingTest, LookupIsTheFirstPointClockwise) {
     ASSERT_TRUE(std::is_sorted(pts.begin(), pts.end()));
     random_source rng(5);
     for (int i = 0; i < 200000; ++i) {
-      const std::uint64_t h = i < 100 ? pts[static_cast<std::size_t>(i) % pts.size()] + static_cast<std::uint64_t>(i % 3) - 1
-                                      : rng();
+      const std::uint64_t h =
+          i < 100 ? pts[static_cast<std::size_t>(i) % pts.size()] + static_cast<std::uint64_t>(i % 3) - 1
+                  : rng();
       auto it = std::lower_bound(pts.begin(), pts.end(), h & ~std::uint64_t{0xFFFF});
       const std::size_t want = it == pts.end() ? 0 : static_cast<std::size_t>(it - pts.begin());
       ASSERT_EQ(ring.position(h), want) << h;
@@ -163,7 +163,8 @@ TEST(ConsistentHashRouterTest, BoundedLoadsCapEveryRoutee) {
       ++load[held.back().routee()];
     }
     EXPECT_EQ(r.total_load(), keys);
-    const auto bound = static_cast<std::uint64_t>(std::ceil((1 + eps) * static_cast<double>(keys) / kRoutees));
+    const auto bound =
+        static_cast<std::uint64_t>(std::ceil((1 + eps) * static_cast<double>(keys) / kRoutees));
     EXPECT_LE(*std::max_element(load.begin(), load.end()), bound);
     EXPECT_EQ(std::accumulate(load.begin(), load.end(), std::uint64_t{0}), keys);
     held.clear();
@@ -179,7 +180,8 @@ TEST(ConsistentHashRouterTest, BoundedLoadsPreferTheKeysOwnRouteeWhenItHasRoom) 
     plain.add(static_cast<routee_id>(i), i);
   }
   // One lease at a time: every routee always has room, so nothing moves.
-  for (std::uint64_t k = 0; k < 1000; ++k) EXPECT_EQ(bounded.pick_key(k).routee(), plain.pick_key(k).routee());
+  for (std::uint64_t k = 0; k < 1000; ++k)
+    EXPECT_EQ(bounded.pick_key(k).routee(), plain.pick_key(k).routee());
 }
 
 }  // namespace

@@ -5,23 +5,23 @@
 // requests' sojourn under its target at 2x overload; a bulkhead never
 // exceeds N under racing threads (every call counted).
 
-#include "troupe/patterns/bulkhead.hpp"
 #include "troupe/patterns/limits.hpp"
-#include "troupe/patterns/queue_delay.hpp"
-#include "troupe/patterns/random.hpp"
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <gtest/gtest.h>
 #include <latch>
 #include <memory>
 #include <queue>
 #include <thread>
 #include <vector>
+
+#include "troupe/patterns/bulkhead.hpp"
+#include "troupe/patterns/queue_delay.hpp"
+#include "troupe/patterns/random.hpp"
 
 namespace {
 
@@ -133,10 +133,12 @@ TEST(ConcurrencyLimiterTest, ClassesFillTheirFractionOfTheLimit) {
 struct service_result {
   std::array<std::uint64_t, priority_count> offered{}, succeeded{}, shed{};
   double success_rate(priority p) const {
-    return static_cast<double>(succeeded[static_cast<std::size_t>(p)]) / static_cast<double>(offered[static_cast<std::size_t>(p)]);
+    return static_cast<double>(succeeded[static_cast<std::size_t>(p)]) /
+           static_cast<double>(offered[static_cast<std::size_t>(p)]);
   }
   double shed_rate(priority p) const {
-    return static_cast<double>(shed[static_cast<std::size_t>(p)]) / static_cast<double>(offered[static_cast<std::size_t>(p)]);
+    return static_cast<double>(shed[static_cast<std::size_t>(p)]) /
+           static_cast<double>(offered[static_cast<std::size_t>(p)]);
   }
 };
 
@@ -178,7 +180,8 @@ service_result run_service(concurrency_limiter<Limit>& lim, int workers, clock::
       continue;
     }
     free_at.pop();
-    const clock::time_point end = start + std::chrono::duration_cast<clock::duration>(service * (0.9 + 0.2 * rng.uniform()));
+    const clock::time_point end =
+        start + std::chrono::duration_cast<clock::duration>(service * (0.9 + 0.2 * rng.uniform()));
     free_at.push(end);
     if (end <= deadline) {
       ++r.succeeded[c];
@@ -192,13 +195,15 @@ service_result run_service(concurrency_limiter<Limit>& lim, int workers, clock::
 
 void print(const char* what, const service_result& r) {
   std::printf("%s: success critical %.4f normal %.4f best-effort %.4f; shed %.4f %.4f %.4f\n", what,
-              r.success_rate(priority::critical), r.success_rate(priority::normal), r.success_rate(priority::best_effort),
-              r.shed_rate(priority::critical), r.shed_rate(priority::normal), r.shed_rate(priority::best_effort));
+              r.success_rate(priority::critical), r.success_rate(priority::normal),
+              r.success_rate(priority::best_effort), r.shed_rate(priority::critical),
+              r.shed_rate(priority::normal), r.shed_rate(priority::best_effort));
 }
 
 // Capacity: 10 workers / 10 ms = 1,000 requests a second; offered 2,000.
 TEST(ConcurrencyLimiterTest, AimdAtTwiceCapacityKeepsCriticalRequestsAndShedsBestEffortFirst) {
-  concurrency_limiter<aimd_limit> lim(aimd_config{.initial = 20, .min = 1, .max = 1000, .backoff_ratio = 0.9, .timeout = 50ms});
+  concurrency_limiter<aimd_limit> lim(
+      aimd_config{.initial = 20, .min = 1, .max = 1000, .backoff_ratio = 0.9, .timeout = 50ms});
   const auto r = run_service(lim, 10, 10ms, 2000, 30s, 100ms);
   print("aimd", r);
   EXPECT_GE(r.success_rate(priority::critical), 0.99);
@@ -224,7 +229,8 @@ TEST(ConcurrencyLimiterTest, GradientAtTwiceCapacityKeepsCriticalRequestsAndShed
 TEST(ConcurrencyLimiterTest, WithoutPrioritiesCriticalRequestsSufferAsMuchAsTheRest) {
   // The control for the two tests above: equal fractions, critical requests
   // are shed like everything else.
-  concurrency_limiter<aimd_limit> lim(aimd_config{.initial = 20, .timeout = 50ms}, {.admit_fraction = {1, 1, 1}});
+  concurrency_limiter<aimd_limit> lim(aimd_config{.initial = 20, .timeout = 50ms},
+                                      {.admit_fraction = {1, 1, 1}});
   const auto r = run_service(lim, 10, 10ms, 2000, 30s, 100ms);
   print("no priorities", r);
   EXPECT_LT(r.success_rate(priority::critical), 0.9);
@@ -248,8 +254,7 @@ TEST(ConcurrencyLimiterTest, NeverExceedsTheLimitUnderRacingThreads) {
         admitted.fetch_add(1);
         const int n = inside.fetch_add(1) + 1;
         int m = max_inside.load();
-        while (n > m && !max_inside.compare_exchange_weak(m, n)) {
-        }
+        while (n > m && !max_inside.compare_exchange_weak(m, n)) {}
         if (k % 7 == i) std::this_thread::yield();
         inside.fetch_sub(1);
         t.complete(outcome::success, t0 + 1ms);
@@ -314,8 +319,9 @@ queue_result run_queue(queue_delay_shedder& s, int rate, clock::duration length,
 TEST(QueueDelayShedderTest, KeepsAdmittedSojournUnderTargetAtTwiceCapacity) {
   queue_delay_shedder s({.target = 5ms, .interval = 100ms});
   const auto r = run_queue(s, 2000, 20s, 300ms);
-  std::printf("served %llu shed %llu max sojourn after warm-up %.3f ms\n", static_cast<unsigned long long>(r.served),
-              static_cast<unsigned long long>(r.shed), std::chrono::duration<double, std::milli>(r.max_sojourn_after_warmup).count());
+  std::printf("served %llu shed %llu max sojourn after warm-up %.3f ms\n",
+              static_cast<unsigned long long>(r.served), static_cast<unsigned long long>(r.shed),
+              std::chrono::duration<double, std::milli>(r.max_sojourn_after_warmup).count());
   EXPECT_LE(r.max_sojourn_after_warmup, 5ms);
   EXPECT_GT(r.served_after_warmup, 19000u);  // the worker stays busy: ~1,000 a second
   EXPECT_NEAR(static_cast<double>(r.shed) / static_cast<double>(r.arrived), 0.5, 0.02);
@@ -380,8 +386,7 @@ TEST(BulkheadTest, AtMostNAndEveryCallCounted) {
         admitted.fetch_add(1);
         const int n = inside.fetch_add(1) + 1;
         int m = max_inside.load();
-        while (n > m && !max_inside.compare_exchange_weak(m, n)) {
-        }
+        while (n > m && !max_inside.compare_exchange_weak(m, n)) {}
         if (k % 13 == i) std::this_thread::yield();
         inside.fetch_sub(1);
       }

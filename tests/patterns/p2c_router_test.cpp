@@ -7,11 +7,10 @@
 
 #include "troupe/patterns/p2c_router.hpp"
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <gtest/gtest.h>
 #include <queue>
 #include <vector>
 
@@ -50,7 +49,8 @@ class simulation {
       ++picks[r];
       const double noise = 0.9 + 0.2 * rng_.uniform();
       const auto lat = std::chrono::duration_cast<clock::duration>(latency_[r] * noise);
-      in_flight_.push(pending{now_ + lat, lat, fails_[r], std::make_shared<p2c_router<int>::lease>(std::move(l))});
+      in_flight_.push(
+          pending{now_ + lat, lat, fails_[r], std::make_shared<p2c_router<int>::lease>(std::move(l))});
     }
     return picks;
   }

@@ -4,19 +4,19 @@
 // failure in virtual time, and a multi-threaded budget that counts every
 // token.
 
-#include "troupe/patterns/hedging.hpp"
 #include "troupe/patterns/retry.hpp"
-#include "troupe/patterns/retry_budget.hpp"
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <gtest/gtest.h>
 #include <set>
 #include <thread>
 #include <vector>
+
+#include "troupe/patterns/hedging.hpp"
+#include "troupe/patterns/retry_budget.hpp"
 
 namespace {
 
@@ -212,17 +212,20 @@ TEST(RetryTest, StopsForEachReason) {
 // Attempts that keep failing with random latencies and full jitter: every
 // scheduled retry starts before the deadline, and so does every attempt.
 TEST(RetryTest, NoRetryIsScheduledPastTheDeadline) {
-  retry_config cfg{.max_attempts = 1000, .backoff = {.base = 1ms, .cap = 200ms, .kind = jitter::full},
+  retry_config cfg{.max_attempts = 1000,
+                   .backoff = {.base = 1ms, .cap = 200ms, .kind = jitter::full},
                    .min_attempt_time = 2ms};
   random_source rng(5);
   int deadline_stops = 0;
   for (int req = 0; req < 2000; ++req) {
     retry_state s(cfg, true);
     const clock::time_point start = t0 + req * 1s;
-    const clock::time_point deadline = start + clock::duration(static_cast<clock::duration::rep>(rng.below(2'000'000'000)));
+    const clock::time_point deadline =
+        start + clock::duration(static_cast<clock::duration::rep>(rng.below(2'000'000'000)));
     clock::time_point now = start;
     for (;;) {
-      now += clock::duration(static_cast<clock::duration::rep>(rng.below(50'000'000)));  // the attempt's latency
+      now +=
+          clock::duration(static_cast<clock::duration::rep>(rng.below(50'000'000)));  // the attempt's latency
       const auto d = s.on_outcome(outcome::timeout, now, deadline, rng);
       if (!d) {
         ASSERT_EQ(d.stop, retry_stop::deadline);
@@ -293,7 +296,8 @@ TEST(RetryBudgetTest, FloorCreditsTimeExactlyAndCaps) {
 // moves; every withdrawal is counted, and the total never exceeds the
 // deposits.
 TEST(RetryBudgetTest, ConcurrentWithdrawalsNeverExceedDeposits) {
-  const retry_budget_config cfg{.ratio = 0.25, .floor_per_second = 100, .max_tokens = 1e6, .initial_tokens = 3};
+  const retry_budget_config cfg{
+      .ratio = 0.25, .floor_per_second = 100, .max_tokens = 1e6, .initial_tokens = 3};
   retry_budget budget(cfg, t0);
   std::atomic<std::int64_t> clock_ns{t0.time_since_epoch().count()};
   std::atomic<std::uint64_t> requests{0}, withdrawn{0};
@@ -303,7 +307,8 @@ TEST(RetryBudgetTest, ConcurrentWithdrawalsNeverExceedDeposits) {
       random_source rng(static_cast<std::uint64_t>(i));
       for (int k = 0; k < 100000; ++k) {
         // relaxed: a virtual clock that only moves forward.
-        const clock::time_point now(clock::duration(clock_ns.fetch_add(100, std::memory_order_relaxed) + 100));
+        const clock::time_point now(
+            clock::duration(clock_ns.fetch_add(100, std::memory_order_relaxed) + 100));
         if (rng.below(4) == 0) {
           budget.on_request(now);
           requests.fetch_add(1, std::memory_order_relaxed);
@@ -316,7 +321,8 @@ TEST(RetryBudgetTest, ConcurrentWithdrawalsNeverExceedDeposits) {
   for (auto& t : threads) t.join();
   const clock::time_point end(clock::duration(clock_ns.load()));
   const double elapsed = std::chrono::duration<double>(end - t0).count();
-  const double deposits = cfg.initial_tokens + cfg.ratio * static_cast<double>(requests.load()) + cfg.floor_per_second * elapsed;
+  const double deposits =
+      cfg.initial_tokens + cfg.ratio * static_cast<double>(requests.load()) + cfg.floor_per_second * elapsed;
   EXPECT_LE(static_cast<double>(withdrawn.load()), deposits);
   // Every token deposited and not withdrawn is still there (no cap reached).
   EXPECT_NEAR(budget.balance(end) + static_cast<double>(withdrawn.load()), deposits, 1e-6);
@@ -328,7 +334,8 @@ TEST(RetryBudgetTest, ConcurrentWithdrawalsNeverExceedDeposits) {
 // Hedging
 
 TEST(LatencyEstimatorTest, BucketsCoverEveryValueWithinAnEighth) {
-  for (std::uint64_t ns : {0ull, 1ull, 7ull, 8ull, 9ull, 15ull, 16ull, 1000ull, 123456789ull, (1ull << 39) + 12345}) {
+  for (std::uint64_t ns :
+       {0ull, 1ull, 7ull, 8ull, 9ull, 15ull, 16ull, 1000ull, 123456789ull, (1ull << 39) + 12345}) {
     const std::size_t b = latency_estimator::bucket_of(ns);
     ASSERT_LT(b, latency_estimator::kBuckets);
     const std::uint64_t up = latency_estimator::upper_edge(b);
@@ -342,7 +349,8 @@ TEST(LatencyEstimatorTest, BucketsCoverEveryValueWithinAnEighth) {
 TEST(LatencyEstimatorTest, PercentileOfUniformLatencies) {
   latency_estimator e(0.95, 1000);
   random_source rng(3);
-  for (int i = 0; i < 1000; ++i) e.record(clock::duration(static_cast<clock::duration::rep>(1'000'000 + rng.below(99'000'000))));
+  for (int i = 0; i < 1000; ++i)
+    e.record(clock::duration(static_cast<clock::duration::rep>(1'000'000 + rng.below(99'000'000))));
   // True p95 ~ 95 ms; the estimate is the bucket's upper edge: [95, 95 * 1.125].
   EXPECT_GE(e.value(), 93ms);
   EXPECT_LE(e.value(), 108ms);

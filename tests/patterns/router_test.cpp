@@ -4,23 +4,23 @@
 // (each pick must return a routee that was a member at some point during
 // the pick; ASan catches a read of a freed routee, TSan a race).
 
-#include "troupe/patterns/consistent_hash.hpp"
-#include "troupe/patterns/detail/snapshot_cell.hpp"
-#include "troupe/patterns/p2c_router.hpp"
 #include "troupe/patterns/router.hpp"
-
-#include <gtest/gtest.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <gtest/gtest.h>
 #include <limits>
 #include <map>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "troupe/patterns/consistent_hash.hpp"
+#include "troupe/patterns/detail/snapshot_cell.hpp"
+#include "troupe/patterns/p2c_router.hpp"
 
 namespace {
 
@@ -56,7 +56,8 @@ TEST(SnapshotCellTest, ReadersSeeWholeSnapshotsAndEveryOldOneIsFreed) {
   counted_snapshot::alive = 0;
   counted_snapshot::made = 0;
   {
-    troupe::patterns::detail::snapshot_cell<counted_snapshot> cell(std::make_unique<const counted_snapshot>(0));
+    troupe::patterns::detail::snapshot_cell<counted_snapshot> cell(
+        std::make_unique<const counted_snapshot>(0));
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> reads{0};
     std::vector<std::thread> readers;
@@ -140,7 +141,9 @@ TEST(RandomRouterTest, UniformAndDeterministicForASeed) {
 
 TEST(SmallestMailboxRouterTest, PicksTheShortestQueueAndSpreadsTies) {
   std::array<std::atomic<std::size_t>, 5> depth{};
-  auto read_depth = [&](const int& i) { return depth[static_cast<std::size_t>(i)].load(std::memory_order_relaxed); };
+  auto read_depth = [&](const int& i) {
+    return depth[static_cast<std::size_t>(i)].load(std::memory_order_relaxed);
+  };
   smallest_mailbox_router<int, decltype(read_depth)> r(read_depth);
   for (int i = 0; i < 5; ++i) r.add(static_cast<routee_id>(i), i);
   for (std::size_t i = 0; i < 5; ++i) depth[i] = 10 + i;
@@ -203,7 +206,8 @@ void churn_while_picking(const std::function<void(routee_id, const std::string&)
         ASSERT_EQ(got, name_of(id));
         ASSERT_LE(log.add_began[id].load(), end) << "picked " << id << " before it was added";
         const std::uint64_t removed = log.remove_ended[id].load();
-        ASSERT_TRUE(removed == membership_log::kNever || removed >= begin) << "picked " << id << " after its removal";
+        ASSERT_TRUE(removed == membership_log::kNever || removed >= begin)
+            << "picked " << id << " after its removal";
         picks.fetch_add(1, std::memory_order_relaxed);
       }
     });
@@ -231,15 +235,15 @@ void churn_while_picking(const std::function<void(routee_id, const std::string&)
 
 TEST(RouterConcurrencyTest, RoundRobinPicksOnlyMembersDuringChurn) {
   round_robin_router<std::string> r;
-  churn_while_picking([&](routee_id id, const std::string& s) { r.add(id, s); }, [&](routee_id id) { r.remove(id); },
-                      [&] { return r.pick().value_or(""); });
+  churn_while_picking([&](routee_id id, const std::string& s) { r.add(id, s); },
+                      [&](routee_id id) { r.remove(id); }, [&] { return r.pick().value_or(""); });
   EXPECT_EQ(r.size(), 3u);
 }
 
 TEST(RouterConcurrencyTest, RandomPicksOnlyMembersDuringChurn) {
   random_router<std::string> r;
-  churn_while_picking([&](routee_id id, const std::string& s) { r.add(id, s); }, [&](routee_id id) { r.remove(id); },
-                      [&] { return r.pick().value_or(""); });
+  churn_while_picking([&](routee_id id, const std::string& s) { r.add(id, s); },
+                      [&](routee_id id) { r.remove(id); }, [&] { return r.pick().value_or(""); });
 }
 
 TEST(RouterConcurrencyTest, ConsistentHashPicksOnlyMembersDuringChurn) {
@@ -248,7 +252,8 @@ TEST(RouterConcurrencyTest, ConsistentHashPicksOnlyMembersDuringChurn) {
     if (bounded) cfg.bounded_load_epsilon = 0.25;
     consistent_hash_router<std::string> r(cfg);
     std::atomic<std::uint64_t> key{0};
-    churn_while_picking([&](routee_id id, const std::string& s) { r.add(id, s); }, [&](routee_id id) { r.remove(id); },
+    churn_while_picking([&](routee_id id, const std::string& s) { r.add(id, s); },
+                        [&](routee_id id) { r.remove(id); },
                         [&] {
                           auto l = r.pick_key(key.fetch_add(1, std::memory_order_relaxed));
                           return l ? l.routee() : std::string();

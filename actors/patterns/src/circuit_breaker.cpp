@@ -11,27 +11,42 @@ namespace troupe::patterns {
 
 const char* to_string(breaker_state s) noexcept {
   switch (s) {
-    case breaker_state::closed: return "closed";
-    case breaker_state::open: return "open";
-    case breaker_state::half_open: return "half_open";
-    case breaker_state::disabled: return "disabled";
-    case breaker_state::forced_open: return "forced_open";
+    case breaker_state::closed:
+      return "closed";
+    case breaker_state::open:
+      return "open";
+    case breaker_state::half_open:
+      return "half_open";
+    case breaker_state::disabled:
+      return "disabled";
+    case breaker_state::forced_open:
+      return "forced_open";
   }
   return "unknown";
 }
 
 const char* to_string(transition_reason r) noexcept {
   switch (r) {
-    case transition_reason::consecutive_failures: return "consecutive_failures";
-    case transition_reason::failure_rate: return "failure_rate";
-    case transition_reason::slow_call_rate: return "slow_call_rate";
-    case transition_reason::open_elapsed: return "open_elapsed";
-    case transition_reason::probe_failed: return "probe_failed";
-    case transition_reason::probe_timed_out: return "probe_timed_out";
-    case transition_reason::probes_succeeded: return "probes_succeeded";
-    case transition_reason::forced_open: return "forced_open";
-    case transition_reason::disabled: return "disabled";
-    case transition_reason::reset: return "reset";
+    case transition_reason::consecutive_failures:
+      return "consecutive_failures";
+    case transition_reason::failure_rate:
+      return "failure_rate";
+    case transition_reason::slow_call_rate:
+      return "slow_call_rate";
+    case transition_reason::open_elapsed:
+      return "open_elapsed";
+    case transition_reason::probe_failed:
+      return "probe_failed";
+    case transition_reason::probe_timed_out:
+      return "probe_timed_out";
+    case transition_reason::probes_succeeded:
+      return "probes_succeeded";
+    case transition_reason::forced_open:
+      return "forced_open";
+    case transition_reason::disabled:
+      return "disabled";
+    case transition_reason::reset:
+      return "reset";
   }
   return "unknown";
 }
@@ -43,7 +58,8 @@ const circuit_breaker_config& validated(const circuit_breaker_config& c) {
   auto rate_ok = [](double r) { return r >= 0.0 && r <= 1.0; };
   if (c.failure_rate && !rate_ok(c.failure_rate->threshold)) bad("failure_rate.threshold must be in [0, 1]");
   if (c.slow_calls && !rate_ok(c.slow_calls->threshold)) bad("slow_calls.threshold must be in [0, 1]");
-  if (c.consecutive_failures && c.consecutive_failures->threshold == 0) bad("consecutive_failures.threshold must be > 0");
+  if (c.consecutive_failures && c.consecutive_failures->threshold == 0)
+    bad("consecutive_failures.threshold must be > 0");
   if (c.half_open_probes < 1 || c.half_open_probes > 64) bad("half_open_probes must be in [1, 64]");
   if (c.window.size == 0) bad("window.size must be > 0");
   if (c.window.type == window_config::kind::time_based && c.window.bucket_width <= clock::duration::zero())
@@ -54,43 +70,54 @@ const circuit_breaker_config& validated(const circuit_breaker_config& c) {
   return c;
 }
 
-constexpr breaker_state state_of(std::uint64_t word) noexcept { return static_cast<breaker_state>(word & 7u); }
+constexpr breaker_state state_of(std::uint64_t word) noexcept {
+  return static_cast<breaker_state>(word & 7u);
+}
 
 }  // namespace
 
 circuit_breaker::circuit_breaker(circuit_breaker_config cfg)
     : cfg_(validated(cfg)), window_(cfg_.window), rng_(cfg_.seed) {}
 
-circuit_breaker::permit circuit_breaker::try_acquire(clock::time_point now, clock::time_point probe_deadline) {
+circuit_breaker::permit circuit_breaker::try_acquire(clock::time_point now,
+                                                     clock::time_point probe_deadline) {
   // acquire: pairs with the release store of a transition, so that an open
   // state is read together with its open_until_ns_.
   const std::uint64_t w = word_.load(std::memory_order_acquire);
   permit p;
   p.sequence_ = w >> kStateBits;
   switch (state_of(w)) {
-    case breaker_state::closed: p.kind_ = permit::kind::call; return p;
-    case breaker_state::disabled: p.kind_ = permit::kind::passthrough; return p;
-    case breaker_state::forced_open: break;
+    case breaker_state::closed:
+      p.kind_ = permit::kind::call;
+      return p;
+    case breaker_state::disabled:
+      p.kind_ = permit::kind::passthrough;
+      return p;
+    case breaker_state::forced_open:
+      break;
     case breaker_state::open:
       // relaxed: ordered after the acquire load above; a newer value only
       // sends us down the locked path, which re-checks everything.
       if (now.time_since_epoch().count() >= open_until_ns_.load(std::memory_order_relaxed))
         return acquire_slow(now, probe_deadline);
       break;
-    case breaker_state::half_open: return acquire_slow(now, probe_deadline);
+    case breaker_state::half_open:
+      return acquire_slow(now, probe_deadline);
   }
   // relaxed: a statistic; nothing is published through it.
   rejected_.fetch_add(1, std::memory_order_relaxed);
   return permit{};
 }
 
-circuit_breaker::permit circuit_breaker::acquire_slow(clock::time_point now, clock::time_point probe_deadline) {
+circuit_breaker::permit circuit_breaker::acquire_slow(clock::time_point now,
+                                                      clock::time_point probe_deadline) {
   pending_events ev;
   permit p;
   {
     std::lock_guard lk(lock_);
     std::uint64_t w = word_.load(std::memory_order_relaxed);  // relaxed: only written under lock_
-    if (state_of(w) == breaker_state::open && now.time_since_epoch().count() >= open_until_ns_.load(std::memory_order_relaxed)) {
+    if (state_of(w) == breaker_state::open &&
+        now.time_since_epoch().count() >= open_until_ns_.load(std::memory_order_relaxed)) {
       transition_locked(breaker_state::half_open, transition_reason::open_elapsed, now, ev);
       w = word_.load(std::memory_order_relaxed);
     }
@@ -100,8 +127,12 @@ circuit_breaker::permit circuit_breaker::acquire_slow(clock::time_point now, clo
     }
     p.sequence_ = w >> kStateBits;
     switch (state_of(w)) {
-      case breaker_state::closed: p.kind_ = permit::kind::call; break;
-      case breaker_state::disabled: p.kind_ = permit::kind::passthrough; break;
+      case breaker_state::closed:
+        p.kind_ = permit::kind::call;
+        break;
+      case breaker_state::disabled:
+        p.kind_ = permit::kind::passthrough;
+        break;
       case breaker_state::half_open: {
         const std::uint64_t all = cfg_.half_open_probes == 64 ? ~0ULL : ((1ULL << cfg_.half_open_probes) - 1);
         const std::uint64_t free = all & ~(busy_ | done_);
@@ -119,7 +150,8 @@ circuit_breaker::permit circuit_breaker::acquire_slow(clock::time_point now, clo
         break;
       }
       case breaker_state::open:
-      case breaker_state::forced_open: break;
+      case breaker_state::forced_open:
+        break;
     }
   }
   if (!p) rejected_.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
@@ -145,7 +177,9 @@ void circuit_breaker::record(const permit& p, outcome o, clock::duration latency
           count_verdict_locked(v, slow);
           record_closed_locked(v, slow, now, ev);
           break;
-        case permit::kind::passthrough: count_verdict_locked(v, slow); break;
+        case permit::kind::passthrough:
+          count_verdict_locked(v, slow);
+          break;
         case permit::kind::probe:
           if ((busy_ >> p.slot_ & 1) == 0 || slots_[p.slot_].seq != p.slot_seq_) {
             stale_.bump_locked();  // expired at its deadline already
@@ -155,7 +189,8 @@ void circuit_breaker::record(const permit& p, outcome o, clock::duration latency
                                 transition_reason::probe_failed);
           }
           break;
-        case permit::kind::refused: break;
+        case permit::kind::refused:
+          break;
       }
     }
   }
@@ -165,9 +200,15 @@ void circuit_breaker::record(const permit& p, outcome o, clock::duration latency
 void circuit_breaker::count_verdict_locked(verdict v, bool slow) {
   calls_.bump_locked();
   switch (v) {
-    case verdict::success: successes_.bump_locked(); break;
-    case verdict::failure: failures_.bump_locked(); break;
-    case verdict::ignored: ignored_.bump_locked(); break;
+    case verdict::success:
+      successes_.bump_locked();
+      break;
+    case verdict::failure:
+      failures_.bump_locked();
+      break;
+    case verdict::ignored:
+      ignored_.bump_locked();
+      break;
   }
   if (slow) slow_.bump_locked();
 }
@@ -204,12 +245,14 @@ void circuit_breaker::record_closed_locked(verdict v, bool slow, clock::time_poi
   }
 }
 
-void circuit_breaker::probe_result_locked(std::uint8_t slot, verdict v, clock::time_point now, pending_events& ev,
-                                          transition_reason on_failure) {
+void circuit_breaker::probe_result_locked(std::uint8_t slot, verdict v, clock::time_point now,
+                                          pending_events& ev, transition_reason on_failure) {
   const std::uint64_t bit = 1ULL << slot;
   busy_ &= ~bit;
   switch (v) {
-    case verdict::failure: transition_locked(breaker_state::open, on_failure, now, ev); return;
+    case verdict::failure:
+      transition_locked(breaker_state::open, on_failure, now, ev);
+      return;
     case verdict::success:
       done_ |= bit;
       if (std::popcount(done_) >= static_cast<int>(cfg_.half_open_probes)) {
@@ -217,12 +260,14 @@ void circuit_breaker::probe_result_locked(std::uint8_t slot, verdict v, clock::t
         return;
       }
       break;
-    case verdict::ignored: break;  // the slot is free for another probe
+    case verdict::ignored:
+      break;  // the slot is free for another probe
   }
   // The earliest deadline may have been this slot's: recompute (at most 64).
   earliest_deadline_ = clock::time_point::max();
   for (std::uint64_t b = busy_; b != 0; b &= b - 1)
-    earliest_deadline_ = std::min(earliest_deadline_, slots_[static_cast<std::size_t>(std::countr_zero(b))].deadline);
+    earliest_deadline_ =
+        std::min(earliest_deadline_, slots_[static_cast<std::size_t>(std::countr_zero(b))].deadline);
 }
 
 void circuit_breaker::expire_probes_locked(clock::time_point now, pending_events& ev) {
@@ -263,7 +308,8 @@ void circuit_breaker::transition_locked(breaker_state to, transition_reason why,
       ++trips_;
       t.open_for = open_period_locked();
       // relaxed: published by the release store of word_ below.
-      open_until_ns_.store(detail::add_saturated(now, t.open_for).time_since_epoch().count(), std::memory_order_relaxed);
+      open_until_ns_.store(detail::add_saturated(now, t.open_for).time_since_epoch().count(),
+                           std::memory_order_relaxed);
       break;
     }
     case breaker_state::closed:
@@ -274,7 +320,8 @@ void circuit_breaker::transition_locked(breaker_state to, transition_reason why,
       break;
     case breaker_state::half_open:
     case breaker_state::disabled:
-    case breaker_state::forced_open: break;
+    case breaker_state::forced_open:
+      break;
   }
   busy_ = done_ = 0;
   earliest_deadline_ = clock::time_point::max();
@@ -295,9 +342,15 @@ void circuit_breaker::control(breaker_state to, transition_reason why, clock::ti
   notify(ev);
 }
 
-void circuit_breaker::force_open(clock::time_point now) { control(breaker_state::forced_open, transition_reason::forced_open, now); }
-void circuit_breaker::disable(clock::time_point now) { control(breaker_state::disabled, transition_reason::disabled, now); }
-void circuit_breaker::reset(clock::time_point now) { control(breaker_state::closed, transition_reason::reset, now); }
+void circuit_breaker::force_open(clock::time_point now) {
+  control(breaker_state::forced_open, transition_reason::forced_open, now);
+}
+void circuit_breaker::disable(clock::time_point now) {
+  control(breaker_state::disabled, transition_reason::disabled, now);
+}
+void circuit_breaker::reset(clock::time_point now) {
+  control(breaker_state::closed, transition_reason::reset, now);
+}
 
 breaker_state circuit_breaker::state() const noexcept {
   return state_of(word_.load(std::memory_order_acquire));  // acquire: pairs with transition_locked's store

@@ -13,7 +13,9 @@
 
 namespace troupe::patterns {
 
-std::uint64_t hash_key(std::span<const std::byte> key) noexcept { return XXH3_64bits(key.data(), key.size()); }
+std::uint64_t hash_key(std::span<const std::byte> key) noexcept {
+  return XXH3_64bits(key.data(), key.size());
+}
 std::uint64_t hash_key(std::string_view key) noexcept { return XXH3_64bits(key.data(), key.size()); }
 std::uint64_t hash_key(std::uint64_t key) noexcept { return XXH3_64bits(&key, sizeof key); }
 
@@ -36,7 +38,8 @@ hash_ring::hash_ring(std::span<const std::uint64_t> ids, std::uint32_t virtual_n
   }
   std::sort(points_.begin(), points_.end());
   // About one point per table slot: 2^k >= points.
-  const unsigned k = points_.empty() ? 1 : std::max(1u, static_cast<unsigned>(std::bit_width(points_.size() - 1)));
+  const unsigned k =
+      points_.empty() ? 1 : std::max(1u, static_cast<unsigned>(std::bit_width(points_.size() - 1)));
   shift_ = 64 - k;
   const std::size_t slots = std::size_t{1} << k;
   first_.assign(slots + 1, static_cast<std::uint32_t>(points_.size()));

@@ -37,7 +37,8 @@ std::uint64_t latency_estimator::upper_edge(std::size_t bucket) noexcept {
 
 latency_estimator::latency_estimator(double percentile, std::uint32_t window)
     : percentile_(percentile), window_(window) {
-  if (!(percentile > 0.0 && percentile <= 1.0)) throw std::invalid_argument("latency_estimator: percentile in (0, 1]");
+  if (!(percentile > 0.0 && percentile <= 1.0))
+    throw std::invalid_argument("latency_estimator: percentile in (0, 1]");
   if (window == 0) throw std::invalid_argument("latency_estimator: window must be > 0");
   static_assert(kBuckets > (40 - kSubBits + 1) * (1u << kSubBits) - 1, "room for the largest bucket");
 }

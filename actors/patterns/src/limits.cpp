@@ -12,9 +12,12 @@ namespace troupe::patterns {
 
 const char* to_string(priority p) noexcept {
   switch (p) {
-    case priority::critical: return "critical";
-    case priority::normal: return "normal";
-    case priority::best_effort: return "best_effort";
+    case priority::critical:
+      return "critical";
+    case priority::normal:
+      return "normal";
+    case priority::best_effort:
+      return "best_effort";
   }
   return "unknown";
 }
@@ -29,7 +32,8 @@ void check_bounds(std::uint32_t initial, std::uint32_t min, std::uint32_t max, c
 aimd_limit::aimd_limit(const aimd_config& cfg)
     : cfg_(cfg), limit_(cfg.initial), decreased_at_(std::numeric_limits<clock::duration::rep>::min()) {
   check_bounds(cfg.initial, cfg.min, cfg.max, "aimd_limit");
-  if (!(cfg.backoff_ratio > 0 && cfg.backoff_ratio < 1)) throw std::invalid_argument("aimd_limit: backoff_ratio in (0, 1)");
+  if (!(cfg.backoff_ratio > 0 && cfg.backoff_ratio < 1))
+    throw std::invalid_argument("aimd_limit: backoff_ratio in (0, 1)");
 }
 
 void aimd_limit::on_sample(const limit_sample& s) noexcept {
@@ -54,10 +58,13 @@ void aimd_limit::on_sample(const limit_sample& s) noexcept {
   }
 }
 
-gradient_limit::gradient_limit(const gradient_config& cfg) : cfg_(cfg), estimate_(cfg.initial), limit_(cfg.initial) {
+gradient_limit::gradient_limit(const gradient_config& cfg)
+    : cfg_(cfg), estimate_(cfg.initial), limit_(cfg.initial) {
   check_bounds(cfg.initial, cfg.min, cfg.max, "gradient_limit");
-  if (!(cfg.smoothing > 0 && cfg.smoothing <= 1)) throw std::invalid_argument("gradient_limit: smoothing in (0, 1]");
-  if (cfg.baseline_window < kBuckets) throw std::invalid_argument("gradient_limit: baseline_window must be >= 10");
+  if (!(cfg.smoothing > 0 && cfg.smoothing <= 1))
+    throw std::invalid_argument("gradient_limit: smoothing in (0, 1]");
+  if (cfg.baseline_window < kBuckets)
+    throw std::invalid_argument("gradient_limit: baseline_window must be >= 10");
   minima_.fill(std::numeric_limits<double>::infinity());
 }
 
@@ -83,8 +90,8 @@ void gradient_limit::on_sample(const limit_sample& s) noexcept {
   if (!std::isfinite(baseline)) return;
   const double gradient = s.dropped ? 0.5 : std::clamp(cfg_.rtt_tolerance * baseline / rtt, 0.5, 1.0);
   const double next = estimate_ * gradient + cfg_.queue_size;
-  estimate_ = std::clamp(estimate_ * (1 - cfg_.smoothing) + next * cfg_.smoothing, static_cast<double>(cfg_.min),
-                         static_cast<double>(cfg_.max));
+  estimate_ = std::clamp(estimate_ * (1 - cfg_.smoothing) + next * cfg_.smoothing,
+                         static_cast<double>(cfg_.min), static_cast<double>(cfg_.max));
   // relaxed: a lone value, read lock-free by admissions.
   limit_.store(static_cast<std::uint32_t>(estimate_), std::memory_order_relaxed);
 }

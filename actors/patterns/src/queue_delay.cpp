@@ -16,7 +16,8 @@ queue_delay_shedder::queue_delay_shedder(const queue_delay_config& cfg) : cfg_(c
     if (!(s > 0)) throw std::invalid_argument("queue_delay_shedder: target scales must be > 0");
 }
 
-bool queue_delay_shedder::should_shed(clock::time_point enqueued_at, clock::time_point now, priority p) noexcept {
+bool queue_delay_shedder::should_shed(clock::time_point enqueued_at, clock::time_point now,
+                                      priority p) noexcept {
   const clock::duration sojourn = now > enqueued_at ? now - enqueued_at : clock::duration::zero();
   std::lock_guard lk(lock_);
   if (!started_) {
@@ -31,7 +32,8 @@ bool queue_delay_shedder::should_shed(clock::time_point enqueued_at, clock::time
     interval_end_ = detail::add_saturated(now, cfg_.interval);
   }
   min_sojourn_ = std::min(min_sojourn_, sojourn);
-  const auto limit = std::chrono::duration_cast<clock::duration>(cfg_.target * cfg_.target_scale[static_cast<std::size_t>(p)]);
+  const auto limit = std::chrono::duration_cast<clock::duration>(
+      cfg_.target * cfg_.target_scale[static_cast<std::size_t>(p)]);
   const bool shed = overloaded_ && sojourn > limit;
   ++(shed ? counters_.shed : counters_.admitted);
   return shed;

@@ -21,13 +21,20 @@ clock::duration from_seconds(double s) {
 
 const char* to_string(retry_stop s) noexcept {
   switch (s) {
-    case retry_stop::none: return "none";
-    case retry_stop::succeeded: return "succeeded";
-    case retry_stop::not_retryable: return "not_retryable";
-    case retry_stop::unsafe: return "unsafe";
-    case retry_stop::attempts_exhausted: return "attempts_exhausted";
-    case retry_stop::deadline: return "deadline";
-    case retry_stop::budget_exhausted: return "budget_exhausted";
+    case retry_stop::none:
+      return "none";
+    case retry_stop::succeeded:
+      return "succeeded";
+    case retry_stop::not_retryable:
+      return "not_retryable";
+    case retry_stop::unsafe:
+      return "unsafe";
+    case retry_stop::attempts_exhausted:
+      return "attempts_exhausted";
+    case retry_stop::deadline:
+      return "deadline";
+    case retry_stop::budget_exhausted:
+      return "budget_exhausted";
   }
   return "unknown";
 }
@@ -41,15 +48,18 @@ backoff::backoff(const backoff_config& cfg) : cfg_(cfg), previous_s_(secs(cfg.ba
 clock::duration backoff::ceiling(std::uint32_t retry) const noexcept {
   const double base = secs(cfg_.base).count();
   const double cap = secs(cfg_.cap).count();
-  const double grown = base * std::pow(cfg_.multiplier, static_cast<double>(std::max<std::uint32_t>(retry, 1) - 1));
+  const double grown =
+      base * std::pow(cfg_.multiplier, static_cast<double>(std::max<std::uint32_t>(retry, 1) - 1));
   return std::min(cfg_.cap, from_seconds(std::min(cap, grown)));  // min(cap, inf) = cap
 }
 
 clock::duration backoff::next(random_source& rng) noexcept {
   ++retries_;
   switch (cfg_.kind) {
-    case jitter::none: return ceiling(retries_);
-    case jitter::full: return from_seconds(secs(ceiling(retries_)).count() * rng.uniform());
+    case jitter::none:
+      return ceiling(retries_);
+    case jitter::full:
+      return from_seconds(secs(ceiling(retries_)).count() * rng.uniform());
     case jitter::equal: {
       const double c = secs(ceiling(retries_)).count();
       return from_seconds(c / 2 + c / 2 * rng.uniform());
@@ -70,13 +80,15 @@ void backoff::reset() noexcept {
 }
 
 std::optional<clock::time_point> next_attempt_at(clock::time_point now, clock::duration delay,
-                                                 clock::time_point deadline, clock::duration min_attempt) noexcept {
+                                                 clock::time_point deadline,
+                                                 clock::duration min_attempt) noexcept {
   const clock::time_point at = detail::add_saturated(now, std::max(delay, clock::duration::zero()));
   if (detail::add_saturated(at, min_attempt) >= deadline) return std::nullopt;
   return at;
 }
 
-retry_state::retry_state(const retry_config& cfg, bool safe) : cfg_(&cfg), backoff_(cfg.backoff), safe_(safe) {}
+retry_state::retry_state(const retry_config& cfg, bool safe)
+    : cfg_(&cfg), backoff_(cfg.backoff), safe_(safe) {}
 
 retry_decision retry_state::on_outcome(outcome o, clock::time_point now, clock::time_point deadline,
                                        random_source& rng, retry_budget* budget) {

@@ -11,7 +11,8 @@ namespace troupe::patterns {
 namespace {
 std::int64_t to_pico(double tokens, std::int64_t scale) {
   const double v = std::round(tokens * static_cast<double>(scale));
-  if (!(v >= 0) || v > 9.0e18) throw std::invalid_argument("retry_budget: amounts must be in [0, 9e6] tokens");
+  if (!(v >= 0) || v > 9.0e18)
+    throw std::invalid_argument("retry_budget: amounts must be in [0, 9e6] tokens");
   return static_cast<std::int64_t>(v);
 }
 }  // namespace
@@ -22,7 +23,8 @@ retry_budget::retry_budget(const retry_budget_config& cfg, clock::time_point now
       max_(to_pico(cfg.max_tokens, kToken)),
       balance_(to_pico(cfg.initial_tokens, kToken)),
       credited_(now.time_since_epoch().count()) {
-  if (cfg.initial_tokens > cfg.max_tokens) throw std::invalid_argument("retry_budget: initial_tokens > max_tokens");
+  if (cfg.initial_tokens > cfg.max_tokens)
+    throw std::invalid_argument("retry_budget: initial_tokens > max_tokens");
 }
 
 void retry_budget::deposit(std::int64_t amount) noexcept {
@@ -34,8 +36,7 @@ void retry_budget::deposit(std::int64_t amount) noexcept {
   // Over the cap: take the excess back. Only ever lowers the balance, so a
   // race here can only make the budget stricter, never looser.
   std::int64_t b = balance_.load(std::memory_order_relaxed);
-  while (b > max_ && !balance_.compare_exchange_weak(b, max_, std::memory_order_relaxed)) {
-  }
+  while (b > max_ && !balance_.compare_exchange_weak(b, max_, std::memory_order_relaxed)) {}
 }
 
 void retry_budget::credit_time(clock::time_point now) noexcept {

@@ -83,9 +83,9 @@ struct breaker_transition {
   breaker_state from;
   breaker_state to;
   transition_reason reason;
-  std::uint64_t sequence;        // 1 for the first transition, then 2, 3, ...: no gaps, no repeats
-  clock::time_point at;          // the `now` of the call that made the change
-  clock::duration open_for{};    // to == open: the (jittered) open period
+  std::uint64_t sequence;      // 1 for the first transition, then 2, 3, ...: no gaps, no repeats
+  clock::time_point at;        // the `now` of the call that made the change
+  clock::duration open_for{};  // to == open: the (jittered) open period
 };
 
 // Trip when `threshold` counted calls in a row failed, once at least
@@ -137,7 +137,7 @@ struct circuit_breaker_config {
 // snapshot taken while calls run may be a few calls out of step between
 // fields.
 struct breaker_counters {
-  std::uint64_t calls = 0;           // permitted calls whose outcome was recorded (stale ones excluded)
+  std::uint64_t calls = 0;  // permitted calls whose outcome was recorded (stale ones excluded)
   std::uint64_t successes = 0;
   std::uint64_t failures = 0;
   std::uint64_t ignored = 0;

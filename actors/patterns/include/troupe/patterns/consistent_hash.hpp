@@ -69,7 +69,9 @@ class hash_ring {
     while (i < end && points_[i] < key) ++i;
     return i == points_.size() ? 0 : i;
   }
-  std::uint32_t owner_at(std::size_t pos) const noexcept { return static_cast<std::uint32_t>(points_[pos] & kOwnerMask); }
+  std::uint32_t owner_at(std::size_t pos) const noexcept {
+    return static_cast<std::uint32_t>(points_[pos] & kOwnerMask);
+  }
   std::size_t next(std::size_t pos) const noexcept { return pos + 1 == points_.size() ? 0 : pos + 1; }
   // The point at `pos`: its position in the top 48 bits, its owner in the low 16.
   std::uint64_t point_at(std::size_t pos) const noexcept { return points_[pos]; }
@@ -102,7 +104,8 @@ class consistent_hash_router {
   class lease {
    public:
     lease() = default;
-    lease(lease&& o) noexcept : routee_(std::move(o.routee_)), node_(std::exchange(o.node_, nullptr)), total_(o.total_) {}
+    lease(lease&& o) noexcept
+        : routee_(std::move(o.routee_)), node_(std::exchange(o.node_, nullptr)), total_(o.total_) {}
     lease& operator=(lease&& o) noexcept {
       if (this != &o) {
         release();
@@ -133,7 +136,8 @@ class consistent_hash_router {
 
   explicit consistent_hash_router(consistent_hash_config cfg = {})
       : cfg_(cfg), cell_(std::make_unique<const snapshot>()) {
-    if (cfg_.virtual_nodes == 0) throw std::invalid_argument("consistent_hash_router: virtual_nodes must be > 0");
+    if (cfg_.virtual_nodes == 0)
+      throw std::invalid_argument("consistent_hash_router: virtual_nodes must be > 0");
     if (cfg_.bounded_load_epsilon && !(*cfg_.bounded_load_epsilon > 0))
       throw std::invalid_argument("consistent_hash_router: bounded_load_epsilon must be > 0");
   }
@@ -216,7 +220,8 @@ class consistent_hash_router {
   // when the (m+1)-th is placed. With concurrent pickers m may be a few
   // leases stale, so the bound holds against the total some picker saw.
   std::uint32_t bounded_cap(std::uint64_t m, std::size_t n) const noexcept {
-    const double c = std::ceil((1.0 + *cfg_.bounded_load_epsilon) * static_cast<double>(m + 1) / static_cast<double>(n));
+    const double c =
+        std::ceil((1.0 + *cfg_.bounded_load_epsilon) * static_cast<double>(m + 1) / static_cast<double>(n));
     return c >= 4.0e9 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(c);
   }
 

@@ -90,7 +90,8 @@ class hedging_policy {
   clock::duration delay() const noexcept;
   // A request first sent at `sent_at` has not answered at `now`: hedge?
   // Takes a budget token only when the answer is hedge_decision::hedge.
-  hedge_decision should_hedge(clock::time_point sent_at, clock::time_point now, clock::time_point deadline) noexcept;
+  hedge_decision should_hedge(clock::time_point sent_at, clock::time_point now,
+                              clock::time_point deadline) noexcept;
 
   const latency_estimator& estimator() const noexcept { return estimator_; }
 

@@ -61,7 +61,9 @@ struct aimd_config {
 class aimd_limit {
  public:
   explicit aimd_limit(const aimd_config& cfg = {});
-  std::uint32_t current() const noexcept { return limit_.load(std::memory_order_relaxed); }  // relaxed: a lone value
+  std::uint32_t current() const noexcept {
+    return limit_.load(std::memory_order_relaxed);
+  }  // relaxed: a lone value
   void on_sample(const limit_sample& s) noexcept;
 
  private:
@@ -103,7 +105,9 @@ struct gradient_config {
 class gradient_limit {
  public:
   explicit gradient_limit(const gradient_config& cfg = {});
-  std::uint32_t current() const noexcept { return limit_.load(std::memory_order_relaxed); }  // relaxed: a lone value
+  std::uint32_t current() const noexcept {
+    return limit_.load(std::memory_order_relaxed);
+  }  // relaxed: a lone value
   void on_sample(const limit_sample& s) noexcept;
   clock::duration baseline_rtt() const noexcept;
 
@@ -113,11 +117,11 @@ class gradient_limit {
 
   gradient_config cfg_;
   mutable troupe::detail::spinlock lock_;
-  double estimate_;                       // under lock_
-  std::array<double, kBuckets> minima_;   // under lock_: ns, +inf when empty
-  std::size_t bucket_ = 0;                // under lock_
-  std::uint32_t in_bucket_ = 0;           // under lock_
-  std::atomic<std::uint32_t> limit_;      // written under lock_, read lock-free
+  double estimate_;                      // under lock_
+  std::array<double, kBuckets> minima_;  // under lock_: ns, +inf when empty
+  std::size_t bucket_ = 0;               // under lock_
+  std::uint32_t in_bucket_ = 0;          // under lock_
+  std::atomic<std::uint32_t> limit_;     // written under lock_, read lock-free
 };
 
 // A limit that never changes, for tests and for a fixed bulkhead-like cap.
@@ -201,7 +205,8 @@ class concurrency_limiter {
   // An empty ticket means shed: answer errc::overloaded at once.
   ticket try_acquire(priority p, clock::time_point now) noexcept {
     const auto c = static_cast<std::size_t>(p);
-    const auto cap = static_cast<std::uint32_t>(static_cast<double>(limit_.current()) * cfg_.admit_fraction[c]);
+    const auto cap =
+        static_cast<std::uint32_t>(static_cast<double>(limit_.current()) * cfg_.admit_fraction[c]);
     // relaxed: the count is a lone value; the CAS alone makes the bound exact.
     std::uint32_t n = in_flight_.load(std::memory_order_relaxed);
     while (n < std::max<std::uint32_t>(cap, p == priority::critical ? 1u : 0u)) {

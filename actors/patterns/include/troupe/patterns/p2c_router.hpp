@@ -49,9 +49,9 @@ namespace troupe::patterns {
 struct p2c_config {
   clock::duration decay = std::chrono::seconds(10);        // latency EWMA time constant (Finagle's default)
   clock::duration error_decay = std::chrono::seconds(10);  // error EWMA time constant
-  double error_penalty = 10.0;                              // a routee failing everything costs 11x
+  double error_penalty = 10.0;                             // a routee failing everything costs 11x
   clock::duration slow_start = std::chrono::seconds(30);   // zero: no slow start
-  double slow_start_aggression = 1.0;                       // 1: linear ramp
+  double slow_start_aggression = 1.0;                      // 1: linear ramp
   double slow_start_min_weight = 0.1;
   clock::duration initial_latency = std::chrono::milliseconds(1);  // the first routee's starting estimate
   failure_classifier classify = failure_classifier{}.set(outcome::overloaded, verdict::failure);
@@ -62,7 +62,10 @@ template <class Routee>
 class p2c_router {
   struct stats {
     stats(clock::time_point now, double latency_ns) noexcept
-        : added_ns(now.time_since_epoch().count()), latency_ns(latency_ns), latency_at(added_ns), error_at(added_ns) {}
+        : added_ns(now.time_since_epoch().count()),
+          latency_ns(latency_ns),
+          latency_at(added_ns),
+          error_at(added_ns) {}
     const clock::duration::rep added_ns;
     // relaxed atomics throughout: lone estimates (see the header comment).
     std::atomic<double> latency_ns;
@@ -118,10 +121,12 @@ class p2c_router {
     const p2c_config* cfg_ = nullptr;
   };
 
-  explicit p2c_router(p2c_config cfg = {}) : cfg_(cfg), rng_(cfg.seed), cell_(std::make_unique<const snapshot>()) {
+  explicit p2c_router(p2c_config cfg = {})
+      : cfg_(cfg), rng_(cfg.seed), cell_(std::make_unique<const snapshot>()) {
     if (cfg_.decay <= clock::duration::zero() || cfg_.error_decay <= clock::duration::zero())
       throw std::invalid_argument("p2c_router: decay times must be > 0");
-    if (!(cfg_.slow_start_aggression > 0)) throw std::invalid_argument("p2c_router: slow_start_aggression must be > 0");
+    if (!(cfg_.slow_start_aggression > 0))
+      throw std::invalid_argument("p2c_router: slow_start_aggression must be > 0");
   }
 
   // Membership (router.hpp). A new routee's slow start begins at `now`.
@@ -189,7 +194,8 @@ class p2c_router {
     if (cfg_.slow_start <= clock::duration::zero()) return true;
     const clock::duration::rep age = now.time_since_epoch().count() - n.state.added_ns;
     if (age >= cfg_.slow_start.count()) return true;
-    const double frac = age <= 0 ? 0.0 : static_cast<double>(age) / static_cast<double>(cfg_.slow_start.count());
+    const double frac =
+        age <= 0 ? 0.0 : static_cast<double>(age) / static_cast<double>(cfg_.slow_start.count());
     const double w = std::max(cfg_.slow_start_min_weight, std::pow(frac, 1.0 / cfg_.slow_start_aggression));
     return rng.uniform() < w;
   }
@@ -234,7 +240,8 @@ class p2c_router {
     return sum / static_cast<double>(nodes.size());
   }
 
-  static void learn_latency(stats& s, const p2c_config& cfg, double sample_ns, clock::time_point now) noexcept {
+  static void learn_latency(stats& s, const p2c_config& cfg, double sample_ns,
+                            clock::time_point now) noexcept {
     const clock::duration::rep t = now.time_since_epoch().count();
     const double prev = s.latency_ns.load(std::memory_order_relaxed);
     const double w = decay_factor(t - s.latency_at.load(std::memory_order_relaxed), cfg.decay);

@@ -47,7 +47,8 @@ class queue_delay_shedder {
 
   // A request enqueued at `enqueued_at` is dequeued at `now`: shed it?
   // Thread-safe.
-  bool should_shed(clock::time_point enqueued_at, clock::time_point now, priority p = priority::normal) noexcept;
+  bool should_shed(clock::time_point enqueued_at, clock::time_point now,
+                   priority p = priority::normal) noexcept;
   // Whether the current interval sheds. Thread-safe.
   bool overloaded() const noexcept;
   queue_delay_counters counters() const noexcept;

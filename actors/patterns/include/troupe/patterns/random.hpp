@@ -63,7 +63,9 @@ class random_source {
   // Uniform in [0, n); 0 when n == 0.
   constexpr std::uint64_t below(std::uint64_t n) noexcept { return detail::scale_below((*this)(), n); }
   // An independent generator seeded from this one's next output.
-  constexpr random_source split() noexcept { return random_source(detail::splitmix_mix((*this)() ^ 0x5851f42d4c957f2dULL)); }
+  constexpr random_source split() noexcept {
+    return random_source(detail::splitmix_mix((*this)() ^ 0x5851f42d4c957f2dULL));
+  }
 
  private:
   std::uint64_t state_;
@@ -93,7 +95,9 @@ class shared_random_source {
   double uniform() noexcept { return detail::to_unit((*this)()); }
   std::uint64_t below(std::uint64_t n) noexcept { return detail::scale_below((*this)(), n); }
   // An independent single-owner generator, e.g. one per worker thread.
-  random_source split() noexcept { return random_source(detail::splitmix_mix((*this)() ^ 0x5851f42d4c957f2dULL)); }
+  random_source split() noexcept {
+    return random_source(detail::splitmix_mix((*this)() ^ 0x5851f42d4c957f2dULL));
+  }
 
  private:
   std::atomic<std::uint64_t> state_;

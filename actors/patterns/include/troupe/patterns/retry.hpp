@@ -129,9 +129,9 @@ struct retry_decision {
 
 // When the next attempt would start, if it fits: now + delay + min_attempt
 // must fall strictly before the deadline. Any thread.
-std::optional<clock::time_point> next_attempt_at(clock::time_point now, clock::duration delay,
-                                                 clock::time_point deadline,
-                                                 clock::duration min_attempt = clock::duration::zero()) noexcept;
+std::optional<clock::time_point> next_attempt_at(
+    clock::time_point now, clock::duration delay, clock::time_point deadline,
+    clock::duration min_attempt = clock::duration::zero()) noexcept;
 
 // One request's retries. Not thread-safe: one per request, used by whoever
 // drives that request.

@@ -59,9 +59,9 @@ class retry_budget {
   void credit_time(clock::time_point now) noexcept;
   void deposit(std::int64_t amount) noexcept;
 
-  const std::int64_t per_request_;    // pico-tokens
-  const std::int64_t per_ns_;         // pico-tokens per nanosecond of floor credit
-  const std::int64_t max_;            // pico-tokens
+  const std::int64_t per_request_;              // pico-tokens
+  const std::int64_t per_ns_;                   // pico-tokens per nanosecond of floor credit
+  const std::int64_t max_;                      // pico-tokens
   std::atomic<std::int64_t> balance_;           // pico-tokens
   std::atomic<clock::duration::rep> credited_;  // time up to which the floor has been credited
   std::atomic<std::uint64_t> requests_{0}, withdrawn_{0}, refused_{0};

@@ -31,7 +31,9 @@ class routee_node {
 
   // Leases out now. relaxed: a load estimate; the node's lifetime is not
   // decided from it.
-  std::uint32_t leases() const noexcept { return static_cast<std::uint32_t>(word_.load(std::memory_order_relaxed)); }
+  std::uint32_t leases() const noexcept {
+    return static_cast<std::uint32_t>(word_.load(std::memory_order_relaxed));
+  }
 
   // A snapshot starts referring to the node. relaxed: the caller already
   // holds a reference (the writer's previous snapshot or the new node), as
