@@ -187,11 +187,12 @@ class circuit_breaker {
   // thread, after the lock is released). Thread-safe.
   void record(const permit& p, outcome o, clock::duration latency, clock::time_point now);
 
-  // Operator controls, each a transition (no event if already there).
-  // Thread-safe.
+  // Operator controls. force_open and disable are transitions unless the
+  // breaker is already there; reset is always one (closed -> closed too),
+  // clearing the window, the backoff and any probes. Thread-safe.
   void force_open(clock::time_point now);
   void disable(clock::time_point now);
-  void reset(clock::time_point now);  // to closed, window and backoff cleared
+  void reset(clock::time_point now);
 
   // The state as of the last call: an open breaker whose period has passed
   // still says open until a call moves it. Thread-safe, lock-free.
