@@ -138,6 +138,8 @@ std::optional<clock::time_point> next_attempt_at(
 class retry_state {
  public:
   // `safe`: may_retry<M>(per-call override) of the request's message.
+  // `cfg` is not copied: it must outlive the state (it is usually the
+  // wrapper's, shared by all its requests).
   retry_state(const retry_config& cfg, bool safe);
 
   // Attempt number attempts() ended with `o` at `now`: retry, and when? On a
