@@ -560,6 +560,7 @@ TEST(CircuitBreakerConcurrencyTest, ListenerSeesEveryTransitionOnce) {
     seqs.push_back(t.sequence);
   });
   std::atomic<std::int64_t> clock_ns{t0.time_since_epoch().count()};
+  std::atomic<std::uint64_t> records{0}, refusals{0};
   constexpr int kThreads = 4;
   constexpr int kCalls = 20000;
   std::vector<std::thread> threads;
@@ -571,8 +572,12 @@ TEST(CircuitBreakerConcurrencyTest, ListenerSeesEveryTransitionOnce) {
         const auto now =
             clock::time_point(clock::duration(clock_ns.fetch_add(20000, std::memory_order_relaxed)));
         auto p = cb.try_acquire(now, now + 2ms);
-        if (!p) continue;
+        if (!p) {
+          refusals.fetch_add(1, std::memory_order_relaxed);
+          continue;
+        }
         cb.record(p, rng.uniform() < 0.6 ? outcome::failure : outcome::success, 1us, now + 1us);
+        records.fetch_add(1, std::memory_order_relaxed);
         if (k % 1000 == 0 && i == 0) cb.reset(now);
       }
     });
@@ -585,6 +590,12 @@ TEST(CircuitBreakerConcurrencyTest, ListenerSeesEveryTransitionOnce) {
   for (auto e : cb.counters().entered) entered += e;
   EXPECT_EQ(entered, seqs.size());
   EXPECT_GT(cb.counters().entered[static_cast<int>(breaker_state::half_open)], 10u);
+  // Every call is counted once: each record either counted (calls) or stale,
+  // and probes that expired were counted as calls too.
+  const auto counts = cb.counters();
+  EXPECT_EQ(counts.calls + counts.stale, records.load() + counts.probe_timeouts);
+  EXPECT_EQ(counts.rejected, refusals.load());
+  EXPECT_EQ(counts.successes + counts.failures + counts.ignored, counts.calls);
 }
 
 }  // namespace

@@ -119,11 +119,11 @@ circuit_breaker::permit circuit_breaker::acquire_slow(clock::time_point now,
     if (state_of(w) == breaker_state::open &&
         now.time_since_epoch().count() >= open_until_ns_.load(std::memory_order_relaxed)) {
       transition_locked(breaker_state::half_open, transition_reason::open_elapsed, now, ev);
-      w = word_.load(std::memory_order_relaxed);
+      w = word_.load(std::memory_order_relaxed);  // relaxed: only written under lock_
     }
     if (state_of(w) == breaker_state::half_open) {
       expire_probes_locked(now, ev);
-      w = word_.load(std::memory_order_relaxed);
+      w = word_.load(std::memory_order_relaxed);  // relaxed: only written under lock_
     }
     p.sequence_ = w >> kStateBits;
     switch (state_of(w)) {
@@ -285,6 +285,7 @@ void circuit_breaker::expire_probes_locked(clock::time_point now, pending_events
     const verdict v = cfg_.classify(outcome::timeout);
     count_verdict_locked(v, false);
     probe_result_locked(slot, v, now, ev, transition_reason::probe_timed_out);
+    // relaxed: only written under lock_, which we hold.
     if (state_of(word_.load(std::memory_order_relaxed)) != breaker_state::half_open) return;
   }
 }
@@ -336,6 +337,7 @@ void circuit_breaker::control(breaker_state to, transition_reason why, clock::ti
   pending_events ev;
   {
     std::lock_guard lk(lock_);
+    // relaxed: only written under lock_, which we hold.
     if (to == breaker_state::closed || state_of(word_.load(std::memory_order_relaxed)) != to)
       transition_locked(to, why, now, ev);
   }
@@ -406,7 +408,7 @@ breaker_counters circuit_breaker::counters() const noexcept {
   c.failures = r(failures_);
   c.ignored = r(ignored_);
   c.slow = r(slow_);
-  c.rejected = rejected_.load(std::memory_order_relaxed);
+  c.rejected = rejected_.load(std::memory_order_relaxed);  // relaxed: a statistic
   c.stale = r(stale_);
   c.probe_timeouts = r(probe_timeouts_);
   for (std::size_t i = 0; i < breaker_state_count; ++i) c.entered[i] = r(entered_[i]);

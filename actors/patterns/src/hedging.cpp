@@ -68,6 +68,7 @@ void latency_estimator::refresh_locked() noexcept {
   for (std::size_t b = 0; b < kBuckets; ++b) {
     seen += std::uint64_t{counts_[0][b]} + counts_[1][b];
     if (seen >= rank) {
+      // relaxed: a lone value (see the member's comment).
       value_ns_.store(static_cast<clock::duration::rep>(upper_edge(b)), std::memory_order_relaxed);
       return;
     }

@@ -58,6 +58,7 @@ class bulkhead {
     return {};
   }
 
+  // relaxed throughout: a lone count and statistics.
   std::uint32_t in_use() const noexcept { return in_use_.load(std::memory_order_relaxed); }
   std::uint32_t capacity() const noexcept { return max_; }
   std::uint64_t admitted() const noexcept { return admitted_.load(std::memory_order_relaxed); }

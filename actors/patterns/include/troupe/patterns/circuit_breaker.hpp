@@ -215,7 +215,8 @@ class circuit_breaker {
   struct counter {
     std::atomic<std::uint64_t> n{0};
     // Under lock_ only: every other writer of this counter holds the lock,
-    // so a plain load and store cannot lose an increment (no RMW needed).
+    // so a plain load and store cannot lose an increment (no RMW needed);
+    // relaxed, because readers want the number, nothing published with it.
     void bump_locked() noexcept { n.store(n.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
   };
   struct probe_slot {

@@ -213,7 +213,7 @@ class consistent_hash_router {
     return pick(hash_key(key));
   }
 
-  // Leases out (bounded loads). Thread-safe.
+  // Leases out (bounded loads). Thread-safe. relaxed: a statistic.
   std::uint64_t total_load() const noexcept { return total_.load(std::memory_order_relaxed); }
 
   // ceil((1 + epsilon) * (m + 1) / n): the most leases one routee may hold

@@ -61,9 +61,8 @@ struct aimd_config {
 class aimd_limit {
  public:
   explicit aimd_limit(const aimd_config& cfg = {});
-  std::uint32_t current() const noexcept {
-    return limit_.load(std::memory_order_relaxed);
-  }  // relaxed: a lone value
+  // relaxed: the limit is a lone value; admissions need nothing else to agree with it.
+  std::uint32_t current() const noexcept { return limit_.load(std::memory_order_relaxed); }
   void on_sample(const limit_sample& s) noexcept;
 
  private:
@@ -105,9 +104,8 @@ struct gradient_config {
 class gradient_limit {
  public:
   explicit gradient_limit(const gradient_config& cfg = {});
-  std::uint32_t current() const noexcept {
-    return limit_.load(std::memory_order_relaxed);
-  }  // relaxed: a lone value
+  // relaxed: the limit is a lone value; admissions need nothing else to agree with it.
+  std::uint32_t current() const noexcept { return limit_.load(std::memory_order_relaxed); }
   void on_sample(const limit_sample& s) noexcept;
   clock::duration baseline_rtt() const noexcept;
 
@@ -223,6 +221,7 @@ class concurrency_limiter {
     return {};
   }
 
+  // relaxed throughout: lone counts and statistics.
   std::uint32_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
   const Limit& limit() const noexcept { return limit_; }
   limiter_counters counters() const noexcept {

@@ -179,6 +179,8 @@ class p2c_router {
     return std::exp(-static_cast<double>(elapsed_ns) / static_cast<double>(tau.count()));
   }
 
+  // relaxed loads and stores of the statistics here and below: each is a
+  // lone estimate (see the class comment); nothing is published with them.
   double cost(const node& n, clock::time_point now) const noexcept {
     const clock::duration::rep t = now.time_since_epoch().count();
     const stats& s = n.state;

@@ -48,7 +48,7 @@ class routee_node {
   // A lease only while fewer than `cap` are out (bounded loads). relaxed:
   // as take_lease; the CAS makes the bound exact against other takers.
   bool take_lease_below(std::uint32_t cap) noexcept {
-    std::uint64_t w = word_.load(std::memory_order_relaxed);
+    std::uint64_t w = word_.load(std::memory_order_relaxed);  // relaxed: see above
     while (static_cast<std::uint32_t>(w) < cap) {
       if (word_.compare_exchange_weak(w, w + 1, std::memory_order_relaxed)) return true;
     }

@@ -64,7 +64,8 @@ class snapshot_cell {
   explicit snapshot_cell(std::unique_ptr<const T> initial) : current_(initial.release()) {}
   snapshot_cell(const snapshot_cell&) = delete;
   snapshot_cell& operator=(const snapshot_cell&) = delete;
-  // No reader or writer may be running.
+  // No reader or writer may be running (so relaxed suffices: the caller
+  // already synchronised with every user of the cell).
   ~snapshot_cell() { delete current_.load(std::memory_order_relaxed); }
 
   // Calls f(const T&) with the current snapshot, which stays alive until f
@@ -95,6 +96,7 @@ class snapshot_cell {
   template <class Make>
   void update(Make&& make) {
     std::lock_guard lk(writer_);
+    // relaxed: only writers store current_, and writer_ orders them.
     std::unique_ptr<const T> next = std::forward<Make>(make)(*current_.load(std::memory_order_relaxed));
     // seq_cst: (a) in the header comment.
     std::unique_ptr<const T> old(current_.exchange(next.release(), std::memory_order_seq_cst));
