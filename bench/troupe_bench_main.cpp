@@ -88,6 +88,7 @@ constexpr figure figures[] = {
     {"router.consistent_hash", "ns", better::lower, source::ns_per_item},
     {"router.p2c", "ns", better::lower, source::ns_per_item},
     {"router.smallest_mailbox", "ns", better::lower, source::ns_per_item},
+    {"router.smallest_mailbox.scan16", "ns", better::lower, source::ns_per_item},
     {"ring.lookup", "ns", better::lower, source::ns_per_item},
     {"histogram.record", "ns/record", better::lower, source::ns_per_item},
     {"histogram.record.writer", "ns/record", better::lower, source::ns_per_item},

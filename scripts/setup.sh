@@ -17,6 +17,8 @@ packages=(
   libbenchmark-dev                             # benchmarks
   libboost-fiber-dev libcaf-dev                # benchmark peers: Boost.Fiber 1.74, CAF 0.17
   libcli11-dev libfmt-dev nlohmann-json3-dev   # command lines, formatting, JSON
+  libxxhash-dev                                # XXH3 for the consistent-hash ring (patterns)
+  libssl-dev                                   # MD5 of the naive ring in troupe-bench (ring.lookup/naive_md5)
   gnuplot-nox                                  # troupe-bench --plot
   zlib1g-dev                                   # the histogram's compressed V2 encoding
   default-jdk-headless libhdrhistogram-java    # tests: HdrHistogram's Java reader reads troupe's interval logs

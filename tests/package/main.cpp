@@ -1,8 +1,9 @@
 // Uses an installed troupe the way an application would: start a runtime,
 // spawn one task, join it, check the result. Also includes the umbrella
-// header, so every installed public header must be present and compile,
-// and round-trips a histogram through its compressed encoding, so the
-// package must bring zlib (which the static runtime links) with it.
+// header, so every installed public header must be present and compile;
+// round-trips a histogram through its compressed encoding, so the package
+// must bring zlib (which the static runtime links) with it; and hashes a key
+// on a ring: the patterns library must link without xxHash (compiled in).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +24,12 @@ int main() {
   const troupe::histogram back = troupe::hdr::decode_compressed(troupe::hdr::encode_compressed(h));
   if (back.value_at_percentile(50.0) != 42 || troupe::to_json(back).empty()) {
     std::fprintf(stderr, "package_test: histogram did not round-trip\n");
+    return EXIT_FAILURE;
+  }
+  const std::uint64_t ids[] = {1, 2, 3};
+  const troupe::patterns::hash_ring ring(ids, 10);
+  if (ring.lookup(troupe::patterns::hash_key("user-42")) >= 3) {
+    std::fprintf(stderr, "package_test: hash_ring gave an owner out of range\n");
     return EXIT_FAILURE;
   }
   std::printf("package_test: ok (%zu workers, result %d)\n", rt.worker_count(), result);

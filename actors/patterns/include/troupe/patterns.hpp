@@ -1,0 +1,20 @@
+#pragma once
+// troupe::patterns: the algorithmic cores of the resilience patterns
+// (circuit breaker, retries with a budget, hedging, routers, consistent
+// hashing, adaptive concurrency limits, queue-delay shedding, bulkheads).
+// Each is usable alone, thread-safe, takes time as explicit troupe::clock
+// time points and randomness from a seeded random source.
+
+#include "troupe/patterns/bulkhead.hpp"
+#include "troupe/patterns/circuit_breaker.hpp"
+#include "troupe/patterns/consistent_hash.hpp"
+#include "troupe/patterns/error.hpp"
+#include "troupe/patterns/hedging.hpp"
+#include "troupe/patterns/limits.hpp"
+#include "troupe/patterns/outcome.hpp"
+#include "troupe/patterns/p2c_router.hpp"
+#include "troupe/patterns/queue_delay.hpp"
+#include "troupe/patterns/random.hpp"
+#include "troupe/patterns/retry.hpp"
+#include "troupe/patterns/retry_budget.hpp"
+#include "troupe/patterns/router.hpp"
