@@ -1,57 +1,80 @@
-// Completion of asks: the reply, the asker's wait, abandonment and
-// continuations.
+// Completion of asks: the reply, the asker's wait, abandonment, the
+// deadline timer, and the hooks (continuations, coroutine resumptions,
+// callbacks) that run when an ask completes.
 
-#include "system_impl.hpp"
+#include <cstddef>
+#include <mutex>
+
+#include "cell.hpp"
+#include "system.hpp"
 #include "troupe/actors/ask.hpp"
 
 namespace troupe::detail {
 
+namespace {
+
+// on_fire of a reply state's deadline timer: completes it with a timeout
+// (a no-op if it completed meanwhile), then lets go of the timer's reference.
+void reply_deadline(timer_entry* t) noexcept {
+  auto* s = reinterpret_cast<reply_state_base*>(reinterpret_cast<char*>(t) - offsetof(reply_state_base, timer));
+  s->error_fn(s, actor_errc::timeout);
+  s->release();
+}
+
+}  // namespace
+
 bool complete_reply(reply_state_base* s, bool is_reply, void (*fill)(reply_state_base*, void*), void* arg) noexcept {
-  s->lock.lock();
-  if (is_reply) {
-    if (s->delivered) {
-      s->lock.unlock();
-      return false;
+  completion_hook* hook;
+  bool armed;
+  {
+    std::lock_guard g(s->lock);
+    if (is_reply) {
+      if (s->delivered) return false;
+      s->delivered = true;
     }
-    s->delivered = true;
+    if (s->status != reply_status::pending) {
+      // The asker gave up (or the deadline completed it): a late reply is a
+      // dead letter; a late timeout or rejection is nothing.
+      if (is_reply) note_dead_letter(s->sys, nullptr, dead_letter_reason::unanswered, "reply");
+      return true;
+    }
+    fill(s, arg);
+    s->status = reply_status::done;
+    // release: a reader that sees ready sees the result.
+    s->ready.store(true, std::memory_order_release);
+    hook = std::exchange(s->hook, nullptr);
+    armed = std::exchange(s->timer_armed, false);
+    s->waiters.notify_all();
   }
-  if (s->status != reply_status::pending) {
-    // The asker gave up (or the deadline completed it): a late reply is a
-    // dead letter; a late timeout or rejection is nothing.
-    s->lock.unlock();
-    if (is_reply) note_dead_letter(s->sys, nullptr, dead_letter_reason::unanswered, "reply");
-    return true;
-  }
-  fill(s, arg);
-  s->status = reply_status::done;
-  // release: a reader that sees ready sees the result.
-  s->ready.store(true, std::memory_order_release);
-  sys_message* m = std::exchange(s->then_msg, nullptr);
-  actor_cell* owner = std::exchange(s->then_cell, nullptr);
-  s->waiters.notify_all();
-  s->lock.unlock();
-  if (m) {
-    if (!post_sys(owner, m)) m->fn(m, owner, false);  // the asker is gone: unanswered
-    release_cell(owner);
-  }
+  // A completed ask frees its deadline timer at once (the caller's
+  // reference keeps s alive here).
+  if (armed && cancel_timer(&s->timer)) s->release();
+  if (hook) hook->run(hook, s);
   return true;
 }
 
 bool wait_reply(reply_state_base* s) {
   // acquire: pairs with the release store in complete_reply.
   if (s->ready.load(std::memory_order_acquire)) return true;
+  if (actor_cell* self = current_cell(); self && self == s->target) {
+    abandon_reply(s);
+    if (s->ready.load(std::memory_order_acquire)) return true;
+    throw actor_error(actor_errc::would_deadlock,
+                      "ask_future::get: an actor waiting on its own reply inside its turn could only time out "
+                      "(the request runs after this turn); use then() or co_await in a reentrant handler");
+  }
   s->lock.lock();
   for (;;) {
     if (s->status == reply_status::done) {
       s->lock.unlock();
       return true;
     }
-    if (now() >= s->deadline) {
+    if (now_of(s->sys) >= s->deadline) {
       s->status = reply_status::abandoned;
       s->lock.unlock();
       return false;
     }
-    const wake_reason why = s->waiters.wait(s->lock, s->deadline);  // releases the lock
+    const wake_reason why = s->waiters.wait(s->lock, s->deadline, /*cancellable=*/true, s->sys->sched);
     s->lock.lock();
     if (why == wake_reason::cancelled && s->status != reply_status::done) {
       s->status = reply_status::abandoned;
@@ -62,43 +85,63 @@ bool wait_reply(reply_state_base* s) {
 }
 
 void abandon_reply(reply_state_base* s) noexcept {
-  s->lock.lock();
-  if (s->status == reply_status::pending && !s->then_msg) s->status = reply_status::abandoned;
-  s->lock.unlock();
+  std::lock_guard g(s->lock);
+  if (s->status == reply_status::pending && !s->hook) s->status = reply_status::abandoned;
 }
 
-void register_then(reply_state_base* s, actor_cell* owner, sys_message* m) {
-  s->lock.lock();
-  if (s->status == reply_status::done) {
-    s->lock.unlock();
-    if (!post_sys(owner, m)) m->fn(m, owner, false);
-    return;
-  }
-  add_ref(owner);
-  s->then_cell = owner;
-  s->then_msg = m;
-  s->lock.unlock();
-  if (s->deadline == clock::time_point::max()) return;
-  s->add_ref();
-  struct holder {
-    reply_state_base* s;
-    explicit holder(reply_state_base* p) : s(p) {}
-    holder(holder&& o) noexcept : s(std::exchange(o.s, nullptr)) {}
-    ~holder() {
-      if (s) s->release();
+void register_hook(reply_state_base* s, completion_hook* h) noexcept {
+  {
+    std::lock_guard g(s->lock);
+    if (s->status != reply_status::done) {
+      s->hook = h;
+      if (s->deadline != no_deadline && !s->timer_armed) {
+        // Armed under the lock, so a completion that follows finds it armed
+        // and cancels it (the lock orders arm before cancel).
+        s->timer_armed = true;
+        s->add_ref();  // the timer's
+        s->timer.on_fire = &reply_deadline;
+        arm_timer(*s->sys->sched, &s->timer, s->deadline);
+      }
+      return;
     }
-  };
-  try {
-    s->sys->timers.add(
-        s->deadline, clock::duration::zero(),
-        [h = holder(s)]() {
-          h.s->timeout_fn(h.s);
-          return false;
-        },
-        /*user=*/false);
-  } catch (...) {
-    // No timer: the continuation still runs when the reply or a rejection arrives.
   }
+  h->run(h, s);  // already complete: run it now
+}
+
+bool reply_ready(const reply_state_base* s) noexcept {
+  return s->ready.load(std::memory_order_acquire) ||
+         (s->deadline != no_deadline && now_of(s->sys) >= s->deadline);
+}
+
+actor_cell* asking_actor(const char* what) {
+  actor_cell* c = current_cell();
+  if (!c)
+    throw actor_error(actor_errc::not_in_actor,
+                      std::string(what) + ": only in an actor's handler (from elsewhere use on_complete or get)");
+  return c;
+}
+
+void note_callback_failure(reply_state_base* s) noexcept {
+  // relaxed: a statistic.
+  s->sys->failures.fetch_add(1, std::memory_order_relaxed);
+}
+
+void post_continuation(continuation_base* c, reply_state_base*) noexcept {
+  actor_cell* owner = c->owner;
+  if (!post_sys(owner, c)) c->fn(c, owner, false);  // the asker is gone: unanswered
+}
+
+bool continuation_runnable(continuation_base* c, actor_cell* cell, bool deliver, const char* type) noexcept {
+  // Registered by the object being run now, not by one a restart replaced.
+  const bool ok = deliver && cell && cell->incarnation == c->incarnation && (cell->flags & flag_alive);
+  if (ok) {
+    current_turn()->deadline = c->deadline;  // asks made in f inherit the asking request's deadline
+  } else {
+    system_impl* s = cell ? cell->sys : c->owner->sys;
+    note_dead_letter(s, cell ? cell : c->owner, dead_letter_reason::unanswered, type);
+  }
+  release_cell(c->owner);
+  return ok;
 }
 
 }  // namespace troupe::detail

@@ -1,22 +1,41 @@
-// The mailbox: the send path (lock-free unless the mailbox is full) and the
-// turn that drains it. The word protocol is described in detail/cell.hpp and
+// The mailbox: the send path (lock-free unless the mailbox is full), the
+// admission queue of senders waiting for room, and the one path that drains
+// a mailbox (a turn). The word protocol is in mailbox_word.hpp and
 // docs/design/actors.md.
 
+#include "mailbox.hpp"
+
+#include <mutex>
 #include <thread>
 
-#include "system_impl.hpp"
+#include "cell.hpp"
+#include "coroutine.hpp"
+#include "system.hpp"
+#include "troupe/runtime/detail/fiber_local.hpp"
 #include "troupe/runtime/detail/schedule.hpp"
+#include "troupe/runtime/detail/timer.hpp"
+#include "troupe/runtime/detail/wait_list.hpp"
 
 namespace troupe::detail {
 
+// ------------------------------------------------------------ turn context
+
+turn_context* current_turn() noexcept { return static_cast<turn_context*>(fiber_local()); }
+turn_context* set_current_turn(turn_context* t) noexcept {
+  void*& slot = fiber_local();
+  return static_cast<turn_context*>(std::exchange(slot, t));
+}
+actor_cell* current_cell() noexcept {
+  turn_context* t = current_turn();
+  return t ? t->cell : nullptr;
+}
+
 namespace {
 
-thread_local actor_cell* tl_current = nullptr;
-
 struct turn_scope {
-  actor_cell* saved;
-  explicit turn_scope(actor_cell* c) : saved(std::exchange(tl_current, c)) {}
-  ~turn_scope() { tl_current = saved; }
+  turn_context* saved;
+  explicit turn_scope(turn_context* t) noexcept : saved(set_current_turn(t)) {}
+  ~turn_scope() { set_current_turn(saved); }
 };
 
 void update_high_water(actor_cell* c, std::uint32_t d) noexcept {
@@ -26,298 +45,656 @@ void update_high_water(actor_cell* c, std::uint32_t d) noexcept {
   }
 }
 
-enum class reserve { scheduled, queued, closed, full };
-
-// Reserves one user slot with one CAS: refuses if CLOSED or at capacity;
-// sets SCHED if the actor is neither scheduled nor suspended (then the caller
-// must schedule it, after pushing).
-reserve reserve_user(actor_cell* c) noexcept {
-  // relaxed: only the CAS below decides.
-  std::uint64_t w = c->word.load(std::memory_order_relaxed);
-  for (;;) {
-    if (w & closed_bit) return reserve::closed;
-    if (user_count(w) >= c->capacity) return reserve::full;
-    std::uint64_t nw = w + 1;
-    const bool sched = !(w & (sched_bit | susp_bit));
-    if (sched) nw |= sched_bit;
-    // acq_rel: acquire pairs with the release CAS by which the last turn
-    // cleared SCHED, so the turn we schedule (the scheduler hand-off carries
-    // it on) sees all that turn's writes to consumer state; release keeps the
-    // reservation ahead of the push for the drop_oldest accounting.
-    if (c->word.compare_exchange_weak(w, nw, std::memory_order_acq_rel, std::memory_order_relaxed)) {
-      update_high_water(c, user_count(nw));
-      return sched ? reserve::scheduled : reserve::queued;
-    }
-  }
+// The outcome a refused sender's asker (or send_async future) is given.
+void complete_accepted(reply_state_base* s, actor_errc code) noexcept {
+  if (!s) return;
+  if (code == actor_errc::ok)
+    complete_with<void>(s, true, result<void>::ok());
+  else
+    complete_error<void>(s, code, to_string(code));
+  s->release();
 }
 
-send_result reject(actor_cell* c, envelope* e, dead_letter_reason why, actor_errc code) {
-  e->fn(e, c, envelope_op::reject, why);
+send_result reject(actor_cell* c, envelope* e, dead_letter_reason why, actor_errc code,
+                   reply_state_base* accepted) noexcept {
+  try {
+    e->fn(e, c, envelope_op::reject, why);
+  } catch (...) {
+    // reject only counts, completes and frees: it does not throw in practice.
+  }
+  complete_accepted(accepted, code);
   return send_result(code);
 }
 
-enum class wait_result { retry, timeout, cancelled };
-
-// Parks the sender until a turn frees a slot, the actor closes, or the
-// deadline passes.
-wait_result wait_for_room(actor_cell* c, clock::time_point deadline) {
-  c->lock.lock();
-  // seq_cst, with the load below and with the turn's seq_cst fetch_sub and
-  // load of `blocked` (Dekker): either the turn sees this registration and
-  // notifies, or this load sees the slot the turn freed.
-  c->blocked.fetch_add(1, std::memory_order_seq_cst);
-  const std::uint64_t w = c->word.load(std::memory_order_seq_cst);
-  // relaxed (the decrements): a stale count costs the turn one useless lock.
-  if ((w & closed_bit) || user_count(w) < c->capacity) {
-    c->blocked.fetch_sub(1, std::memory_order_relaxed);
-    c->lock.unlock();
-    return wait_result::retry;
-  }
-  if (now() >= deadline) {
-    c->blocked.fetch_sub(1, std::memory_order_relaxed);
-    c->lock.unlock();
-    return wait_result::timeout;
-  }
-  const wake_reason why = c->senders.wait(c->lock, deadline);  // releases the lock
-  c->blocked.fetch_sub(1, std::memory_order_relaxed);
-  switch (why) {
-    case wake_reason::notified: return wait_result::retry;
-    case wake_reason::timeout: return wait_result::timeout;
-    case wake_reason::cancelled: return wait_result::cancelled;
-  }
-  return wait_result::retry;
+// Pushes an accepted message and schedules the actor if this send set SCHED.
+void enqueue(actor_cell* c, envelope* e, mailbox_word accepted_word, bool scheduled) noexcept {
+  update_high_water(c, accepted_word.depth());
+  c->user_q.push(e);
+  if (scheduled) schedule_cell(c);
 }
 
-void spin_pause(unsigned& spins) noexcept {
-  if (++spins < 64)
-    cpu_relax();
-  else
-    std::this_thread::yield();
+}  // namespace
+
+void schedule_cell(actor_cell* c) noexcept { schedule(*c->sys->sched, c); }
+
+// ------------------------------------------------------- the admission queue
+//
+// A sender that may wait and finds a `block` mailbox full queues its message
+// for admission instead of retrying: it sets ADMIT with a CAS that checks the
+// mailbox is still full (else it retries the plain send), and links a record
+// under the cell's lock. While ADMIT is set, every sender that may wait
+// queues behind the waiting ones, so a sender's messages keep their order.
+// A turn that freed slots admits waiting messages in order, under the lock,
+// clearing ADMIT when none is left. Who decides a record's fate (admitted,
+// expired at its deadline, refused by a stop) is one CAS on its state, always
+// made under the cell's lock; so exactly one party acts on each record.
+
+struct admission {
+  enum class state : std::uint8_t { waiting, admitted, expired, refused };
+  enum class kind : std::uint8_t { blocking, async };
+
+  admission(kind k, envelope* m) noexcept : what(k), e(m) {}
+  std::atomic<state> st{state::waiting};
+  kind what;
+  envelope* e;
+  admission* queue_next = nullptr;  // guarded by the cell's lock
+  bool linked = false;               // guarded by the cell's lock
+
+  // Under the cell's lock: decides the record's fate once.
+  bool claim(state to) noexcept {
+    state expected = state::waiting;
+    // relaxed would do (the cell's lock orders every claim); acq_rel keeps
+    // the argument local.
+    return st.compare_exchange_strong(expected, to, std::memory_order_acq_rel);
+  }
+};
+
+namespace {
+
+// A fiber or thread blocked in send(): lives on its stack. The party that
+// claims it notifies it under `lk`; the sender takes `lk` before leaving, so
+// nothing touches the record after the sender returned.
+struct blocking_admission : admission {
+  explicit blocking_admission(envelope* m) noexcept : admission(kind::blocking, m) {}
+  spinlock lk;
+  wait_list waiters;
+  bool notified = false;  // guarded by lk
+};
+
+// A sender that did not wait (an ask, send_async): on the heap, with a timer
+// for its deadline. Two owners: the queue (until claimed) and the timer.
+struct async_admission : admission, timer_entry, small_object {
+  async_admission(actor_cell* c, envelope* m, reply_state_base* acc) noexcept
+      : admission(kind::async, m), timer_entry(&expire), cell(c), accepted(acc) {}
+  static void expire(timer_entry* t) noexcept;
+  void release() noexcept {
+    // acq_rel: the last owner sees the other's writes before freeing.
+    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+  actor_cell* cell;              // one reference
+  reply_state_base* accepted;    // send_async's future, or null
+  std::atomic<int> refs{2};
+  ~async_admission() { release_cell(cell); }
+};
+
+void link_admission(cell_ext* x, admission* a) noexcept {
+  a->queue_next = nullptr;
+  if (x->admit_tail) x->admit_tail->queue_next = a;
+  else x->admit_head = a;
+  x->admit_tail = a;
+  a->linked = true;
+}
+
+void unlink_admission(cell_ext* x, admission* a) noexcept {
+  admission* prev = nullptr;
+  for (admission* p = x->admit_head; p; prev = p, p = p->queue_next) {
+    if (p != a) continue;
+    if (prev) prev->queue_next = a->queue_next;
+    else x->admit_head = a->queue_next;
+    if (x->admit_tail == a) x->admit_tail = prev;
+    a->linked = false;
+    return;
+  }
+}
+
+// Tells a blocked sender its fate (after the claim, outside the cell's lock).
+void notify_blocking(blocking_admission* b) noexcept {
+  std::lock_guard g(b->lk);
+  b->notified = true;
+  b->waiters.notify_one();
+}
+
+// Clears ADMIT when no sender waits any more. Under the cell's lock.
+void clear_admit_if_empty(actor_cell* c, cell_ext* x) noexcept {
+  // seq_cst: like every change of the word that senders read.
+  if (!x->admit_head) c->word.fetch_and(~mailbox_word::admit_bit, std::memory_order_seq_cst);
+}
+
+// Resolves claimed records outside the lock: notifies blocked senders; for
+// async ones, accepted or refused, and lets go of the queue's reference.
+void resolve(actor_cell* c, admission* list) noexcept {
+  while (admission* a = list) {
+    list = a->queue_next;
+    const admission::state fate = a->st.load(std::memory_order_acquire);
+    if (a->what == admission::kind::blocking) {
+      notify_blocking(static_cast<blocking_admission*>(a));
+      continue;
+    }
+    auto* as = static_cast<async_admission*>(a);
+    if (fate == admission::state::refused)
+      reject(c, as->e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped, as->accepted);
+    else
+      complete_accepted(as->accepted, actor_errc::ok);
+    if (cancel_timer(as)) as->release();  // the timer's reference
+    as->release();                                 // the queue's
+  }
+}
+
+// The turn freed slots: admit waiting messages in order while there is room.
+void admit_waiting(actor_cell* c) noexcept {
+  cell_ext* x = ext_of(c);
+  if (!x) return;
+  admission* done = nullptr;
+  admission** tail = &done;
+  {
+    std::lock_guard g(c->lock);
+    // The depth can only grow under this lock now (lock-free senders see
+    // ADMIT and queue), and only this turn shrinks it.
+    mailbox_word w(c->word.load(std::memory_order_acquire));
+    while (x->admit_head && !w.closed() && w.depth() < c->capacity) {
+      admission* a = x->admit_head;
+      x->admit_head = a->queue_next;
+      if (!x->admit_head) x->admit_tail = nullptr;
+      a->linked = false;
+      if (!a->claim(admission::state::admitted)) continue;  // expired: its sender cleans up
+      // seq_cst: the depth grows like any accepted send; the turn runs, so
+      // SCHED is set and nothing needs scheduling.
+      w = mailbox_word(c->word.fetch_add(1, std::memory_order_seq_cst) + 1);
+      update_high_water(c, w.depth());
+      c->user_q.push(a->e);
+      a->queue_next = nullptr;
+      *tail = a;
+      tail = &a->queue_next;
+    }
+    clear_admit_if_empty(c, x);
+  }
+  resolve(c, done);
+}
+
+// Queues `e` for admission. false: the mailbox was not full after all (or
+// closed): the caller retries the plain send.
+bool enqueue_admission(actor_cell* c, admission* a) {
+  cell_ext* x = ensure_ext(c);
+  std::lock_guard g(c->lock);
+  std::uint64_t w = c->word.load(std::memory_order_relaxed);
+  for (;;) {
+    const auto next = mailbox_word(w).start_admitting(c->capacity);
+    if (!next) return false;
+    // seq_cst: against the turn's fetch_sub: either this CAS sees the slot
+    // the turn freed (and fails), or the turn's fetch_sub returns a word
+    // with ADMIT and the turn admits us (it takes this lock after we link).
+    if (c->word.compare_exchange_weak(w, next->bits(), std::memory_order_seq_cst, std::memory_order_relaxed))
+      break;
+  }
+  link_admission(x, a);
+  return true;
+}
+
+void async_admission::expire(timer_entry* t) noexcept {
+  auto* a = static_cast<async_admission*>(t);
+  bool expired = false;
+  {
+    std::lock_guard g(a->cell->lock);
+    if (a->claim(state::expired)) {
+      expired = true;
+      if (a->linked) unlink_admission(ext_of(a->cell), a);
+      clear_admit_if_empty(a->cell, ext_of(a->cell));
+    }
+  }
+  if (expired) {
+    reject(a->cell, a->e, dead_letter_reason::mailbox_full, actor_errc::mailbox_full, a->accepted);
+    a->release();  // the queue's: unlinked here
+  }
+  a->release();  // the timer's
+}
+
+// A blocked sender waits for its record's fate.
+send_result wait_admission(actor_cell* c, blocking_admission& b, time_point deadline) {
+  scheduler* sched = c->sys->sched;
+  wake_reason why;
+  {
+    b.lk.lock();
+    if (b.notified) {
+      b.lk.unlock();
+      why = wake_reason::notified;
+    } else {
+      why = b.waiters.wait(b.lk, deadline, /*cancellable=*/true, sched);
+    }
+  }
+  if (why != wake_reason::notified) {
+    // Timed out (or cancelled by runtime shutdown): expire it, unless a turn
+    // or a stop claimed it first.
+    bool expired = false;
+    {
+      std::lock_guard g(c->lock);
+      if (b.claim(admission::state::expired)) {
+        expired = true;
+        if (b.linked) unlink_admission(ext_of(c), &b);
+        clear_admit_if_empty(c, ext_of(c));
+      }
+    }
+    if (expired) {
+      const bool cancelled = why == wake_reason::cancelled;
+      return reject(c, b.e, cancelled ? dead_letter_reason::system_stopped : dead_letter_reason::mailbox_full,
+                    cancelled ? actor_errc::cancelled : actor_errc::mailbox_full, nullptr);
+    }
+    // Claimed meanwhile: wait for the claimer's notification, after which
+    // nobody touches `b` again.
+    b.lk.lock();
+    if (!b.notified) b.waiters.wait(b.lk, no_deadline, /*cancellable=*/false, sched);
+    else b.lk.unlock();
+  }
+  // The claimer notifies under b.lk: taking it once more makes sure it has
+  // let go of `b` before this frame (and `b` with it) goes away.
+  b.lk.lock();
+  b.lk.unlock();
+  if (b.st.load(std::memory_order_acquire) == admission::state::admitted) return send_result();
+  return reject(c, b.e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped, nullptr);
 }
 
 // drop_oldest on a full mailbox: swap the oldest queued message for the new
 // one. User pops of a drop_oldest mailbox happen under c->lock and decrement
 // the depth at once, so under the lock depth == messages queued or being
 // pushed.
-send_result drop_oldest_and_push(actor_cell* c, envelope* e) {
+send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* accepted) {
   mpsc_node* victim = nullptr;
   unsigned spins = 0;
   c->lock.lock();
   for (;;) {
-    switch (reserve_user(c)) {
-      case reserve::scheduled:
-        c->lock.unlock();
-        c->user_q.push(e);
-        schedule(*c->sys->sched, c);
-        return send_result();
-      case reserve::queued:
-        c->lock.unlock();
-        c->user_q.push(e);
-        return send_result();
-      case reserve::closed:
-        c->lock.unlock();
-        return reject(c, e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped);
-      case reserve::full:
-        break;
+    std::uint64_t w = c->word.load(std::memory_order_relaxed);
+    const auto r = mailbox_word(w).try_reserve(c->capacity);
+    if (r.outcome == mailbox_word::reserve::closed) {
+      c->lock.unlock();
+      return reject(c, e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped, accepted);
+    }
+    if (r.outcome != mailbox_word::reserve::full) {
+      // acq_rel: as in post().
+      if (!c->word.compare_exchange_weak(w, r.next, std::memory_order_acq_rel, std::memory_order_relaxed))
+        continue;
+      c->lock.unlock();
+      enqueue(c, e, mailbox_word(r.next), r.outcome == mailbox_word::reserve::scheduled);
+      complete_accepted(accepted, actor_errc::ok);
+      return send_result();
     }
     victim = c->user_q.pop();
     if (victim) break;
-    spin_pause(spins);  // every queued message is still being linked by its producer
+    // Every queued message is still being linked by its producer.
+    if (++spins < 64) cpu_relax();
+    else std::this_thread::yield();
   }
   // The new message takes the victim's slot: depth unchanged, and the actor
-  // is already scheduled (or suspended) since its depth is non-zero.
+  // is already scheduled (or paused) since its depth is non-zero.
   c->user_q.push(e);
   c->lock.unlock();
   auto* v = static_cast<envelope*>(victim);
   v->fn(v, c, envelope_op::reject, dead_letter_reason::dropped_oldest);
+  complete_accepted(accepted, actor_errc::ok);
   return send_result();
 }
 
+send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_deadline, reply_state_base* accepted) {
+  system_impl* s = c->sys;
+  if (e->deadline != no_deadline && e->deadline <= now_of(s))
+    return reject(c, e, dead_letter_reason::expired, actor_errc::deadline_passed, accepted);
+  // relaxed: shutdown refuses external sends from "soon after" it begins;
+  // what it guarantees about accepted messages rests on each actor's CLOSED bit.
+  if (s->stopping.load(std::memory_order_relaxed) && !on_worker_of(*s->sched))
+    return reject(c, e, dead_letter_reason::system_stopped, actor_errc::system_stopped, accepted);
+  // relaxed: only the CAS below decides.
+  std::uint64_t w = c->word.load(std::memory_order_relaxed);
+  for (;;) {
+    const auto r = mailbox_word(w).try_reserve(c->capacity);
+    switch (r.outcome) {
+      case mailbox_word::reserve::scheduled:
+      case mailbox_word::reserve::queued:
+        // acq_rel: acquire pairs with the release CAS by which the last turn
+        // cleared SCHED, so the turn we schedule (the scheduler hand-off
+        // carries it on) sees all that turn's writes to consumer state;
+        // release keeps the reservation ahead of the push.
+        if (!c->word.compare_exchange_weak(w, r.next, std::memory_order_acq_rel, std::memory_order_relaxed))
+          continue;
+        enqueue(c, e, mailbox_word(r.next), r.outcome == mailbox_word::reserve::scheduled);
+        complete_accepted(accepted, actor_errc::ok);
+        return send_result();
+      case mailbox_word::reserve::closed:
+        return reject(c, e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped, accepted);
+      case mailbox_word::reserve::full:
+      case mailbox_word::reserve::behind:
+        break;
+    }
+    switch (c->policy) {
+      case overflow_policy::fail:
+        return reject(c, e, dead_letter_reason::mailbox_full, actor_errc::mailbox_full, accepted);
+      case overflow_policy::drop_newest:
+        return reject(c, e, dead_letter_reason::dropped_newest, actor_errc::dropped, accepted);
+      case overflow_policy::drop_oldest:
+        return drop_oldest_and_push(c, e, accepted);
+      case overflow_policy::block:
+        break;
+    }
+    if (mode == send_mode::fail)
+      return reject(c, e, dead_letter_reason::mailbox_full, actor_errc::mailbox_full, accepted);
+    if (wait_deadline == no_deadline)
+      wait_deadline = clock::after(now_of(s), std::chrono::milliseconds(c->block_timeout_ms));
+    if (e->deadline < wait_deadline) wait_deadline = e->deadline;
+    if (mode == send_mode::queue) {
+      auto* a = new async_admission(c, e, accepted);
+      add_ref(c);
+      if (!enqueue_admission(c, a)) {
+        a->e = nullptr;
+        a->accepted = nullptr;
+        delete a;
+        w = c->word.load(std::memory_order_relaxed);
+        continue;
+      }
+      if (wait_deadline != no_deadline) arm_timer(*s->sched, a, wait_deadline);
+      else a->release();  // no timer will ever hold it
+      return send_result();
+    }
+    blocking_admission b(e);
+    if (!enqueue_admission(c, &b)) {
+      w = c->word.load(std::memory_order_relaxed);
+      continue;
+    }
+    return wait_admission(c, b, wait_deadline);
+  }
+}
+
+}  // namespace
+
+send_result post_user(actor_cell* c, envelope* e, send_mode mode, time_point wait_deadline) {
+  return post(c, e, mode, wait_deadline, nullptr);
+}
+
+void post_accepted(actor_cell* c, envelope* e, time_point wait_deadline, reply_state_base* accepted) {
+  post(c, e, send_mode::queue, wait_deadline, accepted);
+}
+
+void reject_admissions(actor_cell* c) noexcept {
+  cell_ext* x = ext_of(c);
+  if (!x) return;
+  admission* done = nullptr;
+  admission** tail = &done;
+  {
+    std::lock_guard g(c->lock);
+    while (admission* a = x->admit_head) {
+      x->admit_head = a->queue_next;
+      a->linked = false;
+      if (!a->claim(admission::state::refused)) continue;
+      a->queue_next = nullptr;
+      *tail = a;
+      tail = &a->queue_next;
+    }
+    x->admit_tail = nullptr;
+    clear_admit_if_empty(c, x);
+  }
+  resolve(c, done);
+}
+
+// -------------------------------------------------------------- system lane
+
+bool post_sys(actor_cell* c, sys_message* m) noexcept {
+  // relaxed: only the CAS decides.
+  std::uint64_t w = c->word.load(std::memory_order_relaxed);
+  mailbox_word::post_result r;
+  for (;;) {
+    const auto next = mailbox_word(w).post_sys();
+    if (!next) return false;
+    r = *next;
+    // acq_rel: as in post().
+    if (c->word.compare_exchange_weak(w, r.next, std::memory_order_acq_rel, std::memory_order_relaxed)) break;
+  }
+  c->sys_q.push(m);
+  if (r.sets_sched) schedule_cell(c);
+  return true;
+}
+
+bool close_word(actor_cell* c, bool immediate, mailbox_word::post_result& out) noexcept {
+  // relaxed: the CAS decides.
+  std::uint64_t w = c->word.load(std::memory_order_relaxed);
+  for (;;) {
+    const auto next = mailbox_word(w).close(immediate);
+    if (!next) return false;
+    out = *next;
+    // seq_cst: a sender queuing for admission (seq_cst CAS) either sees
+    // CLOSED, or is queued before reject_admissions takes the lock.
+    if (c->word.compare_exchange_weak(w, out.next, std::memory_order_seq_cst, std::memory_order_relaxed))
+      return true;
+  }
+}
+
+void update_pause(actor_cell* c) noexcept {
+  const bool want = c->flags & (flag_suspended | flag_holding);
+  // acq_rel (both): like a reservation; senders that see PAUSE leave the
+  // scheduling to whoever clears it (always a turn, which then goes on).
+  if (want)
+    c->word.fetch_or(mailbox_word::pause_bit, std::memory_order_acq_rel);
+  else
+    c->word.fetch_and(~mailbox_word::pause_bit, std::memory_order_acq_rel);
+}
+
+// ------------------------------------------------------- deferred messages
+
+namespace {
+
+bool holding(const actor_cell* c) noexcept { return c->flags & flag_holding; }
+
+// A user-code system message that must wait while a non-reentrant handler
+// holds the actor: continuations, timer messages, other handlers' resumptions.
+bool must_defer(actor_cell* c, const sys_message* m) noexcept {
+  if (!holding(c)) return false;
+  if (m->resumes) return m->resumes != ext_of(c)->holder;
+  return m->user_code;
+}
+
+void defer(actor_cell* c, sys_message* m) noexcept {
+  cell_ext* x = ext_of(c);  // exists: something holds
+  m->next.store(nullptr, std::memory_order_relaxed);
+  if (x->deferred_tail) x->deferred_tail->next.store(m, std::memory_order_relaxed);
+  else x->deferred_head = m;
+  x->deferred_tail = m;
+  c->flags |= flag_turn_state;
+}
+
+sys_message* take_deferred(actor_cell* c) noexcept {
+  cell_ext* x = ext_of(c);
+  if (!x || !x->deferred_head) return nullptr;
+  sys_message* m = x->deferred_head;
+  x->deferred_head = static_cast<sys_message*>(m->next.load(std::memory_order_relaxed));
+  if (!x->deferred_head) x->deferred_tail = nullptr;
+  return m;
+}
+
+bool has_deferred(const actor_cell* c) noexcept {
+  if (!(c->flags & flag_turn_state)) return false;
+  const cell_ext* x = ext_of(c);
+  return x && x->deferred_head;
+}
+
+}  // namespace
+
+void dispose_deferred(actor_cell* c) noexcept {
+  while (sys_message* m = take_deferred(c)) m->fn(m, c, false);
+}
+
+// -------------------------------------------------------------------- turn
+
+namespace {
+
 envelope* pop_user(actor_cell* c) noexcept {
   if (c->policy != overflow_policy::drop_oldest) return static_cast<envelope*>(c->user_q.pop());
-  c->lock.lock();
+  std::lock_guard g(c->lock);
   mpsc_node* n = c->user_q.pop();
-  // seq_cst: the same Dekker pairing as the batched fetch_sub in run_turn.
+  // seq_cst: the same pairing as the batched fetch_sub in run_turn.
   if (n) c->word.fetch_sub(1, std::memory_order_seq_cst);
-  c->lock.unlock();
   return static_cast<envelope*>(n);
 }
 
-void wake_senders(actor_cell* c, std::uint32_t n) noexcept {
-  c->lock.lock();
-  for (std::uint32_t i = 0; i < n; ++i)
-    if (!c->senders.notify_one()) break;
-  c->lock.unlock();
-}
-
 void deliver_user(actor_cell* c, envelope* e) {
-  if (e->deadline != clock::time_point::max() && e->deadline <= now()) {
+  if (e->deadline != no_deadline && e->deadline <= now_of(c->sys)) {
     e->fn(e, c, envelope_op::reject, dead_letter_reason::expired);
     return;
   }
   try {
     e->fn(e, c, envelope_op::deliver, dead_letter_reason::actor_stopped);
   } catch (...) {
-    tl_current = c;  // the handler may have blocked and moved to another worker
     handle_failure(c, describe(std::current_exception(), exit_kind::failed));
-    return;
   }
-  tl_current = c;
+}
+
+// What one pass took out of the mailbox.
+struct pass_result {
+  std::uint32_t sys = 0, user = 0;
+  bool lagging = false;  // a counted message is still being linked by its producer
+};
+
+// One pass over a snapshot `w` of the mailbox. deliver: system messages
+// first (user-code ones deferred while a handler holds the actor), then the
+// deferred ones once nothing holds, then user messages unless the lane is
+// paused; each costs one unit of `budget`. dispose (immediate stop,
+// failure): every message counted in `w` is disposed of, without budget.
+pass_result pass(actor_cell* c, mailbox_word w, int& budget, bool dispose, turn_context& ctx) {
+  pass_result p;
+  const std::uint32_t ns = w.sys_count();
+  while (p.sys < ns && (dispose || budget > 0)) {
+    auto* m = static_cast<sys_message*>(c->sys_q.pop());
+    if (!m) {
+      p.lagging = true;
+      break;
+    }
+    ++p.sys;
+    if (dispose) {
+      m->fn(m, c, false);
+      continue;
+    }
+    --budget;
+    if (must_defer(c, m)) {
+      defer(c, m);
+    } else {
+      run_sys(c, m);
+      ctx = turn_context{c};
+    }
+    if (c->flags & flag_stop_now) return p;
+  }
+  if (dispose) {
+    dispose_deferred(c);
+  } else {
+    while (!holding(c) && budget > 0 && !(c->flags & flag_stop_now)) {
+      sys_message* m = take_deferred(c);
+      if (!m) break;
+      --budget;
+      run_sys(c, m);
+      ctx = turn_context{c};
+    }
+  }
+  if (p.lagging || (!dispose && w.paused())) return p;
+  const std::uint32_t nu = w.depth();
+  while (p.user < nu && (dispose || budget > 0)) {
+    envelope* e = pop_user(c);
+    if (!e) {
+      p.lagging = true;
+      break;
+    }
+    ++p.user;
+    if (dispose) {
+      e->fn(e, c, envelope_op::reject, dead_letter_reason::unprocessed);
+      continue;
+    }
+    --budget;
+    deliver_user(c, e);
+    ctx = turn_context{c};
+    if (c->flags & (flag_suspended | flag_stop_now | flag_holding)) break;
+  }
+  return p;
+}
+
+// Immediate stop (or failure): refuse new messages before disposing.
+void start_disposing(actor_cell* c) noexcept {
+  // seq_cst: as in close_word.
+  const mailbox_word before(
+      c->word.fetch_or(mailbox_word::closed_bit | mailbox_word::kill_bit, std::memory_order_seq_cst));
+  if (!before.closed()) reject_admissions(c);
 }
 
 }  // namespace
 
-actor_cell* current_cell() noexcept { return tl_current; }
-
-send_result post_user(actor_cell* c, envelope* e, bool may_block, clock::time_point wait_deadline) {
-  system_impl* s = c->sys;
-  if (e->deadline != clock::time_point::max() && e->deadline <= now())
-    return reject(c, e, dead_letter_reason::expired, actor_errc::deadline_passed);
-  // relaxed: shutdown refuses external sends from "soon after" it begins;
-  // what it guarantees about accepted messages rests on each actor's CLOSED bit.
-  if (s->stopping.load(std::memory_order_relaxed) && !on_worker_of(*s->sched))
-    return reject(c, e, dead_letter_reason::system_stopped, actor_errc::system_stopped);
-  bool deadline_known = wait_deadline != clock::time_point::max();
-  bool last_try = false;
-  for (;;) {
-    switch (reserve_user(c)) {
-      case reserve::scheduled:
-        c->user_q.push(e);
-        schedule(*s->sched, c);
-        return send_result();
-      case reserve::queued:
-        c->user_q.push(e);
-        return send_result();
-      case reserve::closed:
-        return reject(c, e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped);
-      case reserve::full:
-        break;
-    }
-    switch (c->policy) {
-      case overflow_policy::fail:
-        return reject(c, e, dead_letter_reason::mailbox_full, actor_errc::mailbox_full);
-      case overflow_policy::drop_newest:
-        return reject(c, e, dead_letter_reason::dropped_newest, actor_errc::dropped);
-      case overflow_policy::drop_oldest:
-        return drop_oldest_and_push(c, e);
-      case overflow_policy::block:
-        break;
-    }
-    if (!may_block || last_try) return reject(c, e, dead_letter_reason::mailbox_full, actor_errc::mailbox_full);
-    if (!deadline_known) {
-      wait_deadline = now() + std::chrono::milliseconds(c->block_timeout_ms);
-      deadline_known = true;
-    }
-    switch (wait_for_room(c, wait_deadline)) {
-      case wait_result::retry: break;
-      case wait_result::timeout: last_try = true; break;  // one more try, then mailbox_full
-      case wait_result::cancelled:
-        return reject(c, e, dead_letter_reason::system_stopped, actor_errc::cancelled);
-    }
-  }
-}
-
-bool post_sys(actor_cell* c, sys_message* m) noexcept {
-  // relaxed: only the CAS decides.
-  std::uint64_t w = c->word.load(std::memory_order_relaxed);
-  bool sched = false;
-  for (;;) {
-    if (w & final_bit) return false;
-    std::uint64_t nw = w + sys_one;
-    sched = !(w & sched_bit);
-    if (sched) nw |= sched_bit;
-    // acq_rel: as in reserve_user.
-    if (c->word.compare_exchange_weak(w, nw, std::memory_order_acq_rel, std::memory_order_relaxed)) break;
-  }
-  c->sys_q.push(m);
-  if (sched) schedule(*c->sys->sched, c);
-  return true;
-}
-
-void wake_all_senders(actor_cell* c) noexcept {
-  c->lock.lock();
-  c->senders.notify_all();
-  c->lock.unlock();
-}
-
 // One turn. Holds SCHED from start to end: exactly one turn of an actor runs
 // at a time, and only a turn finalises the actor. Each pass takes a snapshot
-// of the counts, handles system messages first, then up to the budget of user
-// messages, then subtracts what it handled in one RMW.
+// of the counts, handles what it may, then subtracts what it took in one RMW.
+// The same path disposes of everything when the actor is killed or failed.
 void run_turn(task_header* h) {
   auto* c = static_cast<actor_cell*>(h);
-  turn_scope scope(c);
+  turn_context ctx{c};
+  turn_scope scope(&ctx);
   int budget = c->budget;
+  unsigned idle_spins = 0;
   for (;;) {
     // acquire: pairs with the senders' CAS so the counts seen are backed by
     // reservations (their nodes are published by the queue itself).
-    const std::uint64_t w = c->word.load(std::memory_order_acquire);
-    if ((w & kill_bit) || (c->flags & flag_stop_now)) {
-      kill_and_finalize(c);
-      return;
-    }
-    const std::uint32_t ns = sys_count(w);
-    std::uint32_t ps = 0, pu = 0;
-    bool lagging = false;  // a counted message is still being linked by its producer
-    while (ps < ns && budget > 0) {
-      auto* m = static_cast<sys_message*>(c->sys_q.pop());
-      if (!m) {
-        lagging = true;
-        break;
-      }
-      ++ps;
-      --budget;
-      run_sys(c, m);
-      tl_current = c;
-      if (c->flags & flag_stop_now) break;
-    }
-    if (!(c->flags & (flag_suspended | flag_stop_now)) && !lagging) {
-      const std::uint32_t nu = user_count(w);
-      while (pu < nu && budget > 0) {
-        envelope* e = pop_user(c);
-        if (!e) {
-          lagging = true;
-          break;
-        }
-        ++pu;
-        --budget;
-        deliver_user(c, e);
-        if (c->flags & (flag_suspended | flag_stop_now)) break;
-      }
-    }
-    // relaxed: only this turn writes it; readers want a statistic.
-    c->processed.store(c->processed.load(std::memory_order_relaxed) + ps + pu, std::memory_order_relaxed);
-    const std::uint64_t sub =
-        std::uint64_t{ps} * sys_one + (c->policy == overflow_policy::drop_oldest ? 0 : std::uint64_t{pu});
-    // seq_cst: the Dekker pairing with wait_for_room (see there).
-    const std::uint64_t w2 = sub ? c->word.fetch_sub(sub, std::memory_order_seq_cst) - sub
-                                 : c->word.load(std::memory_order_seq_cst);
-    if (pu && c->policy == overflow_policy::block && c->blocked.load(std::memory_order_seq_cst) != 0)
-      wake_senders(c, pu);
-    if ((w2 & kill_bit) || (c->flags & flag_stop_now)) continue;
-    const bool suspended = c->flags & flag_suspended;
-    if ((w2 & closed_bit) && sys_count(w2) == 0 && (user_count(w2) == 0 || suspended)) {
-      if (user_count(w2) != 0) {  // stopped while suspended: its queue cannot be handled
-        kill_and_finalize(c);
-        return;
-      }
-      if (try_finalize(c, w2)) return;
+    const mailbox_word w(c->word.load(std::memory_order_acquire));
+    const bool dispose = w.killed() || (c->flags & flag_stop_now);
+    if (dispose && !w.killed()) {
+      start_disposing(c);
       continue;
     }
-    const bool more = sys_count(w2) > 0 || (!suspended && user_count(w2) > 0);
+    const pass_result p = pass(c, w, budget, dispose, ctx);
+    // relaxed: only this turn writes it; readers want a statistic.
+    if (!dispose)
+      c->processed.store(c->processed.load(std::memory_order_relaxed) + p.sys + p.user, std::memory_order_relaxed);
+    const std::uint64_t sub =
+        mailbox_word::consumed(p.sys, c->policy == overflow_policy::drop_oldest ? 0 : p.user);
+    // seq_cst: against senders queuing for admission (enqueue_admission).
+    mailbox_word w2(sub ? c->word.fetch_sub(sub, std::memory_order_seq_cst) - sub
+                        : c->word.load(std::memory_order_seq_cst));
+    if (w2.admitting() && !dispose) {
+      admit_waiting(c);
+      w2 = mailbox_word(c->word.load(std::memory_order_seq_cst));
+    }
+    if (dispose) {
+      if (w2.sys_count() == 0 && w2.depth() == 0 && try_finalize(c, w2.bits())) return;
+      if (p.sys == 0 && p.user == 0) {  // producers still linking their nodes
+        if (++idle_spins < 64) cpu_relax();
+        else std::this_thread::yield();
+      }
+      continue;
+    }
+    if (w2.killed() || (c->flags & flag_stop_now)) continue;
+    const bool suspended = c->flags & flag_suspended;
+    if (w2.closed() && w2.sys_count() == 0) {
+      if (w2.depth() != 0 && suspended) {  // stopped while suspended: its queue cannot be handled
+        c->flags |= flag_stop_now;
+        continue;
+      }
+      if (w2.depth() == 0 && !has_coroutines(c) && !has_deferred(c)) {
+        if (try_finalize(c, w2.bits())) return;
+        continue;
+      }
+    }
+    const bool more = w2.has_work() || (!holding(c) && has_deferred(c));
     if (more) {
-      if (budget <= 0 || lagging) {
+      if (budget <= 0 || p.lagging) {
         schedule_yield(*c->sys->sched, c);
         return;
       }
       continue;
     }
     // Go idle. acq_rel: release hands this turn's writes to whoever sets
-    // SCHED next (see reserve_user). After this CAS the cell must not be
-    // touched: another turn may already run (and finalise it).
-    std::uint64_t expected = w2;
-    if (c->word.compare_exchange_strong(expected, w2 & ~sched_bit, std::memory_order_acq_rel,
-                                        std::memory_order_relaxed))
+    // SCHED next (see post()). After this CAS the cell must not be touched:
+    // another turn may already run (and finalise it).
+    std::uint64_t expected = w2.bits();
+    if (auto idle = w2.try_go_idle();
+        idle && c->word.compare_exchange_strong(expected, idle->bits(), std::memory_order_acq_rel,
+                                                std::memory_order_relaxed))
       return;
     if (budget <= 0) {
       schedule_yield(*c->sys->sched, c);

@@ -1,7 +1,13 @@
 // The registry of named actors: a oneTBB concurrent_hash_map from name to
 // handle. A name goes away with its actor (finalize calls unregister_names).
 
-#include "system_impl.hpp"
+#include "registry.hpp"
+
+#include <mutex>
+
+#include "cell.hpp"
+#include "mailbox_word.hpp"
+#include "system.hpp"
 
 namespace troupe {
 
@@ -15,11 +21,13 @@ bool actor_system::register_name(const std::string& name, const actor_addr& a) {
     acc->second = a;
   }
   detail::cell_ext* x = detail::ensure_ext(a.cell());
-  x->lock.lock();
-  // seq_cst: see ensure_ext; finalize either sees the name or we see it dead.
-  const bool dead = x->dead || (a.cell()->word.load(std::memory_order_seq_cst) & detail::final_bit);
-  if (!dead) x->names.push_back(name);
-  x->lock.unlock();
+  bool dead;
+  {
+    std::lock_guard g(x->lock);
+    // seq_cst: see ensure_ext; finalize either sees the name or we see it dead.
+    dead = x->dead || detail::mailbox_word(a.cell()->word.load(std::memory_order_seq_cst)).final();
+    if (!dead) x->names.push_back(name);
+  }
   if (dead) {
     detail::unregister_names(a.cell(), {name});
     return false;

@@ -5,8 +5,15 @@
 #include <algorithm>
 #include <cmath>
 
-#include "system_impl.hpp"
+#include "supervisor.hpp"
+
+#include <mutex>
+
+#include "cell.hpp"
+#include "mailbox_word.hpp"
+#include "system.hpp"
 #include "troupe/actors/supervisor.hpp"
+#include "troupe/runtime/detail/timer.hpp"
 
 namespace troupe {
 
@@ -17,12 +24,23 @@ namespace {
 supervisor& sup_of(actor_cell* c) { return object_of<supervisor>(c); }
 
 std::vector<actor_cell*> snapshot(supervisor& s) {
-  s.children_lock.lock();
+  std::lock_guard g(s.children_lock);
   std::vector<actor_cell*> v = s.children;
   for (actor_cell* c : v) add_ref(c);
-  s.children_lock.unlock();
   return v;
 }
+
+// A delayed restart: a one-shot timer on the runtime's wheels. Nothing
+// cancels it: a child that stopped meanwhile ignores the restart.
+struct restart_timer final : timer_entry, small_object {
+  explicit restart_timer(actor_cell* c) noexcept : timer_entry(&fire), child(c) { add_ref(c); }
+  static void fire(timer_entry* t) noexcept {
+    std::unique_ptr<restart_timer> self(static_cast<restart_timer*>(t));
+    post_restart(self->child);
+    release_cell(self->child);
+  }
+  actor_cell* child;
+};
 
 clock::duration backoff(const supervisor_options& o, std::size_t n) {
   if (o.backoff_initial.count() <= 0) return clock::duration::zero();
@@ -37,14 +55,7 @@ void schedule_restart(actor_cell* sup, actor_cell* child, clock::duration delay)
     post_restart(child);
     return;
   }
-  actor_addr keep(child);
-  sup->sys->timers.add(
-      now() + delay, clock::duration::zero(),
-      [keep]() {
-        post_restart(keep.cell());
-        return false;
-      },
-      /*user=*/false);
+  arm_timer(*sup->sys->sched, new restart_timer(child), clock::after(now_of(sup->sys), delay));
 }
 
 void escalate(actor_cell* sc, supervisor& s, const exit_reason& cause) {
@@ -60,12 +71,13 @@ void escalate(actor_cell* sc, supervisor& s, const exit_reason& cause) {
   // relaxed: a statistic.
   sc->sys->escalations.fetch_add(1, std::memory_order_relaxed);
   cell_ext* x = ensure_ext(sc);
-  x->lock.lock();
-  if (!x->has_reason) {
-    x->final_reason = r;
-    x->has_reason = true;
+  {
+    std::lock_guard g(x->lock);
+    if (!x->has_reason) {
+      x->final_reason = r;
+      x->has_reason = true;
+    }
   }
-  x->lock.unlock();
   set_pending_kind(sc, exit_kind::restart_limit);
   supervisor_stop(sc, stop_mode::graceful, exit_kind::shutdown);
 }
@@ -83,31 +95,33 @@ void check_supervisor_options(const supervisor_options& o) {
 
 bool supervisor_adopt(actor_cell* sup, actor_cell* child) {
   supervisor& s = sup_of(sup);
-  s.children_lock.lock();
+  std::lock_guard g(s.children_lock);
   // acquire: a stop that closed the supervisor is seen with what preceded it.
-  const bool ok = !s.closed && !(sup->word.load(std::memory_order_acquire) & (closed_bit | final_bit));
+  const bool ok = !s.closed && !mailbox_word(sup->word.load(std::memory_order_acquire)).closed();
   if (ok) {
-    s.children.push_back(child);
+    s.children.push_back(child);  // may throw: the guard unlocks
     add_ref(child);
   }
-  s.children_lock.unlock();
   return ok;
 }
 
 void supervisor_child_failed(actor_cell* sc, actor_cell* child, exit_reason reason) {
   supervisor& s = sup_of(sc);
-  s.children_lock.lock();
-  auto it = std::find(s.children.begin(), s.children.end(), child);
-  const bool known = it != s.children.end();
-  const std::size_t index = static_cast<std::size_t>(it - s.children.begin());
-  s.children_lock.unlock();
+  bool known;
+  std::size_t index;
+  {
+    std::lock_guard g(s.children_lock);
+    auto it = std::find(s.children.begin(), s.children.end(), child);
+    known = it != s.children.end();
+    index = static_cast<std::size_t>(it - s.children.begin());
+  }
   if (!known) return;
   if (sc->flags & flag_stopping) {
     request_stop(child, stop_mode::graceful, exit_kind::shutdown);
     return;
   }
   if (s.escalated) return;  // waiting for our own parent's decision
-  const auto t = now();
+  const auto t = now_of(sc->sys);
   while (!s.restarts.empty() && t - s.restarts.front() > s.options.within) s.restarts.pop_front();
   if (s.restarts.size() >= s.options.max_restarts) {
     escalate(sc, s, reason);
@@ -130,12 +144,14 @@ void supervisor_child_failed(actor_cell* sc, actor_cell* child, exit_reason reas
 
 void supervisor_child_exit(actor_cell* sc, actor_cell* child) {
   supervisor& s = sup_of(sc);
-  s.children_lock.lock();
-  auto it = std::find(s.children.begin(), s.children.end(), child);
-  const bool found = it != s.children.end();
-  if (found) s.children.erase(it);
-  const bool empty = s.children.empty();
-  s.children_lock.unlock();
+  bool found, empty;
+  {
+    std::lock_guard g(s.children_lock);
+    auto it = std::find(s.children.begin(), s.children.end(), child);
+    found = it != s.children.end();
+    if (found) s.children.erase(it);
+    empty = s.children.empty();
+  }
   if (found) release_cell(child);
   if ((sc->flags & flag_stopping) && empty) close_cell(sc, stop_mode::graceful, pending_kind(sc));
 }
@@ -145,9 +161,10 @@ void supervisor_stop(actor_cell* sc, stop_mode mode, exit_kind why) {
   set_pending_kind(sc, why);
   const bool again = sc->flags & flag_stopping;
   sc->flags |= flag_stopping;
-  s.children_lock.lock();
-  s.closed = true;
-  s.children_lock.unlock();
+  {
+    std::lock_guard g(s.children_lock);
+    s.closed = true;
+  }
   std::vector<actor_cell*> all = snapshot(s);
   if (all.empty()) {
     close_cell(sc, stop_mode::graceful, why);
@@ -174,10 +191,8 @@ void supervisor_restart(actor_cell* sc) {
 std::size_t supervisor_ref::child_count() const {
   detail::check_ref(c_, "supervisor_ref::child_count");
   supervisor& s = detail::object_of<supervisor>(c_);
-  s.children_lock.lock();
-  const std::size_t n = s.children.size();
-  s.children_lock.unlock();
-  return n;
+  std::lock_guard g(s.children_lock);
+  return s.children.size();
 }
 
 }  // namespace troupe

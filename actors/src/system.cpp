@@ -3,7 +3,14 @@
 #include <chrono>
 #include <thread>
 
-#include "system_impl.hpp"
+#include "system.hpp"
+
+#include <algorithm>
+#include <mutex>
+#include <vector>
+
+#include "cell.hpp"
+#include "supervisor.hpp"
 #include "troupe/actors/supervisor.hpp"
 
 namespace troupe {
@@ -23,6 +30,7 @@ const char* to_string(actor_errc code) noexcept {
     case actor_errc::not_in_actor: return "not_in_actor";
     case actor_errc::cancelled: return "cancelled";
     case actor_errc::handler_failed: return "handler_failed";
+    case actor_errc::would_deadlock: return "would_deadlock";
   }
   return "unknown";
 }
@@ -54,15 +62,59 @@ const char* to_string(exit_kind k) noexcept {
 }
 
 namespace detail {
+
 actor_system& system_of(system_impl* s) noexcept { return *s->owner; }
+
+system_impl::system_impl(runtime& r, actor_system* o, system_options opts)
+    : rt(&r),
+      sched(&scheduler_of(r)),
+      owner(o),
+      hook(std::move(opts.dead_letter_hook)),
+      shutdown_timeout(opts.shutdown_timeout) {}
+
+bool system_impl::add_top_level(actor_cell* c) {
+  shard& sh = shard_of(c);
+  std::lock_guard g(sh.lock);
+  // seq_cst: shutdown sets `stopping` (seq_cst) before taking each shard
+  // lock to collect actors: either it finds this one, or we see the flag.
+  if (stopping.load(std::memory_order_seq_cst)) return false;
+  c->next_sib = sh.head;
+  if (sh.head) sh.head->prev = c;
+  sh.head = c;
+  sh.live.fetch_add(1, std::memory_order_relaxed);     // relaxed: read by shutdown's polling
+  sh.spawned.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+  return true;
+}
+
+void system_impl::remove_top_level(actor_cell* c) noexcept {
+  shard& sh = shard_of(c);
+  std::lock_guard g(sh.lock);
+  if (c->prev) c->prev->next_sib = c->next_sib;
+  else sh.head = c->next_sib;
+  if (c->next_sib) c->next_sib->prev = c->prev;
+  // relaxed: read by shutdown's polling; the lock orders the list itself.
+  sh.live.fetch_sub(1, std::memory_order_relaxed);
+}
+
 }  // namespace detail
 
-actor_system::actor_system(runtime& rt, system_options options)
-    : impl_(std::make_unique<detail::system_impl>(rt, this, std::move(options))) {}
+actor_system::actor_system(runtime& rt, system_options options) {
+  if (options.shutdown_timeout.count() < 0)
+    throw actor_error(actor_errc::invalid_argument, "actor_system: shutdown_timeout must not be negative");
+  impl_ = std::make_shared<detail::system_impl>(rt, this, std::move(options));
+}
 
-actor_system::~actor_system() { shutdown(stop_mode::graceful); }
+actor_system::~actor_system() {
+  shutdown(stop_mode::graceful);
+  // Timers, late replies and abandoned actors may still reach the state:
+  // it lives until the runtime has shut down.
+  impl_->owner = nullptr;
+  detail::scheduler& sched = *impl_->sched;
+  detail::retain_until_exit(sched, std::move(impl_));
+}
 
 runtime& actor_system::rt() const noexcept { return *impl_->rt; }
+clock::time_point actor_system::now() const noexcept { return impl_->rt->now(); }
 
 bool actor_system::stopping() const noexcept { return impl_->stopping.load(std::memory_order_acquire); }
 
@@ -90,44 +142,67 @@ system_stats actor_system::stats() const {
   return st;
 }
 
-void actor_system::shutdown(stop_mode mode) {
-  detail::system_impl* s = impl_.get();
-  // seq_cst: see start_cell (a spawn either is collected below or sees this).
-  if (!s->stopping.exchange(true, std::memory_order_seq_cst)) {
-    s->timers.cancel_user();
-    std::vector<detail::actor_cell*> all;
-    for (auto& sh : s->shards) {
-      sh.lock.lock();
-      for (detail::actor_cell* c = sh.head; c; c = c->next_sib) {
-        detail::add_ref(c);
-        all.push_back(c);
-      }
-      sh.lock.unlock();
+namespace {
+
+std::vector<detail::actor_cell*> collect_top_level(detail::system_impl* s) {
+  std::vector<detail::actor_cell*> all;
+  for (auto& sh : s->shards) {
+    std::lock_guard g(sh.lock);
+    for (detail::actor_cell* c = sh.head; c; c = c->next_sib) {
+      detail::add_ref(c);
+      all.push_back(c);
     }
-    for (detail::actor_cell* c : all) {
+  }
+  return all;
+}
+
+std::int64_t live_top_level(const detail::system_impl* s) {
+  std::int64_t live = 0;
+  // relaxed: polling; each actor's own stop is ordered by its lock-protected removal.
+  for (const auto& sh : s->shards) live += sh.live.load(std::memory_order_relaxed);
+  return live;
+}
+
+}  // namespace
+
+shutdown_report actor_system::shutdown(stop_mode mode) {
+  detail::system_impl* s = impl_.get();
+  // seq_cst: see add_top_level (a spawn either is collected below or sees this).
+  if (!s->stopping.exchange(true, std::memory_order_seq_cst)) {
+    s->cancel_timers();
+    for (detail::actor_cell* c : collect_top_level(s)) {
       detail::request_stop(c, mode, exit_kind::shutdown);
       detail::release_cell(c);
     }
   }
-  if (detail::on_worker_of(*s->sched)) return;  // cannot wait on a worker: only begin
-  // Wait for every top-level actor (and so every supervised one) to stop.
+  if (detail::on_worker_of(*s->sched)) return {};  // cannot wait on a worker: only begin
+  // Wait for every top-level actor (and so every supervised one) to stop,
+  // for at most the timeout: a bound in real time, whatever the runtime's
+  // clock (a virtual clock would never move while this thread waits).
+  const auto give_up = default_clock()->now() + s->shutdown_timeout;
   auto pause = std::chrono::microseconds(50);
-  for (;;) {
-    std::int64_t live = 0;
-    // relaxed: polling; each actor's own stop is ordered by its lock-protected removal.
-    for (const auto& sh : s->shards) live += sh.live.load(std::memory_order_relaxed);
-    if (live <= 0) break;
+  while (live_top_level(s) > 0 && default_clock()->now() < give_up) {
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(2000));
   }
+  shutdown_report report;
+  if (live_top_level(s) > 0) {
+    // Abandoned: name them, and stop them immediately (a handler blocked
+    // forever stops when the runtime's shutdown cancels its wait).
+    report.complete = false;
+    for (detail::actor_cell* c : collect_top_level(s)) {
+      ++report.abandoned;
+      if (report.actors.size() < 32) report.actors.emplace_back(c->vt->type_name);
+      detail::request_stop(c, stop_mode::immediate, exit_kind::shutdown);
+      detail::release_cell(c);
+    }
+    return report;
+  }
   // The last finaliser of each shard decremented `live` inside its lock:
   // taking every lock once waits for them to leave (and acquires all they
-  // wrote), so nothing touches the system after this.
-  for (auto& sh : s->shards) {
-    sh.lock.lock();
-    sh.lock.unlock();
-  }
-  s->timers.stop();
+  // wrote).
+  for (auto& sh : s->shards) std::lock_guard g(sh.lock);
+  return report;
 }
 
 }  // namespace troupe

@@ -128,7 +128,7 @@ struct pinger : troupe::actor<pinger> {
   explicit pinger(i64 r) : rounds(r) {}
   troupe::reply_promise<i64> on(begin b) {
     pong = std::move(b.pong);
-    done = reply_later<i64>();
+    done = troupe::this_actor::reply_later<i64>();
     pong.send(ball{1});
     return done;
   }
@@ -136,7 +136,7 @@ struct pinger : troupe::actor<pinger> {
     if (b.n >= rounds) {
       done.deliver(b.n);
       pong.stop();
-      stop();
+      troupe::this_actor::stop();
     } else {
       pong.send(ball{b.n + 1});
     }
@@ -193,10 +193,10 @@ struct spawner : troupe::actor<spawner> {
   troupe::reply_promise<spawn_report> finished;
   spawner(i64 t, i64 w) : total(t), window(w) {}
 
-  void spawn_one() { system().spawn<spawn_child>(self()).send(work{spawned++}); }
+  void spawn_one() { troupe::this_actor::system().spawn<spawn_child>(self()).send(work{spawned++}); }
 
   troupe::reply_promise<spawn_report> on(start) {
-    finished = reply_later<spawn_report>();
+    finished = troupe::this_actor::reply_later<spawn_report>();
     while (spawned < std::min(window, total)) spawn_one();
     return finished;
   }
@@ -207,14 +207,14 @@ struct spawner : troupe::actor<spawner> {
       spawn_one();
     } else if (done == total) {
       finished.deliver(spawn_report{done, sum});
-      stop();
+      troupe::this_actor::stop();
     }
   }
 };
 
 void spawn_child::on(work w) {
   parent.send(child_done{w.i});
-  stop();
+  troupe::this_actor::stop();
 }
 
 struct echo {
@@ -332,7 +332,7 @@ struct fan_driver : troupe::actor<fan_driver> {
 
   troupe::reply_promise<i64> on(begin b) {
     counters = std::move(b.counters);
-    done = reply_later<i64>();
+    done = troupe::this_actor::reply_later<i64>();
     const std::size_t n = counters.size();
     std::size_t k = 0;
     for (i64 i = 0; i < total; ++i) {
@@ -346,14 +346,14 @@ struct fan_driver : troupe::actor<fan_driver> {
     sum += c.n;
     if (++replies == static_cast<i64>(counters.size())) {
       done.deliver(sum);
-      stop();
+      troupe::this_actor::stop();
     }
   }
 };
 
 void counter_actor::on(report_count) {
   driver.send(counted{count});
-  stop();
+  troupe::this_actor::stop();
 }
 
 void bm_fan_out(benchmark::State& state, int threads) {
@@ -402,7 +402,7 @@ struct collector : troupe::actor<collector> {
     }
   }
   troupe::reply_promise<i64> on(await_done) {
-    auto p = reply_later<i64>();
+    auto p = troupe::this_actor::reply_later<i64>();
     if (got) {
       p.deliver(*got);
       got.reset();
@@ -487,14 +487,14 @@ struct consumer_actor : troupe::actor<consumer_actor> {
   explicit consumer_actor(i64 t) : total(t) {}
   // Asked before the producer starts: answers once all `total` are handled.
   troupe::reply_promise<i64> on(await_done) {
-    done = reply_later<i64>();
+    done = troupe::this_actor::reply_later<i64>();
     return done;
   }
   void on(item) {
     spin_for(std::chrono::microseconds(1));
     if (++processed == total) {
       done.deliver(processed);
-      stop();
+      troupe::this_actor::stop();
     }
   }
 };
@@ -515,7 +515,7 @@ struct producer_actor : troupe::actor<producer_actor> {
     for (i64 i = 0; i < total; ++i)
       if (consumer.send(item{i})) ++p.accepted;
     p.ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now() - t0).count();
-    stop();
+    troupe::this_actor::stop();
     return p;
   }
 };
@@ -580,7 +580,7 @@ struct ask_client : troupe::actor<ask_client> {
     ask_report rep;
     for (i64 i = 0; i < r.n; ++i) {
       const auto t0 = clk::now();
-      const i64 v = ask(server, query{i}, kTimeout).get();
+      const i64 v = server.ask(query{i}, kTimeout).get();
       const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now() - t0).count();
       latencies->record(static_cast<std::uint64_t>(ns));
       if (v != i) ++rep.wrong;

@@ -88,6 +88,7 @@ bool on_worker_of(const scheduler& s) noexcept {
   return w && &w->sched == &s;
 }
 scheduler& scheduler_of(runtime& rt) noexcept { return rt.scheduler(); }
+void retain_until_exit(scheduler& s, std::shared_ptr<void> p) { s.retain(std::move(p)); }
 
 void note_detached_failure(scheduler& s) noexcept {
   // relaxed: a statistic, read by metrics() only.

@@ -9,6 +9,7 @@
 #include <system_error>
 #include <utility>
 
+#include "troupe/runtime/detail/fiber_local.hpp"
 #include "troupe/runtime/error.hpp"
 #include "waiter.hpp"
 
@@ -66,6 +67,12 @@ troupe::clock& caller_clock() noexcept {
 }
 
 troupe::clock& clock_of(const scheduler* s) noexcept { return s ? s->clock : caller_clock(); }
+
+void*& fiber_local() noexcept {
+  thread_local void* foreign = nullptr;
+  worker* w = this_worker();
+  return w ? w->fiber_local : foreign;
+}
 
 void full_fence() noexcept {
 #if defined(__SANITIZE_THREAD__)
@@ -206,10 +213,14 @@ fiber* scheduler::acquire_runner(worker& w) {
 }
 
 void scheduler::switch_fiber(worker& w, fiber* from, fiber* to) noexcept {
+  from->saved_local = w.fiber_local;
   w.current = to;
   context::switch_to(from->ctx, to->ctx);
-  // Resumed, perhaps on another worker: do what the switcher asked.
-  this_worker()->run_after_switch();
+  // Resumed, perhaps on another worker: take our fiber_local() along, then
+  // do what the switcher asked.
+  worker* now = this_worker();
+  now->fiber_local = from->saved_local;
+  now->run_after_switch();
 }
 
 namespace {
@@ -222,6 +233,7 @@ void delete_fiber(worker& w, void* f) {
 }  // namespace
 
 context* scheduler::runner_main(fiber* self) {
+  this_worker()->fiber_local = nullptr;  // a new fiber starts with an empty slot
   this_worker()->run_after_switch();
   for (;;) {
     worker& w = *this_worker();
@@ -800,6 +812,17 @@ void scheduler::finish_shutdown() {
   }
   for (auto& w : workers_) w->thread.join();
   joined_ = true;
+  std::vector<std::shared_ptr<void>> retained;
+  {
+    std::lock_guard rg(retained_mutex_);
+    retained.swap(retained_);
+  }
+  retained.clear();  // outside the lock: their destructors may do anything
+}
+
+void scheduler::retain(std::shared_ptr<void> p) {
+  std::lock_guard g(retained_mutex_);
+  retained_.push_back(std::move(p));
 }
 
 void scheduler::detach(std::unique_ptr<scheduler> self, std::shared_ptr<troupe::clock> clk) {

@@ -37,6 +37,7 @@ struct fiber : task_header {
 
   context ctx;
   std::uint64_t suspend_epoch = 0;  // bumped on every suspension (see help_mark)
+  void* saved_local = nullptr;       // its fiber_local() while suspended
   spinlock wait_lock;                // guards blocked_on
   waiter* blocked_on = nullptr;      // set while blocked; shutdown cancels through it
   fiber* registry_prev = nullptr;    // scheduler's list of all fibers
@@ -92,6 +93,7 @@ class worker {
 
   // --- owner-only state below ---
   alignas(64) fiber* current = nullptr;
+  void* fiber_local = nullptr;  // the running fiber's fiber_local() slot
   std::unique_ptr<context> thread_ctx;  // the worker thread's own stack
   std::vector<fiber*> idle_runners;     // fibers with nothing on their stack
   task_header* handoff = nullptr;       // first task for the next fresh runner
@@ -170,6 +172,7 @@ class scheduler final : public clock_listener {
   bool accepting_external() const noexcept { return accepting_.load(std::memory_order_acquire); }
 
   metrics_snapshot metrics() const;
+  void retain(std::shared_ptr<void> p);
   std::atomic<std::uint64_t> failed_detached{0};
 
   worker& worker_at(std::size_t i) noexcept { return *workers_[i]; }
@@ -232,6 +235,9 @@ class scheduler final : public clock_listener {
   std::atomic<bool> exiting_{false};
   std::mutex shutdown_mutex_;
   bool joined_ = false;
+
+  std::mutex retained_mutex_;
+  std::vector<std::shared_ptr<void>> retained_;  // freed after the workers are joined
 
   mutable std::mutex registry_mutex_;
   fiber* registry_head_ = nullptr;

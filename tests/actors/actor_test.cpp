@@ -222,12 +222,12 @@ struct backend : actor<backend> {
   int on(forward f) {
     if (deadline_left_ms)
       deadline_left_ms->store(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  current_deadline() - std::chrono::steady_clock::now())
+                                  this_actor::deadline() - this_actor::now())
                                   .count());
     this_fiber::sleep_for(30ms);
     return f.x * 2;
   }
-  reply_promise<int> on(never) { return reply_later<int>(); }  // never delivers
+  reply_promise<int> on(never) { return this_actor::reply_later<int>(); }  // never delivers
   reply_promise<int> on(silent) { return {}; }                 // never even takes it
 };
 
@@ -238,18 +238,18 @@ struct proxy : actor<proxy> {
   proxy(actor_ref<backend> b, std::atomic<int>* e) : be(std::move(b)), twice_error(e) {}
   // Continuation form: returns at once, replies when the backend does.
   reply_promise<int> on(forward f) {
-    auto rp = reply_later<int>();
-    ask(be, f, 5s).then([rp](result<int> r) mutable {
+    auto rp = this_actor::reply_later<int>();
+    be.ask(f, 5s).then([rp](result<int> r) mutable {
       if (r) rp.deliver(*r + 1);
       else rp.fail(r.exception());
     });
     return rp;
   }
   // Blocking form: this actor waits for the backend.
-  int on(forward_blocking f) { return ask(be, forward{f.x}, 5s).get() + 1; }
+  int on(forward_blocking f) { return be.ask(forward{f.x}, 5s).get() + 1; }
   long on(get) { return ++pings; }
   reply_promise<int> on(twice) {
-    auto rp = reply_later<int>();
+    auto rp = this_actor::reply_later<int>();
     rp.deliver(1);
     try {
       rp.deliver(2);
@@ -258,7 +258,7 @@ struct proxy : actor<proxy> {
     }
     return rp;
   }
-  int on(never) { return ask(be, never{}, 50ms).get(); }
+  int on(never) { return be.ask(never{}, 50ms).get(); }
 };
 
 TEST_P(ActorTest, ContinuationLetsTheActorGoOnWithOtherMessages) {
@@ -312,7 +312,7 @@ struct waiter : actor<waiter> {
   std::atomic<int>* code;
   waiter(actor_ref<counter> s, std::atomic<int>* c) : slow(std::move(s)), code(c) {}
   void on(then_timeout) {
-    ask(slow, nap{200ms}, 20ms).then([this](result<long> r) { code->store(static_cast<int>(r.error_code())); });
+    slow.ask(nap{200ms}, 20ms).then([this](result<long> r) { code->store(static_cast<int>(r.error_code())); });
   }
 };
 
@@ -344,8 +344,8 @@ struct watcher : actor<watcher> {
   std::vector<exit_reason>* downs;
   std::atomic<int>* n;
   watcher(std::vector<exit_reason>* d, std::atomic<int>* c) : downs(d), n(c) {}
-  void on(watch_it w) { monitor(w.who); }
-  void on(link_it l) { link(l.who); }
+  void on(watch_it w) { self().monitor(w.who); }
+  void on(link_it l) { self().link(l.who); }
   void on(down d) {
     downs->push_back(d.reason);
     n->fetch_add(1);
@@ -384,7 +384,7 @@ TEST_P(ActorTest, MonitorsGetDownWithTheReason) {
 struct trapper : actor<trapper> {
   std::atomic<int>* kind;
   explicit trapper(std::atomic<int>* k) : kind(k) {}
-  void on(link_it l) { link(l.who); }
+  void on(link_it l) { self().link(l.who); }
   void on(exit_signal x) { kind->store(static_cast<int>(x.reason.kind)); }
 };
 

@@ -226,7 +226,7 @@ TEST(SystemTest, ShutdownFromInsideAHandlerOnlyBeginsIt) {
   runtime rt(workers(2));
   struct quit {};
   struct quitter : actor<quitter> {
-    void on(quit) { system().shutdown(); }
+    void on(quit) { this_actor::system().shutdown(); }
   };
   actor_system sys(rt);
   auto q = sys.spawn<quitter>();

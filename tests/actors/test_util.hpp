@@ -57,6 +57,16 @@ class WorkersTest : public ::testing::TestWithParam<std::size_t> {
   actor_system sys{rt};
 };
 
+// The same with virtual time: a manual clock only the test moves, so timers
+// and deadlines are due exactly when the test says.
+class VirtualTimeTest : public ::testing::TestWithParam<std::size_t> {
+ protected:
+  std::shared_ptr<manual_clock> clk = std::make_shared<manual_clock>();
+  runtime rt{runtime_options{.workers = GetParam(), .clock = clk}};
+  actor_system sys{rt};
+  std::uint64_t timers_fired() const { return rt.metrics().total().timers_fired; }
+};
+
 inline std::string worker_name(const ::testing::TestParamInfo<std::size_t>& info) {
   return "w" + std::to_string(info.param);
 }

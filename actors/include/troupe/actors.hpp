@@ -10,3 +10,5 @@
 #include "troupe/actors/result.hpp"
 #include "troupe/actors/supervisor.hpp"
 #include "troupe/actors/system.hpp"
+#include "troupe/actors/task.hpp"
+#include "troupe/actors/timer.hpp"

@@ -4,11 +4,26 @@
 //
 // Every ask has a deadline. It travels with the request: a request still
 // queued when its deadline passes is not handed to the handler (it is counted
-// as an `expired` dead letter and the asker gets actor_errc::timeout). A
-// reply that arrives after the asker gave up is counted as `unanswered`.
+// as an `expired` dead letter and the asker gets actor_errc::timeout). An ask
+// made inside a handler inherits the deadline of the message being handled
+// (a longer one is clamped to it). A reply that arrives after the asker gave
+// up is counted as `unanswered`.
+//
+// The reply can be taken in four ways, and each says where it runs:
+//  - get(): waits (a fiber suspends, a foreign thread blocks; inside a plain
+//    handler the whole actor waits). Never from the asked actor's own turn:
+//    that could only end at the deadline, so it fails at once
+//    (actor_errc::would_deadlock).
+//  - co_await, in a coroutine handler (task.hpp): the handler suspends, the
+//    actor keeps no stack, and the handler resumes in a later turn.
+//  - then(f), in a handler: f(result<T>) runs later as a message to the
+//    asking actor, which meanwhile goes on with other messages.
+//  - on_complete(f) or on_complete(executor, f), from any thread: f runs
+//    once, on the thread that completes the ask or through the executor.
+// All four end at the deadline at the latest, with actor_errc::timeout.
 
 #include <atomic>
-#include <chrono>
+#include <coroutine>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -17,9 +32,11 @@
 #include <utility>
 
 #include "troupe/actors/detail/cell.hpp"
+#include "troupe/actors/detail/unique_function.hpp"
 #include "troupe/actors/error.hpp"
 #include "troupe/actors/result.hpp"
 #include "troupe/runtime/detail/spinlock.hpp"
+#include "troupe/runtime/detail/timer.hpp"
 #include "troupe/runtime/detail/wait_list.hpp"
 
 namespace troupe {
@@ -29,6 +46,13 @@ class ask_future;
 template <class T>
 class reply_promise;
 
+// What a sender does when the target's mailbox is full under the `block`
+// policy (other policies decide by themselves).
+enum class when_full : std::uint8_t {
+  wait,  // back-pressure: wait for room until the deadline, then mailbox_full
+  fail,  // mailbox_full at once
+};
+
 namespace detail {
 
 template <class T>
@@ -36,11 +60,21 @@ inline constexpr char type_tag = 0;  // &type_tag<T> identifies T
 
 enum class reply_status : std::uint8_t { pending, done, abandoned };
 
+// Told once, outside the state's lock, when the state completes (with the
+// reply, an error, or the deadline's timeout): a continuation to post, a
+// coroutine to resume, a callback to run. Owns itself from then on.
+struct completion_hook {
+  void (*run)(completion_hook*, reply_state_base*) noexcept;
+};
+
 // Shared by the asker's future, the request envelope, reply_promise copies
-// and a pending continuation. One allocation per ask.
+// and a registered hook. One allocation per ask.
 struct reply_state_base {
-  reply_state_base(system_impl* s, clock::time_point d, const void* t, void (*destroy)(reply_state_base*) noexcept)
-      : sys(s), deadline(d), type(t), destroy_fn(destroy) {}
+  reply_state_base(system_impl* s, time_point d, const void* t, actor_cell* target_cell,
+                   void (*destroy)(reply_state_base*) noexcept, void (*error)(reply_state_base*, actor_errc) noexcept)
+      : sys(s), deadline(d), type(t), target(target_cell), destroy_fn(destroy), error_fn(error) {}
+  reply_state_base(const reply_state_base&) = delete;
+  reply_state_base& operator=(const reply_state_base&) = delete;
 
   std::atomic<std::uint32_t> refs{1};
   std::atomic<std::uint32_t> promises{0};  // live reply_promise handles
@@ -48,14 +82,18 @@ struct reply_state_base {
   spinlock lock;
   reply_status status = reply_status::pending;  // guarded by lock
   bool delivered = false;                       // a real reply was given (guarded)
-  wait_list waiters;
+  bool timer_armed = false;                     // the deadline timer holds a reference (guarded)
+  wait_list waiters;                            // blocked get()
   system_impl* sys;
-  clock::time_point deadline;
+  time_point deadline;
   const void* type;
-  actor_cell* then_cell = nullptr;   // continuation target (one reference), guarded
-  sys_message* then_msg = nullptr;   // the continuation, posted on completion, guarded
+  actor_cell* target;                // the asked actor: identity only, for self-ask checks
+  completion_hook* hook = nullptr;   // guarded by lock
+  timer_entry timer;                 // the deadline, armed while a hook waits
   void (*destroy_fn)(reply_state_base*) noexcept;
-  void (*timeout_fn)(reply_state_base*) noexcept = nullptr;  // completes with actor_errc::timeout
+  // Completes a pending state with an error of the actors layer (timeout at
+  // the deadline, actor_stopped for a handler destroyed with its actor).
+  void (*error_fn)(reply_state_base*, actor_errc) noexcept;
 
   void add_ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }  // relaxed: from a held ref
   void release() noexcept {
@@ -65,13 +103,11 @@ struct reply_state_base {
 };
 
 template <class T>
-struct reply_state final : reply_state_base {
-  reply_state(system_impl* s, clock::time_point d)
-      : reply_state_base(s, d, &type_tag<T>, &destroy) {
-    timeout_fn = &time_out;
-  }
+struct reply_state final : reply_state_base, small_object {
+  reply_state(system_impl* s, time_point d, actor_cell* target_cell)
+      : reply_state_base(s, d, &type_tag<T>, target_cell, &destroy, &fail_with) {}
   static void destroy(reply_state_base* b) noexcept { delete static_cast<reply_state*>(b); }
-  static void time_out(reply_state_base* b) noexcept;
+  static void fail_with(reply_state_base* b, actor_errc code) noexcept;
   result<T> value;
 };
 
@@ -81,18 +117,24 @@ struct reply_state final : reply_state_base {
 // the lock. is_reply: this is the actual reply (handler or reply_promise):
 // returns false if one was delivered before; if the asker already gave up it
 // counts an `unanswered` dead letter. Otherwise (timeout, rejection, broken
-// promise) it only completes a pending state. Posts a registered
-// continuation. Thread-safe.
+// promise) it only completes a pending state. Then runs the hook, if any,
+// and disarms the deadline timer. Thread-safe.
 bool complete_reply(reply_state_base* s, bool is_reply, void (*fill)(reply_state_base*, void*), void* arg) noexcept;
 // Waits until done (true) or the deadline (false: marks it abandoned).
-// Throws actor_error(cancelled) if runtime shutdown cancels the wait.
+// Throws actor_error(cancelled) if runtime shutdown cancels the wait, and
+// actor_error(would_deadlock), at once, from the asked actor's own turn.
 bool wait_reply(reply_state_base* s);
 // The future was dropped unconsumed: a later reply is `unanswered`.
 void abandon_reply(reply_state_base* s) noexcept;
-// Registers `m` to be posted to `owner` on completion (now, if done), and
-// arms a timer that completes the state with a timeout at its deadline.
-// Takes over the caller's reference to `s`.
-void register_then(reply_state_base* s, actor_cell* owner, sys_message* m);
+// Registers `h`, which takes over the caller's reference: run at completion,
+// or now if the state is already complete. Arms the deadline timer.
+void register_hook(reply_state_base* s, completion_hook* h) noexcept;
+// is_ready(): complete, or its deadline has passed.
+bool reply_ready(const reply_state_base* s) noexcept;
+// A completion callback threw: counted in system_stats::failures.
+void note_callback_failure(reply_state_base* s) noexcept;
+// The calling actor, for then(); throws actor_error(not_in_actor) elsewhere.
+actor_cell* asking_actor(const char* what);
 
 template <class T>
 void fill_result(reply_state_base* s, void* arg) {
@@ -109,30 +151,80 @@ bool complete_error(reply_state_base* s, actor_errc code, const char* what) noex
 }
 
 template <class T>
-void reply_state<T>::time_out(reply_state_base* b) noexcept {
-  complete_error<T>(b, actor_errc::timeout, "ask: no reply before the deadline");
+void reply_state<T>::fail_with(reply_state_base* b, actor_errc code) noexcept {
+  complete_error<T>(b, code,
+                    code == actor_errc::timeout ? "ask: no reply before the deadline" : to_string(code));
 }
 
-// The continuation of ask(...).then(f): runs f(result<T>) in the asker's turn.
+// then(f): posts itself to the asking actor when the state completes;
+// f(result<T>) runs in the asker's turn, with the asking request's deadline
+// in force. Dropped (an `unanswered` dead letter) if the asker is gone or
+// was restarted since: f would run on an object that did not register it.
+struct continuation_base : sys_message, completion_hook {
+  actor_cell* owner;          // one reference
+  std::uint32_t incarnation;  // of the owner when registered
+  time_point deadline;        // the asking request's
+};
+void post_continuation(continuation_base* c, reply_state_base* s) noexcept;
+// The continuation's sys_message::fn half: true if f should run now (the
+// turn context is then set for it).
+bool continuation_runnable(continuation_base* c, actor_cell* cell, bool deliver, const char* type) noexcept;
+
 template <class T, class F>
-struct continuation final : sys_message {
-  continuation(reply_state<T>* s, F&& fn) : st(s), f(std::move(fn)) { this->fn = &run; }
-  static void run(sys_message* m, actor_cell* c, bool deliver) {
-    auto* self = static_cast<continuation*>(m);
-    struct cleanup {
-      continuation* p;
-      ~cleanup() {
-        p->st->release();
-        p->~continuation();
-        actor_free(p, sizeof(continuation));
-      }
-    } guard{self};
-    if (deliver)
-      std::invoke(self->f, std::move(self->st->value));
-    else
-      note_dead_letter(c ? c->sys : self->st->sys, c, dead_letter_reason::unanswered, typeid(T).name());
+struct continuation final : continuation_base, small_object {
+  continuation(reply_state<T>* s, F&& fn) : st(s), f(std::move(fn)) {
+    this->fn = &run_message;
+    this->run = &on_complete;
+    this->user_code = true;
+  }
+  static void on_complete(completion_hook* h, reply_state_base* s) noexcept {
+    post_continuation(static_cast<continuation*>(h), s);
+  }
+  static void run_message(sys_message* m, actor_cell* c, bool deliver) {
+    std::unique_ptr<continuation> self(static_cast<continuation*>(m));
+    struct release_state {
+      reply_state<T>* s;
+      ~release_state() { s->release(); }
+    } keep{self->st};
+    if (continuation_runnable(self.get(), c, deliver, typeid(T).name())) std::invoke(self->f, std::move(self->st->value));
   }
   reply_state<T>* st;
+  F f;
+};
+
+// on_complete(f): runs f(result<T>) where the state completes.
+template <class T, class F>
+struct callback final : completion_hook, small_object {
+  explicit callback(F&& fn) : f(std::move(fn)) { this->run = &fire; }
+  static void fire(completion_hook* h, reply_state_base* s) noexcept {
+    std::unique_ptr<callback> self(static_cast<callback*>(h));
+    try {
+      std::invoke(self->f, std::move(static_cast<reply_state<T>*>(s)->value));
+    } catch (...) {
+      note_callback_failure(s);
+    }
+    s->release();
+  }
+  F f;
+};
+
+// on_complete(executor, f): hands a job running f(result<T>) to the executor.
+template <class T, class E, class F>
+struct executor_callback final : completion_hook, small_object {
+  executor_callback(E&& e, F&& fn) : ex(std::move(e)), f(std::move(fn)) { this->run = &fire; }
+  static void fire(completion_hook* h, reply_state_base* s) noexcept {
+    std::unique_ptr<executor_callback> self(static_cast<executor_callback*>(h));
+    try {
+      auto* st = static_cast<reply_state<T>*>(s);
+      std::invoke(self->ex, unique_function<void()>([f = std::move(self->f), r = std::move(st->value)]() mutable {
+                    std::invoke(f, std::move(r));
+                  }));
+    } catch (...) {
+      note_callback_failure(s);
+    }
+    s->release();
+  }
+  E ex;
   F f;
 };
 
@@ -143,31 +235,31 @@ struct continuation final : sys_message {
 template <class T>
 class ask_future {
  public:
+  using value_type = T;
+
   ask_future() = default;
-  ask_future(ask_future&& o) noexcept : st_(std::exchange(o.st_, nullptr)), owner_(o.owner_) {}
+  ask_future(ask_future&& o) noexcept : st_(std::exchange(o.st_, nullptr)) {}
   ask_future& operator=(ask_future&& o) noexcept {
     if (this != &o) {
       reset();
       st_ = std::exchange(o.st_, nullptr);
-      owner_ = o.owner_;
     }
     return *this;
   }
   ~ask_future() { reset(); }
 
   bool valid() const noexcept { return st_ != nullptr; }
-  // acquire: pairs with the release store made after the result was written.
-  bool is_ready() const noexcept { return st_ && st_->ready.load(std::memory_order_acquire); }
-  std::chrono::steady_clock::time_point deadline() const noexcept {
-    return st_ ? st_->deadline : std::chrono::steady_clock::time_point{};
-  }
+  // True once the reply (or an error) is in, or the deadline has passed (a
+  // get() then returns at once). Thread-safe.
+  bool is_ready() const noexcept { return st_ && detail::reply_ready(st_); }
+  clock::time_point deadline() const noexcept { return st_ ? st_->deadline : clock::time_point{}; }
 
   // Waits for the reply until the deadline (a fiber suspends; a foreign
-  // thread blocks; inside a handler the whole actor waits) and returns it.
-  // Throws actor_error(timeout) at the deadline, the handler's own exception
-  // if it threw, or actor_error with the reason the request was not handled
-  // (actor_stopped, mailbox_full, dropped, deadline_passed...). Consumes the
-  // future. Thread-safe with respect to the replier; one caller at a time.
+  // thread blocks; inside a plain handler the whole actor waits) and returns
+  // it. Throws actor_error(timeout) at the deadline, the handler's own
+  // exception if it threw, or actor_error with the reason the request was
+  // not handled (actor_stopped, mailbox_full, dropped, deadline_passed...).
+  // Consumes the future. Thread-safe with respect to the replier.
   T get() {
     result<T> r = get_result();
     if constexpr (std::is_void_v<T>)
@@ -176,43 +268,76 @@ class ask_future {
       return std::move(r).value();
   }
   // Like get() but returns errors as a result instead of throwing (except
-  // actor_error(cancelled) when runtime shutdown cancels the wait).
+  // actor_error(cancelled) when runtime shutdown cancels the wait, and
+  // actor_error(would_deadlock) from the asked actor's own turn).
   result<T> get_result() {
-    if (!st_) throw actor_error(actor_errc::invalid_argument, "ask_future::get: no state (already consumed?)");
-    bool done = detail::wait_reply(st_);
-    holder h{std::exchange(st_, nullptr)};
-    if (!done)
+    auto* s = take("ask_future::get");
+    struct holder {
+      detail::reply_state<T>* s;
+      ~holder() { s->release(); }
+    } h{s};
+    if (!detail::wait_reply(s))
       return result<T>(std::make_exception_ptr(actor_error(actor_errc::timeout, "ask: no reply before the deadline")));
-    return std::move(h.s->value);
+    return std::move(s->value);
   }
 
-  // Continuation form: f(result<T>) runs later as a message to the asking
-  // actor, in its turn, so the actor goes on with other messages meanwhile.
-  // Runs exactly once: with the reply, or with actor_errc::timeout at the
-  // deadline. If the asking actor is gone by then it is an `unanswered` dead
-  // letter. Only for futures from actor::ask() (a handler's own ask); throws
-  // actor_error(not_in_actor) otherwise. Consumes the future.
+  // Continuation form, in a handler: f(result<T>) runs later as a message to
+  // the asking actor, in its turn, so the actor goes on with other messages
+  // meanwhile; asks made in f inherit the deadline of the request that made
+  // this one. Runs exactly once: with the reply, or with actor_errc::timeout
+  // at the deadline. If the asking actor has stopped or been restarted by
+  // then, f does not run and an `unanswered` dead letter is counted.
+  // Actor context only: throws actor_error(not_in_actor) elsewhere. Never
+  // blocks. Consumes the future.
   template <class F>
     requires std::is_invocable_v<std::decay_t<F>&, result<T>&&>
   void then(F&& f) {
-    if (!st_) throw actor_error(actor_errc::invalid_argument, "ask_future::then: no state (already consumed?)");
-    if (!owner_)
-      throw actor_error(actor_errc::not_in_actor,
-                        "ask_future::then: only for asks made by an actor (use this->ask(...) in a handler)");
-    using cont = detail::continuation<T, std::decay_t<F>>;
-    void* mem = detail::actor_alloc(sizeof(cont));
-    auto* m = new (mem) cont(st_, std::decay_t<F>(std::forward<F>(f)));
-    detail::register_then(std::exchange(st_, nullptr), owner_, m);
+    detail::actor_cell* owner = detail::asking_actor("ask_future::then");
+    auto* s = take("ask_future::then");
+    auto* c = new detail::continuation<T, std::decay_t<F>>(s, std::decay_t<F>(std::forward<F>(f)));
+    c->owner = owner;
+    detail::add_ref(owner);
+    c->incarnation = owner->incarnation;
+    c->deadline = detail::current_turn() ? detail::current_turn()->deadline : detail::no_deadline;
+    s->add_ref();  // the hook's
+    detail::register_hook(s, c);
+    s->release();  // the future's
   }
 
-  // Internal: made by ask().
-  ask_future(detail::reply_state<T>* s, detail::actor_cell* owner) noexcept : st_(s), owner_(owner) {}
+  // Completion callback, from any thread: f(result<T>) runs exactly once,
+  // on the thread that completes the ask (a worker: keep f short and never
+  // block in it), or at once on this thread if the ask is already complete.
+  // At the deadline it runs with actor_errc::timeout. An exception from f is
+  // counted in system_stats::failures. Consumes the future.
+  template <class F>
+    requires std::is_invocable_v<std::decay_t<F>&, result<T>&&>
+  void on_complete(F&& f) {
+    auto* s = take("ask_future::on_complete");
+    detail::register_hook(s, new detail::callback<T, std::decay_t<F>>(std::decay_t<F>(std::forward<F>(f))));
+  }
+  // The same, but f runs where `executor` puts it: executor(job) is called
+  // once, where the ask completes, with a move-only job whose call runs f.
+  // For example, answering on an Asio io_context:
+  //   fut.on_complete([&io](auto job) { boost::asio::post(io, std::move(job)); }, f);
+  template <class E, class F>
+    requires std::is_invocable_v<std::decay_t<F>&, result<T>&&> &&
+             std::is_invocable_v<std::decay_t<E>&, detail::unique_function<void()>&&>
+  void on_complete(E&& executor, F&& f) {
+    auto* s = take("ask_future::on_complete");
+    detail::register_hook(s, new detail::executor_callback<T, std::decay_t<E>, std::decay_t<F>>(
+                                 std::decay_t<E>(std::forward<E>(executor)), std::decay_t<F>(std::forward<F>(f))));
+  }
+
+  // Internal: made by ask(); used by the awaiters of task.hpp.
+  explicit ask_future(detail::reply_state<T>* s) noexcept : st_(s) {}
+  detail::reply_state<T>* release_state() noexcept { return std::exchange(st_, nullptr); }
+  detail::reply_state<T>* state() const noexcept { return st_; }
 
  private:
-  struct holder {
-    detail::reply_state<T>* s;
-    ~holder() { s->release(); }
-  };
+  detail::reply_state<T>* take(const char* what) {
+    if (!st_) throw actor_error(actor_errc::invalid_argument, std::string(what) + ": no state (already consumed?)");
+    return std::exchange(st_, nullptr);
+  }
   void reset() noexcept {
     if (st_) {
       detail::abandon_reply(st_);
@@ -220,12 +345,11 @@ class ask_future {
     }
   }
   detail::reply_state<T>* st_ = nullptr;
-  detail::actor_cell* owner_ = nullptr;  // the asking actor, for then() (not a reference)
 };
 
 // A deferred reply. A handler whose return type is reply_promise<T> answers
-// asks with T later: it gets the promise from actor::reply_later<T>(), keeps
-// a copy (e.g. in a continuation) and calls deliver() once. Copyable,
+// asks with T later: it gets the promise from this_actor::reply_later<T>(),
+// keeps a copy (e.g. in a continuation) and calls deliver() once. Copyable,
 // thread-safe. If every copy is destroyed without a reply the asker gets
 // actor_errc::broken_reply. For a plain send (no asker) the promise is empty
 // and deliver() does nothing.
@@ -259,7 +383,7 @@ class reply_promise {
       throw actor_error(actor_errc::already_replied, "reply_promise::fail: a reply was already delivered");
   }
 
-  // Internal: made by actor::reply_later().
+  // Internal: made by this_actor::reply_later().
   explicit reply_promise(detail::reply_state<T>* s) noexcept : st_(s) { acquire(); }
 
  private:

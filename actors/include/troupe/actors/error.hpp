@@ -26,6 +26,7 @@ enum class actor_errc : std::uint8_t {
   not_in_actor,      // an actor-context-only call made from elsewhere
   cancelled,         // a wait cancelled by runtime shutdown
   handler_failed,    // result<T>::error_code() of a reply that is the handler's own exception
+  would_deadlock,    // a wait that could only end at its deadline (an actor waiting on itself)
 };
 
 const char* to_string(actor_errc code) noexcept;

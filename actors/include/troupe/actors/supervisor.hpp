@@ -57,7 +57,7 @@ class supervisor final : public actor<supervisor> {
   supervisor_options options;
   detail::spinlock children_lock;                 // guards children
   std::vector<detail::actor_cell*> children;      // spawn order, one reference each
-  std::deque<detail::clock::time_point> restarts; // within the intensity window
+  std::deque<clock::time_point> restarts; // within the intensity window
   bool escalated = false;
   bool closed = false;  // no more children (guarded by children_lock)
 };
@@ -84,6 +84,10 @@ class supervisor_ref : public actor_ref<supervisor> {
   template <class A, class... Args>
     requires std::is_base_of_v<actor<A>, A>
   actor_ref<A> spawn(const spawn_options& options, Args&&... args) const {
+    static_assert((std::is_copy_constructible_v<std::decay_t<Args>> && ...),
+                  "supervisor_ref::spawn: a supervised actor is rebuilt from copies of its constructor "
+                  "arguments on every restart, so each argument must be copyable (pass a shared_ptr or "
+                  "a copyable handle instead of a move-only value)");
     detail::check_ref(c_, "supervisor_ref::spawn");
     detail::unique_function<void(void*)> factory =
         [tup = std::make_tuple(std::decay_t<Args>(std::forward<Args>(args))...)](void* mem) {

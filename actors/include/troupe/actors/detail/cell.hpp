@@ -1,31 +1,17 @@
 #pragma once
 // The actor cell: one allocation holding the scheduler header, the mailbox
-// and (right after it, in cell_impl<A>) the user's actor object. Internal.
+// and (right after it, in cell_impl<A>) the user's actor object; the
+// messages that travel to it; and the per-turn context a handler runs in.
+// Internal: what the public templates need. Everything else is private to
+// actors/src (the mailbox word and its transitions: src/mailbox_word.hpp).
 //
-// Layout budget: an idle actor must cost at most 256 bytes all included. The
-// cell is 168 bytes; everything an idle actor does not need (monitors,
-// links, names, per-actor dead-letter counts, the restart factory) lives in a
-// cell_ext allocated on first use.
-//
-// The mailbox state is one 64-bit word, changed only by atomic RMW:
-//
-//   bit 63 FINAL   the actor is finalising or dead: system messages refused
-//   bit 62 CLOSED  stopping: user messages refused
-//   bit 61 SCHED   a turn is queued or running (exactly one at a time)
-//   bit 60 SUSP    suspended after a failure: user sends do not schedule it
-//   bit 59 KILL    immediate stop: queued user messages are dead-lettered
-//   bits 56-58     exit_kind, written with FINAL
-//   bits 28-55     system messages queued (28 bits)
-//   bits  0-27     user messages accepted and not yet handled (the depth)
-//
-// A sender reserves a slot with one CAS (checking CLOSED and the capacity),
-// and the same CAS sets SCHED if it was clear; only the sender that set
-// SCHED schedules the actor. The turn clears SCHED with a CAS that also
-// checks that nothing runnable is left, so a message is never stranded. See
-// docs/design/actors.md.
+// Layout budget: an idle actor must cost at most 256 bytes all included.
+// Everything an idle actor does not need (monitors, links, names, per-actor
+// dead-letter counts, the restart factory, waiting senders, suspended
+// coroutine handlers) lives in a cell_ext allocated on first use.
 
 #include <atomic>
-#include <chrono>
+#include <coroutine>
 #include <cstdint>
 #include <new>
 
@@ -34,36 +20,20 @@
 #include "troupe/actors/error.hpp"
 #include "troupe/actors/lifecycle.hpp"
 #include "troupe/actors/mailbox.hpp"
+#include "troupe/runtime/clock.hpp"
 #include "troupe/runtime/detail/spinlock.hpp"
 #include "troupe/runtime/detail/task_header.hpp"
-#include "troupe/runtime/detail/wait_list.hpp"
 
 namespace troupe::detail {
 
-using clock = std::chrono::steady_clock;
+using time_point = troupe::clock::time_point;
+inline constexpr time_point no_deadline = time_point::max();
 
 struct system_impl;
 struct actor_cell;
 struct cell_ext;
 struct reply_state_base;
-
-inline constexpr std::uint64_t user_mask = (std::uint64_t{1} << 28) - 1;
-inline constexpr unsigned sys_shift = 28;
-inline constexpr std::uint64_t sys_one = std::uint64_t{1} << sys_shift;
-inline constexpr std::uint64_t sys_mask = user_mask << sys_shift;
-inline constexpr unsigned kind_shift = 56;
-inline constexpr std::uint64_t kind_mask = std::uint64_t{7} << kind_shift;
-inline constexpr std::uint64_t kill_bit = std::uint64_t{1} << 59;
-inline constexpr std::uint64_t susp_bit = std::uint64_t{1} << 60;
-inline constexpr std::uint64_t sched_bit = std::uint64_t{1} << 61;
-inline constexpr std::uint64_t closed_bit = std::uint64_t{1} << 62;
-inline constexpr std::uint64_t final_bit = std::uint64_t{1} << 63;
-inline constexpr std::size_t max_capacity = user_mask;
-
-constexpr std::uint32_t user_count(std::uint64_t w) noexcept { return static_cast<std::uint32_t>(w & user_mask); }
-constexpr std::uint32_t sys_count(std::uint64_t w) noexcept {
-  return static_cast<std::uint32_t>((w & sys_mask) >> sys_shift);
-}
+struct coroutine_root;
 
 enum class envelope_op : std::uint8_t { deliver, reject };
 
@@ -73,17 +43,25 @@ struct envelope : mpsc_node {
   // envelope; a handler exception is given to the asker and rethrown.
   // reject: count a dead letter for `why`, fail the asker, free.
   void (*fn)(envelope*, actor_cell*, envelope_op, dead_letter_reason) = nullptr;
-  clock::time_point deadline = clock::time_point::max();  // max(): none
-  reply_state_base* reply = nullptr;                      // asks only (one reference)
+  time_point deadline = no_deadline;
+  reply_state_base* reply = nullptr;  // asks only (one reference)
 };
 
-// A system message (stop token, down, exit signal, supervision, continuation).
+// A system message: stop tokens, monitors' down and exit signals,
+// supervision, continuations, timer deliveries and coroutine resumptions.
 // Not bounded by the capacity, handled before user messages, handled even
-// while suspended.
+// while the user lane is paused.
 struct sys_message : mpsc_node {
   // deliver=true: run it in the actor's turn. false: the actor is dying or
   // gone; dispose of it (counting what must be counted). Frees itself.
   void (*fn)(sys_message*, actor_cell*, bool deliver) = nullptr;
+  // A resumption of a suspended coroutine handler: which one. Runs even
+  // while a non-reentrant handler holds the actor, if it is that handler.
+  coroutine_root* resumes = nullptr;
+  // Runs user code that is not part of a suspended handler (a continuation,
+  // a timer's message): deferred while a non-reentrant handler holds the
+  // actor, so no other user code interleaves with it.
+  bool user_code = false;
 };
 
 struct cell_vtable {
@@ -92,33 +70,33 @@ struct cell_vtable {
   void* (*storage)(actor_cell*) noexcept;  // where the object lives
   void (*destroy_object)(actor_cell*) noexcept;
   void (*free_cell)(actor_cell*) noexcept;
-  void (*on_stop)(actor_cell*);                              // null: the class has none
-  void (*on_down)(actor_cell*, void* down_msg);              // null: cannot monitor
-  void (*on_exit)(actor_cell*, void* exit_msg);              // null: does not trap exits
+  void (*on_start)(actor_cell*);          // null: the class has none
+  void (*on_stop)(actor_cell*);           // null: the class has none
+  void (*on_down)(actor_cell*, void*);    // null: cannot monitor
+  void (*on_exit)(actor_cell*, void*);    // null: does not trap exits
   bool supervisor;
+  bool reentrant;  // coroutine handlers do not hold the actor while suspended
 };
 
-// Consumer-owned flag bits (cell::flags).
-inline constexpr std::uint8_t flag_alive = 1;      // the user object is constructed
-inline constexpr std::uint8_t flag_stop_now = 2;   // self-requested immediate stop
-inline constexpr std::uint8_t flag_stopping = 4;   // supervisor: stopping its children
+// actor_cell::flags bits the templates read (the rest: src/cell.hpp).
+inline constexpr std::uint8_t flag_alive = 1;  // the user object is constructed
 
 struct actor_cell : task_header {
   const cell_vtable* vt = nullptr;
   system_impl* sys = nullptr;
-  std::atomic<std::uint64_t> word{0};
+  std::atomic<std::uint64_t> word{0};  // a mailbox_word (src/mailbox_word.hpp)
   mpsc_queue user_q;
   mpsc_queue sys_q;
   std::atomic<std::uint32_t> refs{1};  // actor_refs, plus one while not finalised
   std::uint32_t capacity = 0;
   std::atomic<std::uint32_t> high_water{0};
-  std::atomic<std::uint32_t> blocked{0};  // senders registered to wait for room
   std::uint32_t block_timeout_ms = 0;
-  spinlock lock;  // guards `senders`; serialises user pops under drop_oldest
+  spinlock lock;  // guards the admission queue; serialises user pops under drop_oldest
   overflow_policy policy = overflow_policy::block;
   std::uint8_t budget = 32;
-  std::uint8_t flags = 0;  // consumer-owned
-  wait_list senders;       // blocked senders
+  std::uint8_t flags = 0;         // consumer-owned (src/cell.hpp)
+  std::uint8_t pending_exit = 0;  // consumer-owned: why it stops (exit_kind | 0x80 once set); read after FINAL
+  std::uint32_t incarnation = 0;  // consumer-owned: bumped by each restart
   std::atomic<cell_ext*> ext{nullptr};
   actor_cell* parent = nullptr;  // supervisor, or null for a top-level actor
   actor_cell* prev = nullptr;    // top-level list of the system (under its shard lock)
@@ -143,30 +121,45 @@ A& object_of(actor_cell* c) noexcept {
   return *std::launder(reinterpret_cast<A*>(static_cast<cell_impl<A>*>(c)->storage));
 }
 
-// --- mailbox.cpp -----------------------------------------------------------
+// What a handler runs in: set by the turn for each message and each
+// resumption, kept per fiber (a handler that blocks may resume on another
+// worker thread). Null outside actors.
+struct turn_context {
+  actor_cell* cell = nullptr;
+  envelope* current = nullptr;        // the plain handler's message, if any
+  time_point deadline = no_deadline;  // of the request being handled: asks inherit it
+  coroutine_root* root = nullptr;     // the coroutine handler being run, if any
+};
+turn_context* current_turn() noexcept;
+// Sets the current turn context; returns the previous one.
+turn_context* set_current_turn(turn_context* t) noexcept;
 
-// Offers a user message. may_block: a full `block` mailbox waits until
+// How a sender meets a full `block` mailbox.
+enum class send_mode : std::uint8_t {
+  block,  // wait for room (the fiber suspends, a foreign thread blocks), up to the deadline
+  queue,  // never wait here: the message waits for room in the admission queue, up to its deadline
+  fail,   // never wait: mailbox_full at once
+};
+
+// --- mailbox.cpp -------------------------------------------------------------
+
+// Offers a user message. A full `block` mailbox waits as `mode` says, until
 // `wait_deadline` (capped by the message's own deadline). Consumes `e` in
-// every case (accepted, or rejected and dead-lettered).
-send_result post_user(actor_cell* c, envelope* e, bool may_block, clock::time_point wait_deadline);
+// every case: accepted (or queued for admission), or rejected and
+// dead-lettered (the asker, if any, is told why).
+send_result post_user(actor_cell* c, envelope* e, send_mode mode, time_point wait_deadline);
+// send_async: like post_user with send_mode::queue; `accepted` (one
+// reference, a reply_state<void>) completes when the message is accepted,
+// or with the reason it was refused.
+void post_accepted(actor_cell* c, envelope* e, time_point wait_deadline, reply_state_base* accepted);
 // Offers a system message; false if the actor is finalising or gone (the
 // caller still owns `m`).
 bool post_sys(actor_cell* c, sys_message* m) noexcept;
-// The task_header::invoke of every actor: runs one turn.
-void run_turn(task_header* h);
 
-// --- actor.cpp -------------------------------------------------------------
+// --- cell.cpp ----------------------------------------------------------------
 
 void note_dead_letter(system_impl* s, actor_cell* target, dead_letter_reason why, const char* type) noexcept;
-// Validates options, fills the cell's mailbox fields. Throws actor_error.
-void init_cell(actor_cell* c, system_impl* s, const spawn_options& o, const cell_vtable* vt);
-// Throws actor_error(system_stopped) once shutdown began.
-void check_can_spawn(system_impl* s);
-// Makes a freshly built cell live: top level (parent null) or a supervisor's child.
-void start_cell(actor_cell* c, actor_cell* parent);
-void request_stop(actor_cell* c, stop_mode mode, exit_kind why) noexcept;
-actor_cell* current_cell() noexcept;            // the actor whose turn runs on this thread
-actor_cell*& constructing_cell() noexcept;       // set around the actor constructor
-clock::time_point now() noexcept;
+void check_ref(const actor_cell* c, const char* what);
+time_point now_of(const system_impl* s) noexcept;
 
 }  // namespace troupe::detail

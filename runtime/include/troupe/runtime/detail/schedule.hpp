@@ -4,6 +4,7 @@
 // applications: use spawn() and the primitives instead.
 
 #include <chrono>
+#include <memory>
 
 #include "troupe/runtime/detail/task_header.hpp"
 
@@ -32,5 +33,10 @@ void schedule_yield(scheduler& s, task_header* t) noexcept;
 bool on_worker_of(const scheduler& s) noexcept;
 
 scheduler& scheduler_of(runtime& rt) noexcept;
+
+// Keeps `p` alive until the runtime has shut down (every worker joined, every
+// timer fired). For state that timers or late messages may still reach after
+// its owner is gone, such as an actor system's. Thread-safe.
+void retain_until_exit(scheduler& s, std::shared_ptr<void> p);
 
 }  // namespace troupe::detail

@@ -1,0 +1,19 @@
+#pragma once
+// Supervision (supervisor.cpp): restart decisions, intensity, backoff,
+// escalation, stopping children first. Everything here runs in the
+// supervisor's turn except supervisor_adopt (any thread, under the
+// supervisor's children lock).
+
+#include "troupe/actors/detail/cell.hpp"
+#include "troupe/actors/lifecycle.hpp"
+
+namespace troupe::detail {
+
+void supervisor_child_failed(actor_cell* sup, actor_cell* child, exit_reason reason);
+void supervisor_child_exit(actor_cell* sup, actor_cell* child);
+void supervisor_stop(actor_cell* sup, stop_mode mode, exit_kind why);
+void supervisor_restart(actor_cell* sup);
+// Adds a freshly built child; false if the supervisor no longer accepts children.
+bool supervisor_adopt(actor_cell* sup, actor_cell* child);
+
+}  // namespace troupe::detail

@@ -1,0 +1,68 @@
+#pragma once
+// The private state of an actor system (system.cpp): counters, the sharded
+// lists of top-level actors, the registry's map, the live actor timers.
+
+#include <tbb/concurrent_hash_map.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "troupe/actors/actor_ref.hpp"
+#include "troupe/actors/detail/cell.hpp"
+#include "troupe/actors/system.hpp"
+#include "troupe/runtime/detail/schedule.hpp"
+#include "troupe/runtime/detail/spinlock.hpp"
+
+namespace troupe::detail {
+
+// The registry's map: oneTBB's concurrent hash map. Lookups by name are not
+// a hot path, so it uses std::allocator rather than oneTBB's default
+// tbb_allocator, whose block reuse ThreadSanitizer cannot see.
+using registry_map = tbb::concurrent_hash_map<std::string, actor_addr, tbb::tbb_hash_compare<std::string>,
+                                              std::allocator<std::pair<const std::string, actor_addr>>>;
+
+struct alignas(64) shard {
+  spinlock lock;
+  actor_cell* head = nullptr;         // top-level actors (intrusive, via prev/next_sib)
+  std::atomic<std::int64_t> live{0};  // written under lock, read without
+  std::atomic<std::uint64_t> spawned{0};
+};
+
+struct system_impl {
+  system_impl(runtime& r, actor_system* o, system_options opts);
+
+  runtime* rt;
+  scheduler* sched;
+  actor_system* owner;  // null once the actor_system object is gone
+  std::function<void(const dead_letter&)> hook;
+  std::chrono::milliseconds shutdown_timeout;
+  std::atomic<bool> stopping{false};
+  alignas(64) std::array<std::atomic<std::uint64_t>, dead_letter_reason_count> dead{};
+  std::atomic<std::uint64_t> failures{0};
+  std::atomic<std::uint64_t> restarts{0};
+  std::atomic<std::uint64_t> escalations{0};
+  std::atomic<std::uint64_t> children_spawned{0};
+  std::array<shard, 16> shards;
+  registry_map names;
+  spinlock timers_lock;           // guards the list of live actor timers
+  actor_timer* timers = nullptr;
+
+  shard& shard_of(const actor_cell* c) noexcept {
+    return shards[(reinterpret_cast<std::uintptr_t>(c) >> 6) % shards.size()];
+  }
+  // Adds a top-level actor; false once shutdown began (checked under the
+  // shard lock, so shutdown's collection either finds it or it is refused).
+  bool add_top_level(actor_cell* c);
+  void remove_top_level(actor_cell* c) noexcept;
+  // Actor timers (timers.cpp).
+  bool add_timer(actor_timer* t) noexcept;
+  void remove_timer(actor_timer* t) noexcept;
+  void cancel_timers() noexcept;
+};
+
+}  // namespace troupe::detail
