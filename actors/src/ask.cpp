@@ -108,6 +108,19 @@ void register_hook(reply_state_base* s, completion_hook* h) noexcept {
   h->run(h, s);  // already complete: run it now
 }
 
+bool cancel_hook(reply_state_base* s, completion_hook* h) noexcept {
+  bool armed;
+  {
+    std::lock_guard g(s->lock);
+    if (s->hook != h) return false;  // ran (or is running) already
+    s->hook = nullptr;
+    s->status = reply_status::abandoned;
+    armed = std::exchange(s->timer_armed, false);
+  }
+  if (armed && cancel_timer(&s->timer)) s->release();
+  return true;
+}
+
 bool reply_ready(const reply_state_base* s) noexcept {
   return s->ready.load(std::memory_order_acquire) ||
          (s->deadline != no_deadline && now_of(s->sys) >= s->deadline);

@@ -4,6 +4,8 @@
 
 #include "coroutine.hpp"
 
+#include <algorithm>
+
 #include "cell.hpp"
 #include "mailbox.hpp"
 #include "system.hpp"
@@ -181,7 +183,7 @@ time_point turn_now(const char* what) {
 
 // ------------------------------------------------------------- when_all/any
 
-join_awaiter::join_awaiter(std::vector<task<void>> parts, bool any) {
+join_awaiter::join_awaiter(std::vector<task<void>> parts, bool any, time_point until) : until_(until) {
   join_.any = any;
   join_.pending = parts.size();
   children_.reserve(parts.size());
@@ -206,7 +208,7 @@ bool join_awaiter::await_suspend(std::coroutine_handle<> h) {
     join_.resumed = true;
     return false;  // all done already: no suspension
   }
-  const time_point deadline = root.ctx.deadline;
+  const time_point deadline = std::min(until_, root.ctx.deadline);
   if (deadline != no_deadline) {
     deadline_ = new delay_record(&root, h);
     arm_delay(deadline_, deadline);

@@ -93,10 +93,11 @@ struct admission {
   enum class state : std::uint8_t { waiting, admitted, expired, refused };
   enum class kind : std::uint8_t { blocking, async };
 
-  admission(kind k, envelope* m) noexcept : what(k), e(m) {}
+  admission(kind k, envelope* m, time_point until) noexcept : what(k), e(m), deadline(until) {}
   std::atomic<state> st{state::waiting};
   kind what;
   envelope* e;
+  time_point deadline;  // never admitted at or after it
   admission* queue_next = nullptr;  // guarded by the cell's lock
   bool linked = false;               // guarded by the cell's lock
 
@@ -115,7 +116,7 @@ namespace {
 // claims it notifies it under `lk`; the sender takes `lk` before leaving, so
 // nothing touches the record after the sender returned.
 struct blocking_admission : admission {
-  explicit blocking_admission(envelope* m) noexcept : admission(kind::blocking, m) {}
+  blocking_admission(envelope* m, time_point until) noexcept : admission(kind::blocking, m, until) {}
   spinlock lk;
   wait_list waiters;
   bool notified = false;  // guarded by lk
@@ -124,8 +125,8 @@ struct blocking_admission : admission {
 // A sender that did not wait (an ask, send_async): on the heap, with a timer
 // for its deadline. Two owners: the queue (until claimed) and the timer.
 struct async_admission : admission, timer_entry, small_object {
-  async_admission(actor_cell* c, envelope* m, reply_state_base* acc) noexcept
-      : admission(kind::async, m), timer_entry(&expire), cell(c), accepted(acc) {}
+  async_admission(actor_cell* c, envelope* m, reply_state_base* acc, time_point until) noexcept
+      : admission(kind::async, m, until), timer_entry(&expire), cell(c), accepted(acc) {}
   static void expire(timer_entry* t) noexcept;
   void release() noexcept {
     // acq_rel: the last owner sees the other's writes before freeing.
@@ -183,6 +184,8 @@ void resolve(actor_cell* c, admission* list) noexcept {
     auto* as = static_cast<async_admission*>(a);
     if (fate == admission::state::refused)
       reject(c, as->e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped, as->accepted);
+    else if (fate == admission::state::expired)
+      reject(c, as->e, dead_letter_reason::mailbox_full, actor_errc::mailbox_full, as->accepted);
     else
       complete_accepted(as->accepted, actor_errc::ok);
     if (cancel_timer(as)) as->release();  // the timer's reference
@@ -201,11 +204,22 @@ void admit_waiting(actor_cell* c) noexcept {
     // The depth can only grow under this lock now (lock-free senders see
     // ADMIT and queue), and only this turn shrinks it.
     mailbox_word w(c->word.load(std::memory_order_acquire));
+    const time_point now = now_of(c->sys);
     while (x->admit_head && !w.closed() && w.depth() < c->capacity) {
       admission* a = x->admit_head;
       x->admit_head = a->queue_next;
       if (!x->admit_head) x->admit_tail = nullptr;
       a->linked = false;
+      if (a->deadline <= now) {
+        // Its deadline passed while it waited (its timer has not come round
+        // yet): the send is refused, never accepted late.
+        if (a->claim(admission::state::expired)) {
+          a->queue_next = nullptr;
+          *tail = a;
+          tail = &a->queue_next;
+        }
+        continue;
+      }
       if (!a->claim(admission::state::admitted)) continue;  // expired: its sender cleans up
       // seq_cst: the depth grows like any accepted send; the turn runs, so
       // SCHED is set and nothing needs scheduling.
@@ -298,8 +312,12 @@ send_result wait_admission(actor_cell* c, blocking_admission& b, time_point dead
   // let go of `b` before this frame (and `b` with it) goes away.
   b.lk.lock();
   b.lk.unlock();
-  if (b.st.load(std::memory_order_acquire) == admission::state::admitted) return send_result();
-  return reject(c, b.e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped, nullptr);
+  switch (b.st.load(std::memory_order_acquire)) {
+    case admission::state::admitted: return send_result();
+    case admission::state::expired:  // decided by a turn: its deadline had passed
+      return reject(c, b.e, dead_letter_reason::mailbox_full, actor_errc::mailbox_full, nullptr);
+    default: return reject(c, b.e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped, nullptr);
+  }
 }
 
 // drop_oldest on a full mailbox: swap the oldest queued message for the new
@@ -345,7 +363,7 @@ send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* a
 send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_deadline, reply_state_base* accepted) {
   system_impl* s = c->sys;
   if (e->deadline != no_deadline && e->deadline <= now_of(s))
-    return reject(c, e, dead_letter_reason::expired, actor_errc::deadline_passed, accepted);
+    return reject(c, e, dead_letter_reason::deadline_passed, actor_errc::deadline_passed, accepted);
   // relaxed: shutdown refuses external sends from "soon after" it begins;
   // what it guarantees about accepted messages rests on each actor's CLOSED bit.
   if (s->stopping.load(std::memory_order_relaxed) && !on_worker_of(*s->sched))
@@ -388,7 +406,7 @@ send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_dea
       wait_deadline = clock::after(now_of(s), std::chrono::milliseconds(c->block_timeout_ms));
     if (e->deadline < wait_deadline) wait_deadline = e->deadline;
     if (mode == send_mode::queue) {
-      auto* a = new async_admission(c, e, accepted);
+      auto* a = new async_admission(c, e, accepted, wait_deadline);
       add_ref(c);
       if (!enqueue_admission(c, a)) {
         a->e = nullptr;
@@ -401,7 +419,7 @@ send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_dea
       else a->release();  // no timer will ever hold it
       return send_result();
     }
-    blocking_admission b(e);
+    blocking_admission b(e, wait_deadline);
     if (!enqueue_admission(c, &b)) {
       w = c->word.load(std::memory_order_relaxed);
       continue;

@@ -42,6 +42,7 @@ const char* to_string(dead_letter_reason r) noexcept {
     case dead_letter_reason::dropped_newest: return "dropped_newest";
     case dead_letter_reason::dropped_oldest: return "dropped_oldest";
     case dead_letter_reason::expired: return "expired";
+    case dead_letter_reason::deadline_passed: return "deadline_passed";
     case dead_letter_reason::unprocessed: return "unprocessed";
     case dead_letter_reason::unanswered: return "unanswered";
     case dead_letter_reason::system_stopped: return "system_stopped";

@@ -95,7 +95,7 @@ TEST_P(ActorTest, AskWithAPastDeadlineFailsAtOnce) {
   auto c = sys.spawn<counter>();
   auto r = c.ask(get{}, std::chrono::steady_clock::now() - 1ms).get_result();
   EXPECT_EQ(r.error_code(), actor_errc::deadline_passed);
-  EXPECT_EQ(c.stats().dead_letters[dead_letter_reason::expired], 1u);
+  EXPECT_EQ(c.stats().dead_letters[dead_letter_reason::deadline_passed], 1u);
   sys.shutdown();  // before the locals its actors point to go away
 }
 

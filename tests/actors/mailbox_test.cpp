@@ -259,7 +259,7 @@ TEST_P(MailboxTest, DeadlinePassedAtSendIsRejected) {
   std::vector<int> seen;
   auto h = sys.spawn<holder>(&g, &seen);
   EXPECT_EQ(h.send(value{1}, std::chrono::steady_clock::now() - 1ms).code(), actor_errc::deadline_passed);
-  EXPECT_EQ(h.stats().dead_letters[dead_letter_reason::expired], 1u);
+  EXPECT_EQ(h.stats().dead_letters[dead_letter_reason::deadline_passed], 1u);
   EXPECT_EQ(h.ask(report{}, 10s).get(), 0u);
   sys.shutdown();  // before the locals its actors point to go away
 }
@@ -401,6 +401,169 @@ TEST(MailboxBudgetTest, ForeignSendIsNotStarvedByABusyActor) {
   ASSERT_TRUE(eventually([&] { return handled.load() == n; }, 30s));
   ASSERT_TRUE(eventually([&] { return seen_at.load() >= 0; }));
   EXPECT_LT(seen_at.load(), n) << "the injection queue starved behind a yielding actor";
+}
+
+}  // namespace
+}  // namespace troupe::test
+
+// --- the admission queue: waiting senders, in order, decided once ------------
+
+namespace troupe::test {
+namespace {
+
+struct send_pings {
+  clock::time_point deadline;
+};
+struct late_ok_counter {
+  std::atomic<int>* arrived;
+  std::atomic<int>* ok;
+  std::atomic<int>* full;
+  std::atomic<int>* ok_after_deadline;
+  std::atomic<int>* finished;
+};
+struct pinger : actor<pinger> {
+  actor_ref<pinger> peer;
+  late_ok_counter c;
+  std::atomic<int>* handled;
+  pinger(late_ok_counter cc, std::atomic<int>* h) : c(cc), handled(h) {}
+  void on(actor_ref<pinger> p) { peer = std::move(p); }
+  void on(send_pings s) {
+    // Both actors are inside this handler (each mailbox full with it)
+    // before either sends.
+    c.arrived->fetch_add(1);
+    while (c.arrived->load() < 2) this_fiber::yield();
+    for (int i = 0; i < 3; ++i) {
+      const send_result r = peer.send(ping{}, s.deadline);
+      if (r) {
+        c.ok->fetch_add(1);
+        if (this_actor::now() > s.deadline) c.ok_after_deadline->fetch_add(1);
+      } else if (r.code() == actor_errc::mailbox_full || r.code() == actor_errc::deadline_passed) {
+        c.full->fetch_add(1);  // refused at the deadline, or (the next ones) already past it
+      }
+    }
+    c.finished->fetch_add(1);
+  }
+  void on(ping) { handled->fetch_add(1); }
+};
+
+TEST(AdmissionTest, ASendDecidedAtItsDeadlineIsMailboxFullNeverOk) {
+  // Two actors with capacity 1 on one worker, each sending to the other from
+  // its handler: both block until the deadline. A send used to take the room
+  // a peer freed just after its wait timed out and report ok; the message
+  // then expired unhandled.
+  for (int round = 0; round < 20; ++round) {
+    runtime rt{workers(1)};
+    actor_system sys{rt};
+    std::atomic<int> arrived{0}, ok{0}, full{0}, late{0}, handled{0}, finished{0};
+    spawn_options o{.capacity = 1, .policy = overflow_policy::block};
+    const late_ok_counter counters{&arrived, &ok, &full, &late, &finished};
+    auto a = sys.spawn<pinger>(o, counters, &handled);
+    auto b = sys.spawn<pinger>(o, counters, &handled);
+    ASSERT_TRUE(a.send(b));
+    ASSERT_TRUE(b.send(a));
+    const auto deadline = rt.now() + 30ms;
+    ASSERT_TRUE(a.send(send_pings{deadline}));
+    ASSERT_TRUE(b.send(send_pings{deadline}));
+    ASSERT_TRUE(eventually([&] { return finished.load() == 2; }));
+    sys.shutdown();
+    EXPECT_EQ(ok.load() + full.load(), 6) << "every send was decided one way";
+    // On one worker both handlers wait until the deadline, so room frees
+    // only after it: every send is refused, none accepted late and dropped.
+    EXPECT_EQ(ok.load(), 0);
+    EXPECT_EQ(late.load(), 0) << "a send reported ok after its deadline";
+    EXPECT_EQ(handled.load(), 0);
+    EXPECT_EQ(sys.stats().dead_letters[dead_letter_reason::expired], 0u) << "accepted, then dropped unhandled";
+  }
+}
+
+struct numbered {
+  int n;
+};
+struct in_order : actor<in_order> {
+  gate* g;
+  std::vector<int> seen;
+  explicit in_order(gate* gg) : g(gg) {}
+  void on(held) { g->wait(); }
+  int on(numbered x) {
+    seen.push_back(x.n);
+    return x.n;
+  }
+  std::vector<int> on(report) { return seen; }
+};
+
+TEST_P(MailboxTest, WaitingAsksAreAdmittedInOrderAndNeverBlockTheCaller) {
+  gate g;
+  auto a = sys.spawn<in_order>(spawn_options{.capacity = 2, .policy = overflow_policy::block}, &g);
+  ASSERT_TRUE(a.send(held{}));
+  ASSERT_TRUE(g.wait_entered());
+  // The mailbox is full after one more; 50 asks queue for admission at
+  // once (none of these calls waits), then a fail-fast ask is refused.
+  std::vector<ask_future<int>> fs;
+  for (int i = 0; i < 50; ++i) fs.push_back(a.ask(numbered{i}, 10s));
+  auto refused = a.ask(numbered{-1}, 10s, when_full::fail);
+  EXPECT_EQ(refused.get_result().error_code(), actor_errc::mailbox_full);
+  auto accepted = a.send_async(numbered{50}, rt.now() + 10s);
+  EXPECT_FALSE(accepted.is_ready()) << "waiting for room";
+  g.open();
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(fs[static_cast<std::size_t>(i)].get(), i);
+  accepted.get();  // accepted once there was room
+  std::vector<int> expect(51);
+  for (int i = 0; i <= 50; ++i) expect[static_cast<std::size_t>(i)] = i;
+  EXPECT_EQ(a.ask(report{}, 10s).get(), expect);
+  sys.shutdown();
+}
+
+TEST_P(MailboxTest, AWaitingAskTimesOutInTheQueueWithMailboxFull) {
+  gate g;
+  auto a = sys.spawn<in_order>(spawn_options{.capacity = 2, .policy = overflow_policy::block}, &g);
+  ASSERT_TRUE(a.send(held{}));
+  ASSERT_TRUE(g.wait_entered());
+  ASSERT_TRUE(a.send(numbered{0}));  // full now
+  auto f = a.ask(numbered{1}, 30ms);
+  // The asker's deadline and the waiting request's are the same instant:
+  // it hears either that it timed out or that there was no room.
+  const actor_errc code = f.get_result().error_code();
+  EXPECT_TRUE(code == actor_errc::timeout || code == actor_errc::mailbox_full) << to_string(code);
+  ASSERT_TRUE(eventually([&] { return a.stats().dead_letters[dead_letter_reason::mailbox_full] == 1; }))
+      << "the request left the queue at its deadline, counted once";
+  g.open();
+  EXPECT_EQ(a.ask(report{}, 10s).get(), (std::vector<int>{0})) << "and was never handled";
+  sys.shutdown();
+}
+
+struct forward_then {};
+struct note {
+  std::string what;
+};
+struct asker : actor<asker> {
+  actor_ref<in_order> target;
+  std::vector<std::string> log;
+  explicit asker(actor_ref<in_order> t) : target(std::move(t)) {}
+  void on(forward_then) {
+    // The target is full: this returns at once, the request waits for room.
+    target.ask(numbered{7}, 10s).then([this](result<int> r) { log.push_back("reply " + std::to_string(*r)); });
+    log.push_back("asked");
+  }
+  void on(note n) { log.push_back(n.what); }
+  std::vector<std::string> on(report) { return log; }
+};
+
+TEST_P(MailboxTest, AThenAskIntoAFullMailboxDoesNotStallTheAskingActor) {
+  gate g;
+  auto target = sys.spawn<in_order>(spawn_options{.capacity = 2, .policy = overflow_policy::block}, &g);
+  ASSERT_TRUE(target.send(held{}));
+  ASSERT_TRUE(g.wait_entered());
+  ASSERT_TRUE(target.send(numbered{0}));  // full now
+  auto a = sys.spawn<asker>(target);
+  ASSERT_TRUE(a.send(forward_then{}));
+  ASSERT_TRUE(a.send(note{"next"}));
+  // The asker handles `next` while its request still waits for room.
+  ASSERT_TRUE(eventually([&] { return a.ask(report{}, 10s).get().size() == 2; }));
+  EXPECT_EQ(a.ask(report{}, 10s).get(), (std::vector<std::string>{"asked", "next"}));
+  g.open();
+  ASSERT_TRUE(eventually([&] { return a.ask(report{}, 10s).get().size() == 3; }));
+  EXPECT_EQ(a.ask(report{}, 10s).get().back(), "reply 7");
+  sys.shutdown();
 }
 
 }  // namespace

@@ -114,6 +114,7 @@ inline actor_errc error_for(dead_letter_reason why) noexcept {
     case dead_letter_reason::dropped_newest:
     case dead_letter_reason::dropped_oldest: return actor_errc::dropped;
     case dead_letter_reason::expired: return actor_errc::timeout;
+    case dead_letter_reason::deadline_passed: return actor_errc::deadline_passed;
     case dead_letter_reason::system_stopped: return actor_errc::system_stopped;
     default: return actor_errc::actor_stopped;
   }
@@ -160,25 +161,25 @@ void user_envelope<A, M>::run(envelope* base, actor_cell* c, envelope_op op, dea
                                     c->incarnation,
                                     actor_reentrant(c) || is_reentrant_task<std::remove_cvref_t<R>>};
     start_root(c, root);
-    return;
-  }
-  try {
-    if constexpr (std::is_void_v<R>) {
-      a.on(std::move(e->msg));
-      if (rs) complete_with<void>(rs, true, result<void>::ok());
-    } else if constexpr (is_reply_promise<std::remove_cvref_t<R>>) {
-      { auto discard = a.on(std::move(e->msg)); }
-      // No promise was ever taken: nobody can reply.
-      if (rs && rs->promises.load(std::memory_order_acquire) == 0)
-        complete_error<T>(rs, actor_errc::broken_reply, "handler returned a reply_promise it never took");
-    } else if (rs) {
-      complete_with<T>(rs, true, result<T>(T(a.on(std::move(e->msg)))));
-    } else {
-      (void)a.on(std::move(e->msg));
+  } else {
+    try {
+      if constexpr (std::is_void_v<R>) {
+        a.on(std::move(e->msg));
+        if (rs) complete_with<void>(rs, true, result<void>::ok());
+      } else if constexpr (is_reply_promise<std::remove_cvref_t<R>>) {
+        { auto discard = a.on(std::move(e->msg)); }
+        // No promise was ever taken: nobody can reply.
+        if (rs && rs->promises.load(std::memory_order_acquire) == 0)
+          complete_error<T>(rs, actor_errc::broken_reply, "handler returned a reply_promise it never took");
+      } else if (rs) {
+        complete_with<T>(rs, true, result<T>(T(a.on(std::move(e->msg)))));
+      } else {
+        (void)a.on(std::move(e->msg));
+      }
+    } catch (...) {
+      if (rs) complete_with<T>(rs, true, result<T>(std::current_exception()));
+      throw;
     }
-  } catch (...) {
-    if (rs) complete_with<T>(rs, true, result<T>(std::current_exception()));
-    throw;
   }
 }
 
@@ -441,7 +442,8 @@ class actor_ref : public actor_addr {
     auto* s = new detail::reply_state<T>(c_->sys, deadline, c_);
     ask_future<T> f(s);
     if (deadline <= detail::now_of(c_->sys)) {
-      detail::note_dead_letter(c_->sys, c_, dead_letter_reason::expired, detail::type_name(typeid(std::decay_t<M>)));
+      detail::note_dead_letter(c_->sys, c_, dead_letter_reason::deadline_passed,
+                               detail::type_name(typeid(std::decay_t<M>)));
       detail::complete_error<T>(s, actor_errc::deadline_passed, "ask: the deadline is already in the past");
       return f;
     }

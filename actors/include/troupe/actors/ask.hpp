@@ -129,6 +129,10 @@ void abandon_reply(reply_state_base* s) noexcept;
 // Registers `h`, which takes over the caller's reference: run at completion,
 // or now if the state is already complete. Arms the deadline timer.
 void register_hook(reply_state_base* s, completion_hook* h) noexcept;
+// Takes back a hook registered by an awaiter whose frame is being destroyed:
+// true if it had not run (the state is then abandoned: a late reply counts as
+// `unanswered`), and the caller owns the hook's references again.
+bool cancel_hook(reply_state_base* s, completion_hook* h) noexcept;
 // is_ready(): complete, or its deadline has passed.
 bool reply_ready(const reply_state_base* s) noexcept;
 // A completion callback threw: counted in system_stats::failures.

@@ -26,12 +26,13 @@ enum class dead_letter_reason : std::uint8_t {
   mailbox_full,    // rejected: `fail` policy, try_send, or a `block` wait timed out (not accepted)
   dropped_newest,  // rejected by `drop_newest` (not accepted)
   dropped_oldest,  // accepted, then discarded by `drop_oldest` to make room
-  expired,         // its deadline passed before a handler got it (accepted), or at send time (not accepted)
+  expired,         // accepted, then its deadline passed before a handler got it
   unprocessed,     // accepted, still queued when the actor stopped immediately or crashed unsupervised
   unanswered,      // a reply nobody waits for any more (the asker timed out, dropped its future, or died)
   system_stopped,  // refused: an external send while the actor system shuts down (not accepted)
+  deadline_passed, // refused: its deadline had passed when it was sent, or while it waited for room (not accepted)
 };
-inline constexpr std::size_t dead_letter_reason_count = 8;
+inline constexpr std::size_t dead_letter_reason_count = 9;
 const char* to_string(dead_letter_reason r) noexcept;
 
 struct dead_letter_counts {

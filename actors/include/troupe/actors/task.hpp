@@ -290,7 +290,13 @@ struct reply_awaiter {
   explicit reply_awaiter(reply_state<T>* st) noexcept : s(st) {}
   reply_awaiter(const reply_awaiter&) = delete;
   ~reply_awaiter() {
-    if (record) record->drop_awaiter();  // the frame is destroyed while suspended
+    if (record) {  // the frame is destroyed while suspended: abandon the ask
+      if (cancel_hook(s, record)) {
+        record->release();  // the completion's: it will never run
+        s->release();       // the hook's
+      }
+      record->drop_awaiter();
+    }
     if (s) {
       abandon_reply(s);
       s->release();
@@ -388,6 +394,15 @@ class delay {
 };
 
 // --- when_all / when_any ----------------------------------------------------
+
+// A deadline for a whole when_all / when_any, as its first argument:
+// co_await when_all(within(50ms), a, b). Capped by the request's deadline,
+// which applies without it.
+struct within {
+  template <class Rep, class Period>
+  explicit within(std::chrono::duration<Rep, Period> d) : until(clock::after(detail::turn_now("within"), d)) {}
+  clock::time_point until;
+};
 
 namespace detail {
 
@@ -489,7 +504,7 @@ inline child_task run_child(task<void> t, join_state&, std::size_t) { co_await s
 // counted as `unanswered`.
 class join_awaiter {
  public:
-  join_awaiter(std::vector<task<void>> parts, bool any);
+  join_awaiter(std::vector<task<void>> parts, bool any, time_point deadline = no_deadline);
   join_awaiter(const join_awaiter&) = delete;
   ~join_awaiter();
   bool await_ready() const noexcept { return children_.empty(); }
@@ -501,17 +516,18 @@ class join_awaiter {
  private:
   join_state join_;
   std::vector<child_task> children_;
+  time_point until_;
   delay_record* deadline_ = nullptr;
 };
 
 template <class... A>
-task<std::tuple<result<awaited_t<A>>...>> when_all_impl(A... a) {
+task<std::tuple<result<awaited_t<A>>...>> when_all_impl(time_point until, A... a) {
   std::tuple<std::optional<result<awaited_t<A>>>...> out;
   {
     std::vector<task<void>> parts;
     parts.reserve(sizeof...(A));
     std::apply([&](auto&... slot) { (parts.push_back(participate<awaited_t<A>>(std::move(a), slot)), ...); }, out);
-    co_await join_awaiter(std::move(parts), false);
+    co_await join_awaiter(std::move(parts), false, until);
   }
   co_return std::apply(
       [](auto&... slot) {
@@ -533,7 +549,12 @@ task<std::tuple<result<awaited_t<A>>...>> when_all_impl(A... a) {
 template <class... A>
   requires(sizeof...(A) > 0)
 task<std::tuple<result<detail::awaited_t<A>>...>> when_all(A&&... a) {
-  return detail::when_all_impl<std::remove_cvref_t<A>...>(std::forward<A>(a)...);
+  return detail::when_all_impl<std::remove_cvref_t<A>...>(detail::no_deadline, std::forward<A>(a)...);
+}
+template <class... A>
+  requires(sizeof...(A) > 0)
+task<std::tuple<result<detail::awaited_t<A>>...>> when_all(within w, A&&... a) {
+  return detail::when_all_impl<std::remove_cvref_t<A>...>(w.until, std::forward<A>(a)...);
 }
 
 // Over a range of asks of one type: results in the same order.
@@ -565,13 +586,13 @@ struct when_any_result {
 
 namespace detail {
 template <class... A>
-task<when_any_result<awaited_t<A>...>> when_any_impl(A... a) {
+task<when_any_result<awaited_t<A>...>> when_any_impl(time_point until, A... a) {
   std::tuple<std::optional<result<awaited_t<A>>>...> out;
   std::size_t winner;
   {
     std::vector<task<void>> parts;
     std::apply([&](auto&... slot) { (parts.push_back(participate<awaited_t<A>>(std::move(a), slot)), ...); }, out);
-    winner = co_await join_awaiter(std::move(parts), true);
+    winner = co_await join_awaiter(std::move(parts), true, until);
   }
   using R = when_any_result<awaited_t<A>...>;
   if (winner == static_cast<std::size_t>(-1))
@@ -598,7 +619,12 @@ task<when_any_result<awaited_t<A>...>> when_any_impl(A... a) {
 template <class... A>
   requires(sizeof...(A) > 0)
 task<when_any_result<detail::awaited_t<A>...>> when_any(A&&... a) {
-  return detail::when_any_impl<std::remove_cvref_t<A>...>(std::forward<A>(a)...);
+  return detail::when_any_impl<std::remove_cvref_t<A>...>(detail::no_deadline, std::forward<A>(a)...);
+}
+template <class... A>
+  requires(sizeof...(A) > 0)
+task<when_any_result<detail::awaited_t<A>...>> when_any(within w, A&&... a) {
+  return detail::when_any_impl<std::remove_cvref_t<A>...>(w.until, std::forward<A>(a)...);
 }
 
 }  // namespace troupe
