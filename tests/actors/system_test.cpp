@@ -235,5 +235,82 @@ TEST(SystemTest, ShutdownFromInsideAHandlerOnlyBeginsIt) {
   sys.shutdown();  // completes (joins) from this thread
 }
 
+// An actor that asks itself and waits used to hang forever (and with it
+// shutdown()). The wait now fails at once; and a shutdown facing an actor
+// that never stops gives up after its timeout and says which one.
+struct self_asker : actor<self_asker> {
+  struct ask_me {};
+  struct answer {};
+  int on(answer) { return 1; }
+  int on(ask_me) {
+    try {
+      return self().ask(answer{}, std::chrono::hours::max()).get();
+    } catch (const actor_error& e) {
+      return -static_cast<int>(e.code());
+    }
+  }
+};
+
+TEST(SystemTest, AnActorWaitingOnItsOwnAskFailsAtOnce) {
+  runtime rt(workers(2));
+  actor_system sys(rt);
+  auto a = sys.spawn<self_asker>();
+  EXPECT_EQ(a.ask(self_asker::ask_me{}, 10s).get(), -static_cast<int>(actor_errc::would_deadlock));
+  EXPECT_EQ(a.ask(self_asker::answer{}, 10s).get(), 1) << "the actor goes on";
+  const shutdown_report r = sys.shutdown();
+  EXPECT_TRUE(r.complete);
+}
+
+struct stubborn : actor<stubborn> {
+  struct wait_forever {
+    counting_semaphore* never;
+  };
+  void on(wait_forever w) { w.never->acquire(); }  // nobody releases it
+};
+
+TEST(SystemTest, ShutdownStopsWaitingAfterItsTimeoutAndReportsWhatItAbandoned) {
+  runtime rt(workers(2));
+  counting_semaphore never(0);
+  {
+    actor_system sys(rt, system_options{.shutdown_timeout = 100ms});
+    auto s = sys.spawn<stubborn>();
+    ASSERT_TRUE(s.send(stubborn::wait_forever{&never}));
+    ASSERT_TRUE(eventually([&] { return s.stats().processed == 0 && s.stats().depth == 1; }));
+    const shutdown_report r = sys.shutdown();
+    EXPECT_FALSE(r.complete);
+    EXPECT_EQ(r.abandoned, 1u);
+    ASSERT_EQ(r.actors.size(), 1u);
+    EXPECT_NE(r.actors[0].find("stubborn"), std::string::npos) << r.actors[0];
+  }  // the system object goes; its state waits for the runtime
+  rt.shutdown();  // cancels the handler's wait: the abandoned actor stops, nothing leaks
+}
+
+TEST(SystemTest, DestroyingTheSystemFromAHandlerBeginsShutdownAndFreesItSafely) {
+  // From a worker the destructor cannot wait for the actors; it used to
+  // free the system under them (use after free under asan and tsan).
+  runtime rt(workers(2));
+  struct destroy_it {
+    actor_system* sys;
+  };
+  struct destroyer : actor<destroyer> {
+    std::atomic<bool>* done;
+    explicit destroyer(std::atomic<bool>* d) : done(d) {}
+    void on(destroy_it d) {
+      delete d.sys;
+      done->store(true);
+    }
+  };
+  std::atomic<bool> done{false};
+  auto* sys = new actor_system(rt);
+  auto d = sys->spawn<destroyer>(&done);
+  auto other = sys->spawn<destroyer>(&done);
+  ASSERT_TRUE(d.send(destroy_it{sys}));
+  ASSERT_TRUE(eventually([&] { return done.load(); }));
+  // Its actors stop by themselves; the state they use lives until the
+  // runtime shuts down.
+  ASSERT_TRUE(eventually([&] { return d.stopped() && other.stopped(); }));
+  rt.shutdown();
+}
+
 }  // namespace
 }  // namespace troupe::test

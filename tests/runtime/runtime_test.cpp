@@ -5,10 +5,12 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <chrono>
 #include <thread>
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "troupe/runtime.hpp"
 
@@ -183,5 +185,55 @@ TEST(RuntimeTest, PinnedWorkersRun) {
   troupe::runtime rt(troupe::runtime_options{.workers = 2, .pin_workers = true});
   EXPECT_EQ(troupe::spawn(rt, [] { return 5; }).join(), 5);
 }
+
+TEST(RuntimeTest, DestroyingTheRuntimeFromItsOwnWorkerDetachesIt) {
+  // ~runtime() on one of its workers used to throw from a destructor, which
+  // terminates. It now begins shutdown, returns, and a thread of the
+  // runtime's own finishes it.
+  auto* rt = new troupe::runtime(troupe::runtime_options{.workers = 2});
+  std::atomic<bool> after{false};
+  std::atomic<bool> current_was_null{false};
+  troupe::promise<bool> done;
+  auto f = done.get_future();
+  auto h = troupe::spawn(*rt, [&] {
+    delete rt;  // from inside a task
+    current_was_null.store(troupe::runtime::current() == nullptr);
+    after.store(true);
+    done.set_value(true);
+  });
+  h = {};  // detach: the handle must not outlive the runtime's own state
+  f.get();
+  EXPECT_TRUE(after.load());
+  EXPECT_TRUE(current_was_null.load()) << "a detached runtime is no longer current";
+}
+
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+// In a forked child: lower the address-space limit so that no thread stack
+// can be mapped, then start a runtime. Exits 0 if it threw
+// resource_exhausted.
+[[noreturn]] void start_without_room_for_threads() {
+  std::FILE* f = std::fopen("/proc/self/statm", "r");
+  unsigned long pages = 0;
+  if (!f || std::fscanf(f, "%lu", &pages) != 1) std::exit(2);
+  std::fclose(f);
+  const rlim_t now = pages * static_cast<rlim_t>(sysconf(_SC_PAGESIZE));
+  const rlimit lim{now + (2u << 20), now + (2u << 20)};
+  if (setrlimit(RLIMIT_AS, &lim) != 0) std::exit(3);
+  try {
+    troupe::runtime rt(troupe::runtime_options{.workers = 4});
+  } catch (const troupe::error& e) {
+    std::exit(e.code() == troupe::errc::resource_exhausted ? 0 : 4);
+  } catch (...) {
+    std::exit(5);
+  }
+  std::exit(6);
+}
+
+TEST(RuntimeDeathTest, AWorkerThatCannotStartIsAnErrorNotACrash) {
+  // A failed thread creation used to terminate the process; the constructor
+  // now stops the workers it started and throws.
+  EXPECT_EXIT(start_without_room_for_threads(), ::testing::ExitedWithCode(0), "");
+}
+#endif
 
 }  // namespace
