@@ -70,6 +70,7 @@ worker_metrics& worker_metrics::operator+=(const worker_metrics& o) noexcept {
   lifo_runs += o.lifo_runs;
   fibers_created += o.fibers_created;
   timers_fired += o.timers_fired;
+  timers_pending += o.timers_pending;
   return *this;
 }
 

@@ -838,7 +838,10 @@ void scheduler::detach(std::unique_ptr<scheduler> self, std::shared_ptr<troupe::
 
 metrics_snapshot scheduler::metrics() const {
   metrics_snapshot m;
-  for (auto& w : workers_) m.workers.push_back(w->counters.snapshot());
+  for (auto& w : workers_) {
+    m.workers.push_back(w->counters.snapshot());
+    m.workers.back().timers_pending = w->wheel.size();
+  }
   m.failed_detached_tasks = failed_detached.load(std::memory_order_relaxed);
   return m;
 }

@@ -335,7 +335,9 @@ TEST(CoroutineMemoryTest, AMillionHandlersSuspendedAtOnce) {
   std::printf("memory per suspended coroutine handler: %.0f bytes (RSS %.1f -> %.1f MiB)\n", per_handler,
               static_cast<double>(rss_before) / (1 << 20), static_cast<double>(rss_after) / (1 << 20));
   RecordProperty("bytes_per_suspended_handler", static_cast<int>(per_handler));
-  if (!sanitized) EXPECT_LT(per_handler, 512.0);
+  if (!sanitized) {
+    EXPECT_LT(per_handler, 512.0);
+  }
   clk->advance(std::chrono::hours(1));
   ASSERT_TRUE(eventually([&] { return s.ask(count_done{}, 1h).get() == n; }, 120s));
   sys.shutdown();

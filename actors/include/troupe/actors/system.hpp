@@ -58,7 +58,7 @@ struct system_options {
   // Called for every dead letter, synchronously, on the thread where it
   // happens (any thread). Must be thread-safe, quick and must not throw or
   // block; it must not send to an actor with a `block` mailbox.
-  std::function<void(const dead_letter&)> dead_letter_hook;
+  std::function<void(const dead_letter&)> dead_letter_hook = nullptr;
   // How long shutdown() waits for actors to stop before it abandons them.
   std::chrono::milliseconds shutdown_timeout{10'000};
 };

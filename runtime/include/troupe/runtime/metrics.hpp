@@ -17,7 +17,8 @@ struct worker_metrics {
   std::uint64_t injection_pops = 0;   // items taken from the global injection queue
   std::uint64_t lifo_runs = 0;        // items run from the LIFO slot
   std::uint64_t fibers_created = 0;   // runner fibers created (pool misses)
-  std::uint64_t timers_fired = 0;     // sleeps and timed waits that expired
+  std::uint64_t timers_fired = 0;     // timers that fired on this worker (sleeps, deadlines, actor timers)
+  std::uint64_t timers_pending = 0;   // timers armed on its wheel now (a gauge, not a counter)
 
   worker_metrics& operator+=(const worker_metrics& o) noexcept;
 };
