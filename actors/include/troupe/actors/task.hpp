@@ -33,6 +33,14 @@
 // Tasks are lazy and run only inside an actor: as a handler, or awaited by a
 // task that is. Awaiting anything from a coroutine that no actor runs throws
 // actor_error(not_in_actor).
+//
+// Compiler note: GCC 12 miscompiles an aggregate temporary with a
+// non-trivial member (a struct holding a std::string, built with braces)
+// created inside a co_await expression: it is copied bitwise into the frame,
+// and its string is freed twice. `co_await ref.ask(msg{name}, 1s)` is such a
+// case; make the ask (or the message) in a statement before the co_await, or
+// give the message a constructor. Clang is not affected (the `clang` preset
+// builds troupe with it).
 
 #include <coroutine>
 #include <cstddef>
