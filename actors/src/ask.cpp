@@ -40,6 +40,7 @@ bool complete_reply(reply_state_base* s, bool is_reply, void (*fill)(reply_state
     }
     fill(s, arg);
     s->status = reply_status::done;
+    if (s->flow_id) trace_flow(*s->sys->sched, false, s->flow_id, "ask");
     // release: a reader that sees ready sees the result.
     s->ready.store(true, std::memory_order_release);
     hook = std::exchange(s->hook, nullptr);
@@ -132,6 +133,12 @@ actor_cell* asking_actor(const char* what) {
     throw actor_error(actor_errc::not_in_actor,
                       std::string(what) + ": only in an actor's handler (from elsewhere use on_complete or get)");
   return c;
+}
+
+void trace_ask(reply_state_base* s) noexcept {
+  static std::atomic<std::uint64_t> flows{0};
+  s->flow_id = flows.fetch_add(1, std::memory_order_relaxed) + 1;  // relaxed: only unique
+  trace_flow(*s->sys->sched, true, s->flow_id, "ask");
 }
 
 void note_callback_failure(reply_state_base* s) noexcept {

@@ -14,6 +14,7 @@
 #include "troupe/runtime/detail/fiber_local.hpp"
 #include "troupe/runtime/detail/schedule.hpp"
 #include "troupe/runtime/detail/timer.hpp"
+#include "troupe/runtime/detail/trace.hpp"
 #include "troupe/runtime/detail/wait_list.hpp"
 
 namespace troupe::detail {
@@ -652,6 +653,7 @@ void start_disposing(actor_cell* c) noexcept {
 // The same path disposes of everything when the actor is killed or failed.
 void run_turn(task_header* h) {
   auto* c = static_cast<actor_cell*>(h);
+  trace_label(c->vt->type_name);  // the run slice is this actor's turn
   turn_context ctx{c};
   turn_scope scope(&ctx);
   int budget = c->budget;

@@ -4,6 +4,7 @@
 #include "troupe/runtime/detail/schedule.hpp"
 #include "troupe/runtime/error.hpp"
 #include "troupe/runtime/task.hpp"
+#include "troupe/runtime/trace.hpp"
 
 namespace troupe {
 
@@ -37,6 +38,16 @@ bool runtime::stopping() const noexcept { return !scheduler_->accepting_external
 std::size_t runtime::worker_count() const noexcept { return scheduler_->worker_count; }
 
 metrics_snapshot runtime::metrics() const { return scheduler_->metrics(); }
+
+void start_tracing(runtime& rt, const trace_options& options) {
+  rt.scheduler().start_tracing(options.events_per_worker);
+}
+
+std::size_t stop_tracing(runtime& rt, const std::string& path) { return rt.scheduler().stop_tracing(path); }
+
+std::size_t trace_dropped(const runtime& rt) noexcept {
+  return const_cast<runtime&>(rt).scheduler().trace_dropped();
+}
 
 runtime* runtime::current() noexcept {
   detail::worker* w = detail::this_worker();
@@ -90,6 +101,33 @@ bool on_worker_of(const scheduler& s) noexcept {
 }
 scheduler& scheduler_of(runtime& rt) noexcept { return rt.scheduler(); }
 void retain_until_exit(scheduler& s, std::shared_ptr<void> p) { s.retain(std::move(p)); }
+
+void trace_label_slow(const char* name) noexcept {
+  worker* w = this_worker();
+  if (w && w->slice_name) w->slice_name = name;
+}
+
+void trace_flow_slow(scheduler& s, bool begin, std::uint64_t id, const char* name) noexcept {
+  tracer* t = s.active_tracer();
+  if (!t) return;
+  const trace_event e{tracer::now_ns(), id, name, begin ? 's' : 'f'};
+  worker* w = this_worker();
+  if (w && &w->sched == &s)
+    t->worker(w->index).add(e);
+  else
+    t->foreign(e);
+}
+
+void trace_instant_slow(scheduler& s, const char* name) noexcept {
+  tracer* t = s.active_tracer();
+  if (!t) return;
+  const trace_event e{tracer::now_ns(), 0, name, 'i'};
+  worker* w = this_worker();
+  if (w && &w->sched == &s)
+    t->worker(w->index).add(e);
+  else
+    t->foreign(e);
+}
 
 void note_detached_failure(scheduler& s) noexcept {
   // relaxed: a statistic, read by metrics() only.

@@ -3,13 +3,18 @@
 #include <pthread.h>
 #include <sched.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <system_error>
 #include <utility>
 
 #include "troupe/runtime/detail/fiber_local.hpp"
+#include "troupe/runtime/trace.hpp"
 #include "troupe/runtime/error.hpp"
 #include "waiter.hpp"
 
@@ -43,6 +48,14 @@ constexpr std::uint64_t timer_grace_ns = 1'000'000;
 #if defined(__SANITIZE_THREAD__)
 std::atomic<int> fence_word{0};
 #endif
+
+// TROUPE_TRACE names one file; a second runtime of the process writes
+// "<path>.2", a third "<path>.3", and so on.
+std::string trace_path_for_this_runtime(const char* path) {
+  static std::atomic<int> runtimes{0};
+  const int n = runtimes.fetch_add(1, std::memory_order_relaxed) + 1;  // relaxed: only a number
+  return n == 1 ? std::string(path) : std::string(path) + "." + std::to_string(n);
+}
 
 std::uint64_t next_random(std::uint64_t& s) noexcept {  // xorshift64
   s ^= s << 13;
@@ -148,6 +161,10 @@ scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock&
   workers_.reserve(worker_count);
   for (std::size_t i = 0; i < worker_count; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
   if (clock_is_virtual_) clock.subscribe(this);
+  if (const char* path = std::getenv("TROUPE_TRACE"); path && *path) {
+    env_trace_path_ = trace_path_for_this_runtime(path);
+    start_tracing(trace_options{}.events_per_worker);
+  }
   const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
   try {
     for (auto& wp : workers_) {
@@ -214,6 +231,8 @@ fiber* scheduler::acquire_runner(worker& w) {
 
 void scheduler::switch_fiber(worker& w, fiber* from, fiber* to) noexcept {
   from->saved_local = w.fiber_local;
+  from->saved_label = w.slice_name;
+  end_slice(w);
   w.current = to;
   context::switch_to(from->ctx, to->ctx);
   // Resumed, perhaps on another worker: take our fiber_local() along, then
@@ -221,6 +240,7 @@ void scheduler::switch_fiber(worker& w, fiber* from, fiber* to) noexcept {
   worker* now = this_worker();
   now->fiber_local = from->saved_local;
   now->run_after_switch();
+  if (from->saved_label) begin_slice(*now, from->saved_label);
 }
 
 namespace {
@@ -255,7 +275,9 @@ context* scheduler::runner_main(fiber* self) {
     }
     worker_counters::bump(w.counters.tasks_run);
     if (!is_fiber(t)) {
+      begin_slice(w, "task");
       t->invoke(t);  // runs on this fiber's stack; may suspend it
+      end_slice(*this_worker());
       continue;
     }
     // A blocked fiber became ready: switch to it. This runner has nothing
@@ -452,6 +474,7 @@ task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_
     steal_status s = victim.deque.steal(t);
     if (s == steal_status::success) {
       worker_counters::bump(thief.counters.steals);
+      trace_point(thief, "steal");
       return t;
     }
     if (s == steal_status::empty) break;
@@ -607,6 +630,7 @@ void scheduler::park(worker& w) {
     until = again;
   }
   worker_counters::bump(w.counters.parks);
+  trace_point(w, "park");
   bool woken;
   if (until == timer_wheel::never) {
     w.park_token.park();
@@ -618,6 +642,7 @@ void scheduler::park(worker& w) {
   }
   w.parked_until.store(0, std::memory_order_relaxed);
   worker_counters::bump(w.counters.wakeups);
+  trace_point(w, "wake");
   if (woken && !sleeper_listed(w)) {
     w.searching = true;  // woken by wake_one, which counted us as searching
     return;
@@ -812,6 +837,14 @@ void scheduler::finish_shutdown() {
   }
   for (auto& w : workers_) w->thread.join();
   joined_ = true;
+  if (!env_trace_path_.empty() && active_tracer()) {
+    try {
+      const std::size_t n = stop_tracing(env_trace_path_);
+      std::fprintf(stderr, "troupe: wrote %zu trace events to %s\n", n, env_trace_path_.c_str());
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "troupe: TROUPE_TRACE: %s\n", e.what());
+    }
+  }
   std::vector<std::shared_ptr<void>> retained;
   {
     std::lock_guard rg(retained_mutex_);
@@ -823,6 +856,56 @@ void scheduler::finish_shutdown() {
 void scheduler::retain(std::shared_ptr<void> p) {
   std::lock_guard g(retained_mutex_);
   retained_.push_back(std::move(p));
+}
+
+// ------------------------------------------------------------------ tracing
+
+void scheduler::begin_slice_slow(worker& w, const char* name) noexcept {
+  tracer* t = active_tracer();
+  if (!t) return;
+  w.slice_tracer = t;
+  w.slice_begin = tracer::now_ns();
+  w.slice_name = name;
+}
+
+void scheduler::end_slice_slow(worker& w) noexcept {
+  const std::uint64_t end = tracer::now_ns();
+  w.slice_tracer->worker(w.index).add(trace_event{w.slice_begin, end - w.slice_begin, w.slice_name, 'X'});
+  w.slice_name = nullptr;
+}
+
+void scheduler::trace_point_slow(worker& w, const char* name) noexcept {
+  if (tracer* t = active_tracer()) t->worker(w.index).add(trace_event{tracer::now_ns(), 0, name, 'i'});
+}
+
+void scheduler::start_tracing(std::size_t events_per_worker) {
+  auto t = std::make_unique<tracer>(worker_count, std::max<std::size_t>(events_per_worker, 16));
+  std::lock_guard g(tracers_mutex_);
+  // release: workers that load the pointer (acquire) see the buffers built.
+  if (!tracer_.exchange(t.get(), std::memory_order_acq_rel)) tracing_on.fetch_add(1, std::memory_order_relaxed);
+  // An earlier tracer stays allocated: a worker may still be writing to it.
+  tracers_.push_back(std::move(t));
+}
+
+std::size_t scheduler::stop_tracing(const std::string& path) {
+  tracer* t;
+  {
+    std::lock_guard g(tracers_mutex_);
+    t = tracer_.exchange(nullptr, std::memory_order_acq_rel);
+    if (t) tracing_on.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (!t) throw error(errc::invalid_argument, "stop_tracing: tracing was not started");
+  // Slices still open are recorded into t after this, past the prefix the
+  // writer reads: they are simply not in the file.
+  const std::size_t n = t->write(path);
+  if (n == static_cast<std::size_t>(-1))
+    throw error(errc::invalid_argument, "stop_tracing: cannot write " + path + ": " + std::strerror(errno));
+  return n;
+}
+
+std::size_t scheduler::trace_dropped() const noexcept {
+  std::lock_guard g(const_cast<std::mutex&>(tracers_mutex_));
+  return tracers_.empty() ? 0 : tracers_.back()->dropped();
 }
 
 void scheduler::detach(std::unique_ptr<scheduler> self, std::shared_ptr<troupe::clock> clk) {

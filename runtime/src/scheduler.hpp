@@ -5,16 +5,19 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "context.hpp"
 #include "parker.hpp"
 #include "timer_wheel.hpp"
+#include "tracer.hpp"
 #include "troupe/runtime/detail/chase_lev_deque.hpp"
 #include "troupe/runtime/detail/latch.hpp"
 #include "troupe/runtime/detail/spinlock.hpp"
 #include "troupe/runtime/detail/task_header.hpp"
+#include "troupe/runtime/detail/trace.hpp"
 #include "troupe/runtime/metrics.hpp"
 #include "troupe/runtime/runtime.hpp"
 
@@ -38,6 +41,7 @@ struct fiber : task_header {
   context ctx;
   std::uint64_t suspend_epoch = 0;  // bumped on every suspension (see help_mark)
   void* saved_local = nullptr;       // its fiber_local() while suspended
+  const char* saved_label = nullptr; // its trace slice's name while suspended
   spinlock wait_lock;                // guards blocked_on
   waiter* blocked_on = nullptr;      // set while blocked; shutdown cancels through it
   fiber* registry_prev = nullptr;    // scheduler's list of all fibers
@@ -94,6 +98,11 @@ class worker {
   // --- owner-only state below ---
   alignas(64) fiber* current = nullptr;
   void* fiber_local = nullptr;  // the running fiber's fiber_local() slot
+  // The open trace slice (tracing only): where it is recorded, since when,
+  // and its name (null: none open).
+  tracer* slice_tracer = nullptr;
+  std::uint64_t slice_begin = 0;
+  const char* slice_name = nullptr;
   std::unique_ptr<context> thread_ctx;  // the worker thread's own stack
   std::vector<fiber*> idle_runners;     // fibers with nothing on their stack
   task_header* handoff = nullptr;       // first task for the next fresh runner
@@ -152,6 +161,26 @@ class scheduler final : public clock_listener {
   std::size_t expire_all_timers() noexcept;
   void clock_advanced() noexcept override;
 
+  // --- tracing (trace.hpp) ---
+  void start_tracing(std::size_t events_per_worker);
+  std::size_t stop_tracing(const std::string& path);
+  std::size_t trace_dropped() const noexcept;
+  tracer* active_tracer() const noexcept { return tracer_.load(std::memory_order_acquire); }
+  // The scheduler's own hooks: a run slice opens when a worker starts an
+  // item or resumes a fiber, and closes when it returns or switches away.
+  void begin_slice(worker& w, const char* name) noexcept {
+    if (tracing()) [[unlikely]]
+      begin_slice_slow(w, name);
+  }
+  void end_slice(worker& w) noexcept {
+    if (w.slice_name) [[unlikely]]
+      end_slice_slow(w);
+  }
+  void trace_point(worker& w, const char* name) noexcept {
+    if (tracing()) [[unlikely]]
+      trace_point_slow(w, name);
+  }
+
   // --- entry points (see schedule.hpp, latch.hpp) ---
   void schedule(task_header* t) noexcept;
   void schedule_yield(task_header* t) noexcept;
@@ -205,6 +234,9 @@ class scheduler final : public clock_listener {
   std::uint64_t wake_time(const worker& w) const noexcept;
   void park(worker& w);
   bool sleeper_listed(worker& w);
+  void begin_slice_slow(worker& w, const char* name) noexcept;
+  void end_slice_slow(worker& w) noexcept;
+  void trace_point_slow(worker& w, const char* name) noexcept;
   void stop_started_workers() noexcept;
   void push_local(worker& w, task_header* t) noexcept;
 
@@ -235,6 +267,11 @@ class scheduler final : public clock_listener {
   std::atomic<bool> exiting_{false};
   std::mutex shutdown_mutex_;
   bool joined_ = false;
+
+  std::atomic<tracer*> tracer_{nullptr};
+  std::mutex tracers_mutex_;
+  std::vector<std::unique_ptr<tracer>> tracers_;  // started ones, freed with the scheduler
+  std::string env_trace_path_;                    // TROUPE_TRACE, written at shutdown
 
   std::mutex retained_mutex_;
   std::vector<std::shared_ptr<void>> retained_;  // freed after the workers are joined

@@ -441,6 +441,8 @@ class actor_ref : public actor_addr {
     deadline = detail::ask_deadline(c_, deadline);
     auto* s = new detail::reply_state<T>(c_->sys, deadline, c_);
     ask_future<T> f(s);
+    if (detail::tracing()) [[unlikely]]
+      detail::trace_ask(s);
     if (deadline <= detail::now_of(c_->sys)) {
       detail::note_dead_letter(c_->sys, c_, dead_letter_reason::deadline_passed,
                                detail::type_name(typeid(std::decay_t<M>)));

@@ -37,6 +37,7 @@
 #include "troupe/actors/result.hpp"
 #include "troupe/runtime/detail/spinlock.hpp"
 #include "troupe/runtime/detail/timer.hpp"
+#include "troupe/runtime/detail/trace.hpp"
 #include "troupe/runtime/detail/wait_list.hpp"
 
 namespace troupe {
@@ -45,6 +46,10 @@ template <class T>
 class ask_future;
 template <class T>
 class reply_promise;
+
+// The move-only job an executor of on_complete(executor, f) is handed: call
+// it once, where the completion should run.
+using job = detail::unique_function<void()>;
 
 // What a sender does when the target's mailbox is full under the `block`
 // policy (other policies decide by themselves).
@@ -88,6 +93,7 @@ struct reply_state_base {
   time_point deadline;
   const void* type;
   actor_cell* target;                // the asked actor: identity only, for self-ask checks
+  std::uint64_t flow_id = 0;         // tracing only: this ask's flow arrow
   completion_hook* hook = nullptr;   // guarded by lock
   timer_entry timer;                 // the deadline, armed while a hook waits
   void (*destroy_fn)(reply_state_base*) noexcept;
@@ -137,6 +143,8 @@ bool cancel_hook(reply_state_base* s, completion_hook* h) noexcept;
 bool reply_ready(const reply_state_base* s) noexcept;
 // A completion callback threw: counted in system_stats::failures.
 void note_callback_failure(reply_state_base* s) noexcept;
+// Tracing only: the flow arrow of an ask starts here.
+void trace_ask(reply_state_base* s) noexcept;
 // The calling actor, for then(); throws actor_error(not_in_actor) elsewhere.
 actor_cell* asking_actor(const char* what);
 
@@ -150,7 +158,7 @@ bool complete_with(reply_state_base* s, bool is_reply, result<T>&& r) noexcept {
 }
 template <class T>
 bool complete_error(reply_state_base* s, actor_errc code, const char* what) noexcept {
-  result<T> r(std::make_exception_ptr(actor_error(code, what)));
+  result<T> r(code, std::make_exception_ptr(actor_error(code, what)));
   return complete_reply(s, false, &fill_result<T>, &r);
 }
 
@@ -281,7 +289,8 @@ class ask_future {
       ~holder() { s->release(); }
     } h{s};
     if (!detail::wait_reply(s))
-      return result<T>(std::make_exception_ptr(actor_error(actor_errc::timeout, "ask: no reply before the deadline")));
+      return result<T>(actor_errc::timeout,
+                       std::make_exception_ptr(actor_error(actor_errc::timeout, "ask: no reply before the deadline")));
     return std::move(s->value);
   }
 
@@ -319,10 +328,10 @@ class ask_future {
     auto* s = take("ask_future::on_complete");
     detail::register_hook(s, new detail::callback<T, std::decay_t<F>>(std::decay_t<F>(std::forward<F>(f))));
   }
-  // The same, but f runs where `executor` puts it: executor(job) is called
-  // once, where the ask completes, with a move-only job whose call runs f.
-  // For example, answering on an Asio io_context:
-  //   fut.on_complete([&io](auto job) { boost::asio::post(io, std::move(job)); }, f);
+  // The same, but f runs where `executor` puts it: executor(troupe::job) is
+  // called once, where the ask completes, with a move-only job whose call
+  // runs f. For example, answering on an Asio io_context:
+  //   fut.on_complete([&io](troupe::job j) { boost::asio::post(io, std::move(j)); }, f);
   template <class E, class F>
     requires std::is_invocable_v<std::decay_t<F>&, result<T>&&> &&
              std::is_invocable_v<std::decay_t<E>&, detail::unique_function<void()>&&>

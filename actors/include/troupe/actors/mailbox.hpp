@@ -48,7 +48,10 @@ struct dead_letter_counts {
 };
 
 struct spawn_options {
-  // Messages the mailbox holds at most, 1 .. 2^28-1. Zero is an error.
+  // Messages accepted and not yet handled, at most, 1 .. 2^28-1 (zero is an
+  // error). The message being handled still counts until its turn's batch
+  // ends, as does one a suspended non-reentrant coroutine handler is
+  // handling: capacity 4 is one running and three waiting.
   std::size_t capacity = 1024;
   overflow_policy policy = overflow_policy::block;
   // How long a `block` send without an explicit deadline waits for room.

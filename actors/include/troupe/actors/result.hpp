@@ -1,7 +1,12 @@
 #pragma once
 // result<T>: a reply as a value — either T or the exception that stands for
 // the error (an actor_error, or whatever the handler threw). What a
-// continuation (ask(...).then(f)) receives.
+// continuation (ask(...).then(f)) and a completion callback receive.
+//
+// An error made by troupe itself (timeout, mailbox_full, overloaded...)
+// carries its actor_errc beside the exception, so error_code() on the
+// overload path costs no rethrow; only a handler's own exception is
+// classified by rethrowing it once.
 
 #include <exception>
 #include <utility>
@@ -30,6 +35,8 @@ class result {
   result() = default;  // empty: neither a value nor an error (never handed to users)
   result(T v) : v_(std::in_place_index<1>, std::move(v)) {}
   result(std::exception_ptr e) : v_(std::in_place_index<2>, std::move(e)) {}
+  // An error of troupe's own whose code is known.
+  result(actor_errc code, std::exception_ptr e) : v_(std::in_place_index<2>, std::move(e)), code_(code) {}
 
   bool has_value() const noexcept { return v_.index() == 1; }
   explicit operator bool() const noexcept { return has_value(); }
@@ -43,7 +50,8 @@ class result {
   // ok with a value; the actor_errc of an actor_error; handler_failed for
   // any other exception.
   actor_errc error_code() const noexcept {
-    return has_value() ? actor_errc::ok : detail::code_of(exception());
+    if (has_value()) return actor_errc::ok;
+    return code_ != actor_errc::ok ? code_ : detail::code_of(exception());
   }
 
  private:
@@ -52,6 +60,7 @@ class result {
     if (v_.index() == 0) throw actor_error(actor_errc::broken_reply, "result: no value");
   }
   std::variant<std::monostate, T, std::exception_ptr> v_;
+  actor_errc code_ = actor_errc::ok;  // known code of an error, or ok (classify the exception)
 };
 
 template <>
@@ -60,6 +69,7 @@ class result<void> {
   result() = default;
   static result ok() { result r; r.has_ = true; return r; }
   result(std::exception_ptr e) : e_(std::move(e)) {}
+  result(actor_errc code, std::exception_ptr e) : e_(std::move(e)), code_(code) {}
   bool has_value() const noexcept { return has_; }
   explicit operator bool() const noexcept { return has_; }
   void value() const {
@@ -67,11 +77,15 @@ class result<void> {
     if (!has_) throw actor_error(actor_errc::broken_reply, "result: no value");
   }
   std::exception_ptr exception() const noexcept { return e_; }
-  actor_errc error_code() const noexcept { return has_ ? actor_errc::ok : detail::code_of(e_); }
+  actor_errc error_code() const noexcept {
+    if (has_) return actor_errc::ok;
+    return code_ != actor_errc::ok ? code_ : detail::code_of(e_);
+  }
 
  private:
   bool has_ = false;
   std::exception_ptr e_;
+  actor_errc code_ = actor_errc::ok;
 };
 
 }  // namespace troupe
