@@ -288,7 +288,8 @@ bool engine::run_is_over(time_point now) const {
   return mode_ == mode::closed_loop || !next_offset_;
 }
 
-engine::time_point engine::next_wake(time_point now) const {
+engine::time_point engine::next_wake(time_point now) {
+  next_work_ = now;
   if (batch_capped_ || !sink_->empty()) return now;
   time_point t = time_point::max();
   if (mode_ == mode::open_loop) {
@@ -298,6 +299,7 @@ engine::time_point engine::next_wake(time_point now) const {
   }
   if (now < end_of_load_) t = std::min(t, end_of_load_);
   if (!fifo_.empty() && !fifo_.front()->accounted) t = std::min(t, fifo_.front()->deadline);
+  next_work_ = t;  // without the interval ticks, which alone never end a run
   if (!open_.empty()) t = std::min(t, boundary(open_.front().index + 1));
   return t;
 }
@@ -470,7 +472,7 @@ result engine::run() {
       next_progress = t1 + opts_.progress_every;
     }
     if (manual) {
-      if (next == time_point::max())
+      if (next_work_ == time_point::max())
         invalid(
             "load::generator::run: with a virtual clock nothing is due and the requests in flight "
             "never time out; drive this run with poll()");

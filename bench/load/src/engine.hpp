@@ -59,7 +59,7 @@ class engine {
   void worker_ready(std::uint32_t worker, time_point ended_at);
   bool run_is_over(time_point now) const;
   void finish(time_point now);
-  time_point next_wake(time_point now) const;
+  time_point next_wake(time_point now);
   bool wants_wakeup_on_completion() const noexcept;
   void wait_until(time_point next);
 
@@ -97,6 +97,7 @@ class engine {
   counts running_;          // the run's totals so far
   std::uint64_t given_up_total_ = 0, abandoned_total_ = 0;
   bool batch_capped_ = false;
+  time_point next_work_;  // next_wake's answer without the interval ticks
 
   // Open loop: the schedule.
   std::optional<plan::cursor> cursor_;

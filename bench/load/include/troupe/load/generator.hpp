@@ -73,9 +73,9 @@ struct run_options {
   // Length of a report interval. > 0.
   duration interval = std::chrono::seconds(1);
   // The source of time; null: the steady clock (troupe::default_clock()).
-  std::shared_ptr<troupe::clock> clock;
+  std::shared_ptr<troupe::clock> clock{};
   // Called on the driving thread as each interval closes.
-  std::function<void(const interval_report&)> on_interval;
+  std::function<void(const interval_report&)> on_interval{};
   // If set, run() keeps one progress line on it, rewritten in place with
   // '\r' about every `progress_every` (and cleared before on_interval runs
   // and at the end). Must outlive the run.
