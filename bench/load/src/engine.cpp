@@ -128,6 +128,7 @@ engine::time_point engine::poll() {
 }
 
 void engine::drain() {
+  if (sink_->empty()) return;  // a load, not the exchange's read-modify-write, when nothing came
   for (request_state* s = sink_->take_all(); s;) {
     request_state* next =
         s->next_done;  // read before accounting: nothing frees s here, but be plain about order
@@ -219,7 +220,7 @@ void engine::issue_due(time_point now) {
         batch_capped_ = true;
         return;
       }
-      issue(start_ + *next_offset_, 0);
+      issue(start_ + *next_offset_, 0, n == 1 ? now : clock_->now());
       next_offset_ = cursor_->next();
     }
     return;
@@ -235,16 +236,17 @@ void engine::issue_due(time_point now) {
       return;
     }
     ready_.pop();
-    issue(time_point{}, w);
+    issue(time_point{}, w, n == 1 ? now : clock_->now());
   }
 }
 
-void engine::issue(time_point intended, std::uint32_t worker) {
+void engine::issue(time_point intended, std::uint32_t worker, time_point now) {
   auto* s = new request_state;
   s->id = next_id_++;
-  // Read per request: when the issuer is behind, a batch takes time, and the
-  // lag (and each deadline) should say when each request really went out.
-  s->sent = clock_->now();
+  // `now` is read per request (the first of a poll uses the poll's): when the
+  // issuer is behind, a batch takes time, and the lag (and each deadline)
+  // should say when each request really went out.
+  s->sent = now;
   s->intended = mode_ == mode::open_loop ? intended : s->sent;
   s->deadline = troupe::clock::after(s->sent, opts_.timeout);
   s->worker = worker;
@@ -431,22 +433,22 @@ void engine::finish(time_point now) {
 
 // --- run() ------------------------------------------------------------------
 
-void engine::wait_until(time_point next) {
+engine::time_point engine::wait_until(time_point next, time_point now) {
+  if (next <= now) return now;
   const bool wake = wants_wakeup_on_completion();
-  const time_point now = clock_->now();
-  if (next <= now) return;
   if (next - now < opts_.spin_below) {
-    while (clock_->now() < next) {
-      if (wake && !sink_->empty()) return;
+    for (;;) {
+      now = clock_->now();
+      if (now >= next || (wake && !sink_->empty())) return now;
       troupe::detail::cpu_relax();
     }
-    return;
   }
   if (wake) {
     sink_->wait_for_push(next);
   } else {
     std::this_thread::sleep_until(next);
   }
+  return clock_->now();
 }
 
 result engine::run() {
@@ -460,16 +462,18 @@ result engine::run() {
           "load::generator::run: only a troupe::manual_clock can be moved by the generator; "
           "drive other virtual clocks with poll()");
   }
-  time_point next_progress = clock_->now() + opts_.progress_every;
+  // Busy time is what poll() takes; the clock read that ends each wait
+  // starts the next busy stretch, so measuring costs one read per poll.
+  time_point awake = clock_->now();
+  time_point next_progress = awake + opts_.progress_every;
   for (;;) {
-    const time_point t0 = clock_->now();
     const time_point next = poll();
-    const time_point t1 = clock_->now();
-    busy_ += t1 - t0;
+    const time_point now = clock_->now();
+    busy_ += now - awake;
     if (finished_) break;
-    if (opts_.progress && t1 >= next_progress) {
+    if (opts_.progress && now >= next_progress) {
       show_progress();
-      next_progress = t1 + opts_.progress_every;
+      next_progress = now + opts_.progress_every;
     }
     if (manual) {
       if (next_work_ == time_point::max())
@@ -477,9 +481,10 @@ result engine::run() {
             "load::generator::run: with a virtual clock nothing is due and the requests in flight "
             "never time out; drive this run with poll()");
       manual->set(next);
+      awake = clock_->now();
       continue;
     }
-    wait_until(opts_.progress ? std::min(next, next_progress) : next);
+    awake = wait_until(opts_.progress ? std::min(next, next_progress) : next, now);
   }
   clear_progress();
   return take_result();

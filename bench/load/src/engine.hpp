@@ -55,13 +55,15 @@ class engine {
   void account(request_state* s, time_point at, outcome o, bool gave_up);
   void reap(time_point now);
   void issue_due(time_point now);
-  void issue(time_point intended, std::uint32_t worker);
+  void issue(time_point intended, std::uint32_t worker, time_point now);
   void worker_ready(std::uint32_t worker, time_point ended_at);
   bool run_is_over(time_point now) const;
   void finish(time_point now);
   time_point next_wake(time_point now);
   bool wants_wakeup_on_completion() const noexcept;
-  void wait_until(time_point next);
+  // Waits until `next` (or a completion, when one is awaited); returns the
+  // time it stopped, from its last clock read.
+  time_point wait_until(time_point next, time_point now);
 
   interval_acc& acc_at(time_point t);
   void ensure_open_through(std::uint64_t index);
