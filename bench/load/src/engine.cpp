@@ -110,13 +110,18 @@ void engine::start() {
 
 engine::time_point engine::poll() {
   if (!started_) start();
+  return poll_at(clock_->now());
+}
+
+engine::time_point engine::poll_at(time_point now) {
+  if (!started_) start();
   if (finished_) return time_point::max();
-  // Drain before reading the clock: every completion taken now was stamped
-  // before `now`, so no interval that closes below can still get one of them
-  // (except one stamped but not yet pushed, which lands in the next open
-  // interval: the cost of never making completions wait).
+  // Completions stamped up to `now` are in the list or on their way; one
+  // stamped but not yet pushed when an interval closes below is counted in
+  // the next one (the cost of never making completions wait). One stamped
+  // after `now` and drained here counts in its own interval, which cannot
+  // close in this poll.
   drain();
-  const time_point now = clock_->now();
   reap(now);
   issue_due(now);
   if (run_is_over(now)) {
@@ -462,12 +467,13 @@ result engine::run() {
           "load::generator::run: only a troupe::manual_clock can be moved by the generator; "
           "drive other virtual clocks with poll()");
   }
-  // Busy time is what poll() takes; the clock read that ends each wait
-  // starts the next busy stretch, so measuring costs one read per poll.
+  // Busy time is what poll() takes. The clock read that ends each wait is
+  // the next poll's time and starts the next busy stretch: one more read
+  // per poll measures it.
   time_point awake = clock_->now();
   time_point next_progress = awake + opts_.progress_every;
   for (;;) {
-    const time_point next = poll();
+    const time_point next = poll_at(awake);
     const time_point now = clock_->now();
     busy_ += now - awake;
     if (finished_) break;

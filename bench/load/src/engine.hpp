@@ -31,6 +31,7 @@ class engine {
 
   void start();
   time_point poll();
+  time_point poll_at(time_point now);  // poll() at a time just read
   bool done() const noexcept { return finished_; }
   std::uint64_t in_flight() const noexcept { return issued_ - accounted_; }
   result take_result();
