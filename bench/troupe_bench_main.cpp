@@ -92,6 +92,8 @@ constexpr figure figures[] = {
     {"ring.lookup", "ns", better::lower, source::ns_per_item},
     {"histogram.record", "ns/record", better::lower, source::ns_per_item},
     {"histogram.record.writer", "ns/record", better::lower, source::ns_per_item},
+    {"load.overhead", "ns", better::lower, source::ns_per_item},
+    {"load.overhead.lag_p99", "µs", better::lower, source::counter},
     // Physical limits (system "hw"), printed under the table.
     {"hw.cache_line_round_trip", "ns", better::lower, source::ns_per_item},
     {"hw.atomic_rmw", "ns", better::lower, source::ns_per_item},
