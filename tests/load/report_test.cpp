@@ -192,6 +192,10 @@ TEST(Report, FormatsForATerminal) {
   EXPECT_NE(line.find("1.0s"), std::string::npos) << line;
   EXPECT_NE(line.find("100"), std::string::npos) << line;
   EXPECT_NE(load::format_interval_header(load::mode::open_loop).find("open-loop"), std::string::npos);
+  load::interval_report empty;
+  empty.n.offered = 5;
+  EXPECT_EQ(load::format_interval(empty).find("0ns  "), std::string::npos)
+      << "no latency, not a latency of 0";
   EXPECT_NE(load::format_summary(s.result).find("open-loop"), std::string::npos);
 }
 

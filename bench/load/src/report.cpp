@@ -185,10 +185,12 @@ std::string format_interval_header(enum mode m) {
 std::string format_interval(const interval_report& r) {
   const double end = std::chrono::duration<double>(r.start + r.length).count();
   const auto& l = r.latency;
+  // Nothing ended in the interval: no latency to show, not a latency of 0.
+  auto p = [&l](std::uint64_t v) { return l.count ? lat(v) : std::string("-"); };
   return fmt::format(
       "{:>7.1f}s {:>9} {:>9} {:>9} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}", end,
-      r.n.offered, r.n.completed(), r.n.ok, r.n.failed, r.n.shed, r.n.rejected, r.n.timed_out, lat(l.p50),
-      lat(l.p90), lat(l.p99), lat(l.p999), lat(l.max), format_duration(r.behind));
+      r.n.offered, r.n.completed(), r.n.ok, r.n.failed, r.n.shed, r.n.rejected, r.n.timed_out, p(l.p50),
+      p(l.p90), p(l.p99), p(l.p999), p(l.max), format_duration(r.behind));
 }
 
 std::string format_summary(const result& r) {

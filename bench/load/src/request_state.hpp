@@ -63,6 +63,7 @@ class completion_sink {
     // relaxed: a statistic read at the end of the run; it orders nothing.
     late_.fetch_add(1, std::memory_order_relaxed);
   }
+  // relaxed: a count, read when the run ends; it publishes nothing.
   std::uint64_t late() const noexcept { return late_.load(std::memory_order_relaxed); }
 
  private:

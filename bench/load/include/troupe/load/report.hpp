@@ -41,7 +41,7 @@ const char* to_string(mode m) noexcept;
 // The histogram every latency is recorded in: values in ns, 1 µs to 1 h, 3
 // significant digits (HdrHistogram's parameters 1000, 3.6e12, 3). Values
 // below 1 µs are kept (in the first slot, 0 .. 511 ns); values above 1 h
-// are clamped and counted in clamped().
+// are clamped and counted in clamped(). Thread-safe.
 troupe::histogram make_latency_histogram();
 
 struct counts {

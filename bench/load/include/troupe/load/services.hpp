@@ -10,7 +10,7 @@
 namespace troupe::load {
 
 // Completes every request at once, inline (on the driving thread), with
-// outcome::ok. What load.overhead drives: every nanosecond of a run against
+// outcome::ok. Thread-safe. What load.overhead drives: every nanosecond of a run against
 // it is the generator's own.
 target noop_target();
 
@@ -28,7 +28,8 @@ struct stall_config {
 
 class stall_service {
  public:
-  // Throws troupe::error (invalid_argument) if the clock is virtual.
+  // Throws troupe::error (invalid_argument) if the clock is virtual. A null
+  // clock is the steady clock. Thread-safe.
   stall_service(std::shared_ptr<troupe::clock> clock, stall_config cfg);
   // A window `stall_at` after now, `stall_length` long.
   static stall_service starting_now(std::shared_ptr<troupe::clock> clock, duration service_time,

@@ -27,7 +27,9 @@
 
 namespace troupe::load {
 
-// The pool starts here and is shared by every copy of the returned target;
+// Thread-safe. The returned target, like every target, is called by the
+// generator's driving thread. The pool starts here and is shared by every
+// copy of the returned target;
 // the last copy's destructor stops it and joins its threads (requests still
 // queued are dropped, which ends them as abandoned). Destroy it on a thread
 // that is not one of the pool's. Throws troupe::error (invalid_argument) on
