@@ -525,20 +525,26 @@ result engine::take_result() {
 // --- Progress ---------------------------------------------------------------
 
 std::string engine::progress_line() const {
+  // Short enough for an 80-column terminal ('\r' only rewinds one line):
+  // the buckets other than ok appear once they are not zero.
   if (!started_) return fmt::format("[{}] not started", to_string(mode_));
   const time_point now = clock_->now();
-  const double elapsed = to_seconds(now - start_);
-  std::string p99 = "-";
+  std::string line =
+      fmt::format("[{}] {:.1f}/{:.1f}s  offered {}  ok {}", to_string(mode_), to_seconds(now - start_),
+                  to_seconds(end_of_load_ - start_), running_.offered, running_.ok);
+  auto add = [&line](const char* name, std::uint64_t n) {
+    if (n) line += fmt::format("  {} {}", name, n);
+  };
+  add("failed", running_.failed);
+  add("shed", running_.shed);
+  add("rejected", running_.rejected);
+  add("timed out", running_.timed_out);
+  line += fmt::format("  in flight {}", in_flight());
   if (!reports_.empty() && reports_.back().latency.count > 0)
-    p99 = format_duration(duration(reports_.back().latency.p99));
-  std::string behind;
+    line += "  p99 " + format_duration(duration(static_cast<duration::rep>(reports_.back().latency.p99)));
   if (mode_ == mode::open_loop && next_offset_ && start_ + *next_offset_ < now)
-    behind = "  behind " + format_duration(now - (start_ + *next_offset_));
-  return fmt::format(
-      "[{}] {:.1f}/{:.1f}s  offered {}  ok {}  failed {}  shed {}  rejected {}  timed out {}  in flight {}  "
-      "p99 {}{}",
-      to_string(mode_), elapsed, to_seconds(end_of_load_ - start_), running_.offered, running_.ok,
-      running_.failed, running_.shed, running_.rejected, running_.timed_out, in_flight(), p99, behind);
+    line += "  behind " + format_duration(now - (start_ + *next_offset_));
+  return line;
 }
 
 void engine::show_progress() {
