@@ -135,9 +135,8 @@ engine::time_point engine::poll_at(time_point now) {
 void engine::drain() {
   if (sink_->empty()) return;  // a load, not the exchange's read-modify-write, when nothing came
   for (request_state* s = sink_->take_all(); s;) {
-    request_state* next =
-        s->next_done;  // read before accounting: nothing frees s here, but be plain about order
-    account_completed(s);
+    request_state* next = s->next_done;
+    account_completed(s);  // frees nothing: the FIFO holds our reference
     s = next;
   }
 }
@@ -267,8 +266,8 @@ void engine::issue(time_point intended, std::uint32_t worker, time_point now) {
     a.max_lag = std::max(a.max_lag, lag);
     lag_.record(to_ns(lag));
   } else if (period_ > duration::zero()) {
-    slot_[worker] =
-        s->sent + period_;  // a missed slot is never made up: the next is a period after this send
+    // A missed slot is never made up: the next is a period after this send.
+    slot_[worker] = s->sent + period_;
   }
 
   request r;
@@ -426,8 +425,10 @@ void engine::finish(time_point now) {
   }
   while (!open_.empty()) {
     const std::uint64_t index = open_.front().index;
-    // The last interval ends at run_end; one that starts at run_end (see
-    // above) has length zero.
+    // The last interval ends at run_end. One that starts at run_end has
+    // length zero: it can only hold a completion stamped before the close
+    // of the interval before it but drained after that close, when that
+    // completion was the run's last event.
     const time_point end = std::min(boundary(index + 1), std::max(run_end_, boundary(index)));
     close_front(end, now);
     if (index >= last) break;
