@@ -256,6 +256,30 @@ TEST(Generator, AnIssuerThatFallsBehindStillUsesIntendedTimesAndSaysHowFar) {
   expect_books_balance(r);
 }
 
+TEST(Generator, PoissonRunsAreReproducibleFromTheSeed) {
+  auto run_once = [](std::uint64_t seed) {
+    auto clk = make_clock();
+    std::vector<load::duration> offsets;
+    const auto t0 = clk->now();
+    load::target t = [&](load::request r) {
+      offsets.push_back(r.intended_start - t0);
+      r.done(outcome::ok);
+    };
+    load::result r = load::run(load::open_loop{load::plan::poisson(2000, 2s, seed)}, t, {.clock = clk});
+    EXPECT_EQ(r.total.offered, offsets.size());
+    expect_books_balance(r);
+    return offsets;
+  };
+  const auto a = run_once(11), b = run_once(11), c = run_once(12);
+  EXPECT_EQ(a, b);
+  EXPECT_NE(a, c);
+  // The same times the plan's cursor gives: the generator adds nothing.
+  const auto p = load::plan::poisson(2000, 2s, 11);
+  auto cur = p.begin();
+  for (const auto& o : a) ASSERT_EQ(cur.next(), o);
+  EXPECT_FALSE(cur.next());
+}
+
 TEST(Generator, ClosedLoopSendsWhenThePreviousRequestEnds) {
   auto clk = make_clock();
   std::vector<std::pair<troupe::clock::time_point, troupe::clock::time_point>> sends;  // intended, sent

@@ -94,6 +94,25 @@ TEST(Report, IntervalsCloseInOrderWithTheirCounts) {
   EXPECT_TRUE(r.latency.layout().equivalent(r.intervals[0].latency.p50, 5'000'000));
 }
 
+TEST(Report, ASpikeShowsInTheIntervals) {
+  // 100 -> 1,000 -> 100 req/s, a second each: each interval offers what the
+  // plan says and carries the plan's rate.
+  auto clk = make_clock();
+  load::target t = [](load::request r) { r.done(outcome::ok); };
+  load::result r = load::run(load::open_loop{load::plan::spike(100, 1000, 1s, 1s, 1s)}, t, {.clock = clk});
+  ASSERT_EQ(r.intervals.size(), 3u);
+  EXPECT_EQ(r.intervals[0].n.offered, 100u);
+  EXPECT_EQ(r.intervals[1].n.offered, 1000u);
+  EXPECT_EQ(r.intervals[2].n.offered, 100u);
+  EXPECT_EQ(r.intervals[0].target_rate, 100);
+  EXPECT_EQ(r.intervals[1].target_rate, 1000);
+  EXPECT_EQ(r.intervals[2].target_rate, 100);
+  const auto j = nlohmann::json::parse(load::to_json(r));
+  EXPECT_EQ(j.at("plan").at("kind"), "spike");
+  EXPECT_EQ(j.at("plan").at("stages").size(), 3u);
+  EXPECT_EQ(j.at("plan").at("expected_requests"), 1200.0);
+}
+
 TEST(Report, JsonParsesBackWithEveryField) {
   scenario s;
   const auto j = nlohmann::json::parse(load::to_json(s.result));
