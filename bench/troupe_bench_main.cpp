@@ -104,6 +104,8 @@ constexpr figure figures[] = {
     {"park.timed_wake.thread", "µs/wait", better::lower, source::ns_per_item, 1e-3},
     {"park.timed_wake.thread.p50", "µs late", better::lower, source::counter},
     {"park.timed_wake.thread.p99", "µs late", better::lower, source::counter},
+    {"load.overhead", "ns", better::lower, source::ns_per_item},
+    {"load.overhead.lag_p99", "µs", better::lower, source::counter},
     // Physical limits (system "hw"), printed under the table.
     {"hw.cache_line_round_trip", "ns", better::lower, source::ns_per_item},
     {"hw.atomic_rmw", "ns", better::lower, source::ns_per_item},

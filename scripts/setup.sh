@@ -17,6 +17,7 @@ packages=(
   libgtest-dev libgmock-dev                    # tests
   libbenchmark-dev                             # benchmarks
   libboost-fiber-dev libcaf-dev                # benchmark peers: Boost.Fiber 1.74, CAF 0.17
+  libboost-dev                                 # Boost.Asio's thread_pool: troupe::load's synchronous-target adapter
   libcli11-dev libfmt-dev nlohmann-json3-dev   # command lines, formatting, JSON
   libxxhash-dev                                # XXH3 for the consistent-hash ring (patterns)
   libssl-dev                                   # MD5 of the naive ring in troupe-bench (ring.lookup/naive_md5)
