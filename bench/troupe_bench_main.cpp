@@ -575,9 +575,11 @@ std::size_t figure_index(const figure* f) { return static_cast<std::size_t>(f - 
 bool is_limit_figure(const figure* f) { return f->id.substr(0, 3) == "hw."; }
 
 // troupe's figure against the best peer's, so that > 1 always means troupe
-// wins; with the peer's name. Nothing if either is missing.
+// wins; with the peer's name. Nothing if either is missing, or if the figure
+// is not compared (better::none).
 std::optional<std::pair<double, std::string>> ratio_vs_best_peer(const figure& f,
                                                                   const std::map<std::string, double>& by_system) {
+  if (f.wins == better::none) return std::nullopt;
   auto troupe = by_system.find("troupe");
   const std::pair<const std::string, double>* best = nullptr;
   for (const auto& e : by_system) {
