@@ -463,9 +463,9 @@ std::string cpu_model() {
   return "unknown";
 }
 
-// The compiler that built this binary, e.g. "g++ 12.2.0" or "clang++ 16.0.6"
+// The compiler that built this binary, e.g. "g++ 12.2.0" or "clang++ 19.1.7"
 // (JSON context.compiler), and its own version string (__VERSION__, e.g.
-// "Debian Clang 16.0.6 (15~deb12u1)"; context.compiler_version).
+// "Debian Clang 19.1.7 (3~deb12u1)"; context.compiler_version).
 std::string compiler() {
 #if defined(__clang__)
   return fmt::format("clang++ {}.{}.{}", __clang_major__, __clang_minor__, __clang_patchlevel__);
@@ -678,6 +678,13 @@ void print_table(const std::vector<result_row>& rows, int median_repetitions) {
     }
     out << fmt::format("\nvalues: {} of real time; n/c: not compared against a peer\n",
                        aggregate_text(median_repetitions));
+    std::vector<std::string> floors;  // limit systems shown as columns (boost_context in fiber.switch)
+    for (const auto& r : rows)
+      if (!is_limit_figure(r.fig) && r.aggregate == "min" &&
+          std::find(floors.begin(), floors.end(), r.system) == floors.end())
+        floors.push_back(r.system);
+    for (const auto& sys : floors)
+      out << fmt::format("{}: a floor, not a peer: the minimum of its repetitions (see physical limits)\n", sys);
     for (std::size_t i = 0; i < not_compared.size(); ++i)
       out << fmt::format("[{}] {}: {}\n", i + 1, not_compared[i]->id, not_compared[i]->not_compared);
   }
