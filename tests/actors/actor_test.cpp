@@ -154,6 +154,21 @@ TEST_P(ActorTest, AHandlerThatThrowsStopsOnlyItsActor) {
   sys.shutdown();  // before the locals its actors point to go away
 }
 
+// A regression: a watch() made after the actor's word went final but
+// before its last turn recorded the reason saw only the kind (no message,
+// no exception). The asker hears of the failure inside that window.
+TEST_P(ActorTest, AWatchRightAfterAFailureCarriesItsReason) {
+  for (int i = 0; i < 1000; ++i) {
+    auto c = sys.spawn<counter>();
+    EXPECT_THROW(c.ask(boom{}, 10s).get(), std::runtime_error);
+    exit_reason r = c.watch(10s).get();
+    ASSERT_EQ(r.kind, exit_kind::failed);
+    ASSERT_EQ(r.message, "boom") << "iteration " << i;
+    ASSERT_TRUE(r.exception != nullptr);
+  }
+  sys.shutdown();
+}
+
 TEST_P(ActorTest, MessagesQueuedBehindACrashAreDeadLettered) {
   gate g;
   struct crasher : actor<crasher> {
