@@ -52,11 +52,15 @@ struct virtual_time {
 // time it is (tick{}): every request whose service has ended by then gets its
 // answer, inside that turn, so by the time the test's ask of tick{} returns,
 // every completion due has run its hooks (the protected_ref's and routers'
-// bookkeeping, the test's callbacks). A request whose deadline passes in the
-// queue is dropped (its asker times out by itself).
+// bookkeeping, the test's callbacks). A request is served even if its asker
+// gave up meanwhile (its late answer is then an `unanswered` dead letter).
 
 struct work {
   int id = 0;
+  // When it was sent, in virtual time: the service counts its arrival from
+  // then, not from when its turn happens to read the clock (the test may
+  // have moved the clock meanwhile).
+  clock::time_point sent{};
 };
 struct tick {};
 struct set_service_time {
@@ -91,7 +95,7 @@ struct sim_service : actor<sim_service> {
     ++st.received;
     auto r = this_actor::reply_later<int>();
     if (in_service.size() < servers)
-      in_service.push_back({this_actor::now() + service_time, r, w.id});
+      in_service.push_back({w.sent + service_time, r, w.id});
     else
       queue.push_back({r, w.id});
     return r;
