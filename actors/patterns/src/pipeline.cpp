@@ -92,13 +92,15 @@ void out_of_memory(const hop& h) noexcept {
 
 // ------------------------------------------------------------------- breaker
 
+time_point read_now(const void* call) noexcept { return static_cast<const call_base*>(call)->now(); }
+
 class breaker_layer final : public layer {
  public:
   breaker_layer(std::shared_ptr<circuit_breaker> b, stats_ptr s)
       : layer(layer_kind::breaker), b_(std::move(b)), stats_(std::move(s)) {}
 
   void enter(const hop& h) noexcept override {
-    const time_point now = h.call->now();
+    const time_point now = h.now;
     // A probe must report by the pass's deadline (its ask times out there).
     circuit_breaker::permit p = b_->try_acquire(now, h.deadline);
     if (!p) {
@@ -114,8 +116,7 @@ class breaker_layer final : public layer {
     sink* f;
     try {
       f = new_holding_frame(h, held{b_.get(), p, now}, [](held& r, const answer& a, call_base& c) {
-        const time_point end = c.now();
-        r.b->record(r.p, a.o, end - r.start, end);
+        r.b->record(r.p, a.o, r.start, circuit_breaker::time_source{&read_now, &c});
       });
     } catch (...) {
       // The permit must still be reported, or a probe would hold its slot
@@ -176,7 +177,7 @@ class timeout_layer final : public layer {
  public:
   explicit timeout_layer(clock::duration d) : layer(layer_kind::timeout), d_(d) {}
   void enter(const hop& h) noexcept override {
-    const time_point at = add_saturated(h.call->now(), d_);
+    const time_point at = add_saturated(h.now, d_);
     h.call->pass_inward(h, h.up, std::min(at, h.deadline));
   }
 
@@ -277,6 +278,7 @@ void retry_frame::on_timer(troupe::detail::timer_entry* t) noexcept {
     f->h_.scope->remove(f);
     if (f->h_.scope->is_cancelled()) return f->cancelled();
   }
+  f->h_.now = f->h_.call->now();
   f->start();
 }
 
@@ -300,7 +302,7 @@ class hedge_frame final : public troupe::detail::timer_entry, public troupe::det
     void done(answer&& a) noexcept override { f->branch_done(index, std::move(a)); }
   };
   static void on_timer(troupe::detail::timer_entry* t) noexcept;
-  void launch(int i) noexcept;
+  void launch(int i, time_point now) noexcept;
   void branch_done(int i, answer&& a) noexcept;
   void release() noexcept {
     // acq_rel: the last owner sees the others' writes before deleting.
@@ -354,7 +356,7 @@ hedge_frame::hedge_frame(const hop& h, const hedge_layer& l) : timer_entry(&on_t
 }
 
 void hedge_frame::start() noexcept {
-  sent_at_ = h_.call->now();
+  sent_at_ = h_.now;
   const time_point at = add_saturated(sent_at_, l_.policy_->delay());
   cancel_scope* s0 = nullptr;
   try {
@@ -375,12 +377,13 @@ void hedge_frame::start() noexcept {
     refs_.fetch_add(1, std::memory_order_relaxed);  // the timer's
     troupe::detail::arm_timer(troupe::detail::scheduler_of(h_.call->sys()), this, at);
   }
-  launch(0);
+  launch(0, sent_at_);
   release();  // start()'s own
 }
 
-void hedge_frame::launch(int i) noexcept {
+void hedge_frame::launch(int i, time_point now) noexcept {
   hop h = h_;
+  h.now = now;
   h.scope = branches_[i].scope;
   h_.call->pass_inward(h, &branches_[i], h_.deadline);
 }
@@ -388,10 +391,11 @@ void hedge_frame::launch(int i) noexcept {
 void hedge_frame::on_timer(troupe::detail::timer_entry* t) noexcept {
   auto* f = static_cast<hedge_frame*>(t);
   bool go = false;
+  const time_point now = f->h_.call->now();
   {
     std::lock_guard g(f->lock_);
     if (!f->settled_) {
-      const hedge_decision d = f->l_.policy_->should_hedge(f->sent_at_, f->h_.call->now(), f->h_.deadline);
+      const hedge_decision d = f->l_.policy_->should_hedge(f->sent_at_, now, f->h_.deadline);
       if (d == hedge_decision::hedge) {
         f->hedged_ = go = true;
         f->refs_.fetch_add(1, std::memory_order_relaxed);  // relaxed: from the timer's reference. Branch 1's.
@@ -402,7 +406,7 @@ void hedge_frame::on_timer(troupe::detail::timer_entry* t) noexcept {
   }
   if (go) {
     stats::bump(f->l_.stats_->hedges);
-    f->launch(1);
+    f->launch(1, now);
   }
   f->release();  // the timer's
 }

@@ -204,12 +204,13 @@ envelope* new_envelope(X&& x) {
 // after computing the deadline; also the patterns layer's way to make each
 // attempt of a request it retries or hedges. Never throws for a refused
 // request (the state then holds the error). Thread-safe.
+// `now`: the runtime clock's time, read by the caller just before.
 template <class A, class M, class X>
 reply_state<reply_t<A, M>>* start_ask(actor_cell* c, X&& m, time_point deadline, when_full full,
-                                       message_priority prio) {
+                                       message_priority prio, time_point now) {
   using T = reply_t<A, M>;
   auto* s = new reply_state<T>(c->sys, deadline, c);
-  if (deadline <= now_of(c->sys)) {
+  if (deadline <= now) {
     note_dead_letter(c->sys, c, dead_letter_reason::deadline_passed, type_name(typeid(M)));
     complete_error<T>(s, actor_errc::deadline_passed, "ask: the deadline is already in the past");
     return s;
@@ -227,6 +228,11 @@ reply_state<reply_t<A, M>>* start_ask(actor_cell* c, X&& m, time_point deadline,
   e->deadline = deadline;
   post_user(c, e, full == when_full::wait ? send_mode::queue : send_mode::fail, deadline);
   return s;
+}
+template <class A, class M, class X>
+reply_state<reply_t<A, M>>* start_ask(actor_cell* c, X&& m, time_point deadline, when_full full,
+                                       message_priority prio) {
+  return start_ask<A, M>(c, std::forward<X>(m), deadline, full, prio, now_of(c->sys));
 }
 
 // --- cell.cpp ------------------------------------------------------------------

@@ -408,7 +408,10 @@ class pending_reply {
  private:
   void reset() noexcept {
     if (!st_) return;
-    complete_error<T>(st_, actor_errc::broken_reply, "the wrapper's ask ended without a reply");
+    // acquire: pairs with complete_reply's release of `ready`. Completed
+    // (the usual case): no error to build.
+    if (!st_->ready.load(std::memory_order_acquire))
+      complete_error<T>(st_, actor_errc::broken_reply, "the wrapper's ask ended without a reply");
     if (!taken_) st_->release();  // the future's, never handed out
     std::exchange(st_, nullptr)->release();
   }

@@ -320,7 +320,8 @@ class router {
            message_priority prio = priority_of_v<M>) const {
     using T = detail::reply_t<A, std::decay_t<M>>;
     check("router::ask");
-    return ask_future<T>(start<std::decay_t<M>>(std::forward<M>(m), detail::ask_deadline(nullptr, deadline), full, prio));
+    return ask_future<T>(start<std::decay_t<M>>(std::forward<M>(m), detail::ask_deadline(nullptr, deadline), full, prio,
+                                                detail::now_of(st_->sys)));
   }
   template <class M, class Rep, class Period>
     requires handles<A, std::decay_t<M>>
@@ -330,13 +331,12 @@ class router {
     return ask(std::forward<M>(m), clock::after(detail::now_of(st_->sys), timeout), full, prio);
   }
 
-  // Internal (protect_target): one ask with exactly this deadline; its
-  // state with one reference for the caller.
+  // Internal (protect_target): one ask with exactly this deadline (`now`:
+  // just read); its state with one reference for the caller.
   template <class M, class X>
   detail::reply_state<detail::reply_t<A, M>>* start(X&& m, clock::time_point deadline, when_full full,
-                                                     message_priority prio) const {
+                                                     message_priority prio, clock::time_point now) const {
     using T = detail::reply_t<A, M>;
-    const clock::time_point now = detail::now_of(st_->sys);
     typename core_type::lease_type lease;
     std::optional<actor_ref<A>> to = st_->core.pick(static_cast<const M&>(m), now, lease);
     if (!to) {
@@ -346,13 +346,14 @@ class router {
       r.fail(actor_errc::actor_stopped, "router: no routee");
       return f.release_state();
     }
-    if (!st_->core.observes(lease)) return detail::start_ask<A, M>(to->cell(), std::forward<X>(m), deadline, full, prio);
+    if (!st_->core.observes(lease))
+      return detail::start_ask<A, M>(to->cell(), std::forward<X>(m), deadline, full, prio, now);
     using hook = patterns::detail::lease_hook<T, typename core_type::lease_type>;
     auto* h = new hook(st_->sys, deadline, std::move(lease), now);
     ask_future<T> f = h->outer.take_future();
     detail::reply_state<T>* inner;
     try {
-      inner = detail::start_ask<A, M>(to->cell(), std::forward<X>(m), deadline, full, prio);
+      inner = detail::start_ask<A, M>(to->cell(), std::forward<X>(m), deadline, full, prio, now);
     } catch (...) {
       delete h;  // completes f with broken_reply; the lease is given back
       throw;
@@ -389,8 +390,8 @@ struct protect_target<router<A, Policy>> {
   static detail::actor_cell* cell(const router<A, Policy>&) noexcept { return nullptr; }
   template <class M, class X>
   static detail::reply_state<detail::reply_t<A, M>>* start(const router<A, Policy>& r, X&& m, clock::time_point deadline,
-                                                           when_full full, message_priority p) {
-    return r.template start<M>(std::forward<X>(m), deadline, full, p);
+                                                           when_full full, message_priority p, clock::time_point now) {
+    return r.template start<M>(std::forward<X>(m), deadline, full, p, now);
   }
 };
 

@@ -133,11 +133,11 @@ struct protect_target<actor_ref<A>> {
   using actor_type = A;
   static detail::system_impl* system(const actor_ref<A>& r) noexcept { return r.cell()->sys; }
   static detail::actor_cell* cell(const actor_ref<A>& r) noexcept { return r.cell(); }
-  // One attempt: an ask with exactly this deadline.
+  // One attempt: an ask with exactly this deadline; `now` was just read.
   template <class M, class X>
   static detail::reply_state<detail::reply_t<A, M>>* start(const actor_ref<A>& r, X&& m, clock::time_point deadline,
-                                                           when_full full, message_priority p) {
-    return detail::start_ask<A, M>(r.cell(), std::forward<X>(m), deadline, full, p);
+                                                           when_full full, message_priority p, clock::time_point now) {
+    return detail::start_ask<A, M>(r.cell(), std::forward<X>(m), deadline, full, p, now);
   }
 };
 
@@ -222,6 +222,13 @@ struct stack {
   }
 };
 
+// A stack and the target below it: what a handle and each of its requests
+// hold (one shared pointer).
+template <class Target>
+struct target_stack : stack {
+  Target target;
+};
+
 // One attempt at the bottom of the pipeline: the completion hook of one ask
 // of the target, and then the box carrying its classified result upward.
 template <class T>
@@ -230,9 +237,12 @@ class attempt final : public typed_box<T>,
                       public cancellable,
                       public troupe::detail::small_object {
  public:
-  attempt(call_base* c, const hop& h, const classifier_entry* cls) noexcept
+  // `embedded`: built in the call's own storage (a request with one attempt
+  // only), so destroying the box frees no memory but gives back the call
+  // reference the attempt holds.
+  attempt(call_base* c, const hop& h, const classifier_entry* cls, bool embedded) noexcept
       : call_(c), up_(h.up), scope_(h.scope), cls_(cls) {
-    this->destroy = &destroy_box;
+    this->destroy = embedded ? &destroy_embedded : &destroy_box;
     this->run = &fire;
     if (scope_) scope_->add_ref();
   }
@@ -254,6 +264,11 @@ class attempt final : public typed_box<T>,
 
  private:
   static void destroy_box(reply_box* b) noexcept { delete static_cast<attempt*>(b); }
+  static void destroy_embedded(reply_box* b) noexcept {
+    auto* self = static_cast<attempt*>(b);
+    call_ref keep = std::move(self->call_);  // the storage is the call's: destroy first, release after
+    self->~attempt();
+  }
 
   static void fire(troupe::detail::completion_hook* h, troupe::detail::reply_state_base* s) noexcept {
     auto* self = static_cast<attempt*>(h);
@@ -311,24 +326,23 @@ class call final : public call_base, public sink, public troupe::detail::small_o
 
  public:
   template <class X>
-  call(std::shared_ptr<const stack> st, const Target& target, time_point deadline, message_priority p, when_full f,
+  call(std::shared_ptr<const target_stack<Target>> st, time_point deadline, message_priority p, when_full f,
        bool safe, X&& m)
-      : call_base(&st->layers, traits::system(target), deadline, p, f, safe),
+      : call_base(&st->layers, traits::system(st->target), deadline, p, f, safe),
         st_(std::move(st)),
-        target_(target),
-        outer_(traits::system(target), deadline, traits::cell(target)),
+        outer_(traits::system(st_->target), deadline, traits::cell(st_->target)),
         cls_(st_->classifier(&troupe::detail::type_tag<T>)),
         fallback_(st_->fallback(&troupe::detail::type_tag<M>)),
         msg_(std::forward<X>(m)) {
     keep_ = (st_->multi && safe) || fallback_ || st_->fallback_actor;
   }
 
-  // Starts the request; the caller's future.
-  ask_future<T> start() noexcept {
+  // Starts the request (`now`: just read); the caller's future.
+  ask_future<T> start(time_point now) noexcept {
     ask_future<T> f = outer_.take_future();
     protection_stats::bump(st_->stats->requests);
-    if (st_->budget) st_->budget->on_request(now());
-    pass(hop{this, 0, deadline(), nullptr, this});  // may complete (and free) the call at once
+    if (st_->budget) st_->budget->on_request(now);
+    pass(hop{this, 0, deadline(), now, nullptr, this});  // may complete (and free) the call at once
     return f;
   }
 
@@ -416,22 +430,30 @@ class call final : public call_base, public sink, public troupe::detail::small_o
 
   void launch(const hop& h) noexcept override {
     attempt<T>* a;
-    try {
-      a = new attempt<T>(this, h, cls_);
-    } catch (...) {
-      h.up->done(answer::refusal(outcome::failure, actor_errc::handler_failed, "protected ask: out of memory"));
-      return;
+    if (!st_->multi && !embedded_used_) {
+      // Without retry or hedge layers a request makes one attempt: it lives
+      // in the call's storage (one allocation fewer per request).
+      embedded_used_ = true;
+      a = ::new (static_cast<void*>(embedded_)) attempt<T>(this, h, cls_, true);
+    } else {
+      try {
+        a = new attempt<T>(this, h, cls_, false);
+      } catch (...) {
+        h.up->done(answer::refusal(outcome::failure, actor_errc::handler_failed, "protected ask: out of memory"));
+        return;
+      }
     }
     troupe::detail::reply_state<T>* s;
     try {
       if constexpr (std::is_copy_constructible_v<M>) {
         if (keep_) {
-          s = traits::template start<M>(target_, static_cast<const M&>(*msg_), h.deadline, full(), priority());
+          s = traits::template start<M>(st_->target, static_cast<const M&>(*msg_), h.deadline, full(), priority(),
+                                        h.now);
         } else {
-          s = traits::template start<M>(target_, std::move(*msg_), h.deadline, full(), priority());
+          s = traits::template start<M>(st_->target, std::move(*msg_), h.deadline, full(), priority(), h.now);
         }
       } else {
-        s = traits::template start<M>(target_, std::move(*msg_), h.deadline, full(), priority());
+        s = traits::template start<M>(st_->target, std::move(*msg_), h.deadline, full(), priority(), h.now);
       }
     } catch (...) {
       a->fail_now(std::current_exception());
@@ -441,13 +463,14 @@ class call final : public call_base, public sink, public troupe::detail::small_o
   }
   void destroy() noexcept override { delete this; }
 
-  std::shared_ptr<const stack> st_;
-  Target target_;
+  std::shared_ptr<const target_stack<Target>> st_;
   troupe::detail::pending_reply<T> outer_;
   const classifier_entry* cls_;
   const fallback_entry* fallback_;
   std::optional<M> msg_;
   bool keep_ = false;
+  bool embedded_used_ = false;
+  alignas(attempt<T>) unsigned char embedded_[sizeof(attempt<T>)];
 };
 
 // The options an ask takes after its deadline, in any order.
@@ -470,7 +493,7 @@ concept ask_option =
 // (actor_router.hpp). See the header comment for the composition order.
 template <class A, class Target = actor_ref<A>>
 class protected_ref {
-  using stack = patterns::detail::stack;
+  using stack = patterns::detail::target_stack<Target>;
   using traits = protect_target<Target>;
 
  public:
@@ -480,8 +503,11 @@ class protected_ref {
   protected_ref() = default;
   // No layers yet: behaves as the target itself. Throws
   // actor_error(invalid_argument) for an empty target.
-  explicit protected_ref(Target target) : target_(std::move(target)), st_(std::make_shared<const stack>()) {
-    if (!target_) throw actor_error(actor_errc::invalid_argument, "protect: an empty target");
+  explicit protected_ref(Target target) {
+    if (!target) throw actor_error(actor_errc::invalid_argument, "protect: an empty target");
+    auto s = std::make_shared<stack>();
+    s->target = std::move(target);
+    st_ = std::move(s);
   }
 
   // ------------------------------------------------------------- builder
@@ -658,32 +684,15 @@ class protected_ref {
   template <class M, class... Opts>
     requires handles<A, std::decay_t<M>> && (patterns::detail::ask_option<Opts> && ...)
   auto ask(M&& m, clock::time_point deadline, Opts... opts) const {
-    using Msg = std::decay_t<M>;
-    using T = detail::reply_t<A, Msg>;
     check("protected_ref::ask");
-    patterns::detail::ask_options o;
-    (o.set(opts), ...);
-    const message_priority prio = o.prio ? *o.prio : priority_of_v<Msg>;
-    const bool safe = patterns::may_retry<Msg>(o.safety) && std::is_copy_constructible_v<Msg>;
-    detail::system_impl* sys = traits::system(target_);
-    deadline = detail::ask_deadline(traits::cell(target_), deadline);
-    if (deadline <= detail::now_of(sys)) {
-      detail::note_dead_letter(sys, traits::cell(target_), dead_letter_reason::deadline_passed,
-                               detail::type_name(typeid(Msg)));
-      detail::pending_reply<T> r(sys, deadline, traits::cell(target_));
-      ask_future<T> f = r.take_future();
-      r.fail(actor_errc::deadline_passed, "ask: the deadline is already in the past");
-      return f;
-    }
-    auto* c = new patterns::detail::call<A, Msg, Target>(st_, target_, deadline, prio, o.full, safe,
-                                                         std::forward<M>(m));
-    return c->start();
+    return ask_at(std::forward<M>(m), deadline, detail::now_of(traits::system(st_->target)), opts...);
   }
   template <class M, class Rep, class Period, class... Opts>
     requires handles<A, std::decay_t<M>> && (patterns::detail::ask_option<Opts> && ...)
   auto ask(M&& m, std::chrono::duration<Rep, Period> timeout, Opts... opts) const {
     check("protected_ref::ask");
-    return ask(std::forward<M>(m), clock::after(now(), timeout), opts...);
+    const clock::time_point now = detail::now_of(traits::system(st_->target));
+    return ask_at(std::forward<M>(m), clock::after(now, timeout), now, opts...);
   }
 
   // Fire and forget, as actor_ref::send, if every layer admits it (see the
@@ -692,37 +701,38 @@ class protected_ref {
     requires handles<A, std::decay_t<M>>
   send_result send(M&& m) const {
     if (const actor_errc c = admit_send<std::decay_t<M>>(); c != actor_errc::ok) return c;
-    return target_.send(std::forward<M>(m));
+    return st_->target.send(std::forward<M>(m));
   }
   template <class M>
     requires handles<A, std::decay_t<M>>
   send_result send(M&& m, clock::time_point deadline, when_full full = when_full::wait) const {
     if (const actor_errc c = admit_send<std::decay_t<M>>(); c != actor_errc::ok) return c;
-    return target_.send(std::forward<M>(m), deadline, full);
+    return st_->target.send(std::forward<M>(m), deadline, full);
   }
   template <class M>
     requires handles<A, std::decay_t<M>>
   send_result try_send(M&& m) const {
     if (const actor_errc c = admit_send<std::decay_t<M>>(); c != actor_errc::ok) return c;
-    return target_.try_send(std::forward<M>(m));
+    return st_->target.try_send(std::forward<M>(m));
   }
   // A refusal completes the future at once with its code.
   template <class M>
     requires handles<A, std::decay_t<M>>
   ask_future<void> send_async(M&& m, clock::time_point deadline = clock::time_point::max()) const {
     if (const actor_errc c = admit_send<std::decay_t<M>>(); c != actor_errc::ok) {
-      detail::pending_reply<void> r(traits::system(target_), deadline, nullptr);
+      detail::pending_reply<void> r(traits::system(st_->target), deadline, nullptr);
       ask_future<void> f = r.take_future();
       r.fail(c, to_string(c));
       return f;
     }
-    return target_.send_async(std::forward<M>(m), deadline);
+    return st_->target.send_async(std::forward<M>(m), deadline);
   }
 
   // ----------------------------------------------------------- observation
 
-  explicit operator bool() const noexcept { return static_cast<bool>(target_); }
-  const Target& target() const noexcept { return target_; }
+  explicit operator bool() const noexcept { return st_ != nullptr; }
+  // The target; only on a non-empty handle.
+  const Target& target() const noexcept { return st_->target; }
   protection_counters counters() const noexcept {
     protection_counters c;
     if (!st_) return c;
@@ -759,12 +769,12 @@ class protected_ref {
   // The runtime clock of the target's system.
   clock::time_point now() const {
     check("protected_ref");
-    return detail::now_of(traits::system(target_));
+    return detail::now_of(traits::system(st_->target));
   }
 
  private:
   void check(const char* what) const {
-    if (!target_ || !st_) throw actor_error(actor_errc::invalid_argument, std::string(what) + ": an empty handle");
+    if (!st_) throw actor_error(actor_errc::invalid_argument, std::string(what) + ": an empty handle");
   }
   template <class F>
   protected_ref with(F&& change) const {
@@ -772,7 +782,6 @@ class protected_ref {
     auto next = std::make_shared<stack>(*st_);
     change(*next);
     protected_ref r;
-    r.target_ = target_;
     r.st_ = std::move(next);
     return r;
   }
@@ -795,7 +804,7 @@ class protected_ref {
   template <class M>
   actor_errc admit_send() const {
     check("protected_ref::send");
-    const patterns::detail::send_info info{traits::system(target_), priority_of_v<M>};
+    const patterns::detail::send_info info{traits::system(st_->target), priority_of_v<M>};
     for (const auto& l : st_->layers) {
       if (const actor_errc c = l->admit_send(info); c != actor_errc::ok) {
         patterns::detail::protection_stats::bump(st_->stats->sends_refused);
@@ -805,7 +814,28 @@ class protected_ref {
     return actor_errc::ok;
   }
 
-  Target target_;
+  template <class M, class... Opts>
+  auto ask_at(M&& m, clock::time_point deadline, clock::time_point now, Opts... opts) const {
+    using Msg = std::decay_t<M>;
+    using T = detail::reply_t<A, Msg>;
+    patterns::detail::ask_options o;
+    (o.set(opts), ...);
+    const message_priority prio = o.prio ? *o.prio : priority_of_v<Msg>;
+    const bool safe = patterns::may_retry<Msg>(o.safety) && std::is_copy_constructible_v<Msg>;
+    detail::system_impl* sys = traits::system(st_->target);
+    detail::actor_cell* cell = traits::cell(st_->target);
+    deadline = detail::ask_deadline(cell, deadline);
+    if (deadline <= now) {
+      detail::note_dead_letter(sys, cell, dead_letter_reason::deadline_passed, detail::type_name(typeid(Msg)));
+      detail::pending_reply<T> r(sys, deadline, cell);
+      ask_future<T> f = r.take_future();
+      r.fail(actor_errc::deadline_passed, "ask: the deadline is already in the past");
+      return f;
+    }
+    auto* c = new patterns::detail::call<A, Msg, Target>(st_, deadline, prio, o.full, safe, std::forward<M>(m));
+    return c->start(now);
+  }
+
   std::shared_ptr<const stack> st_;
 };
 

@@ -50,21 +50,22 @@ std::shared_ptr<layer> make_timeout_layer(clock::duration d);
 
 // A pass through a layer that takes a resource before and gives it back
 // after: holds the resource and the call, answers upward, frees itself.
+// Holds no reference to the call: it answers inside a pass whose starter
+// (the request itself, or a retry or hedge frame) holds one until then.
 template <class Resource, class Finish>
 class holding_frame final : public sink, public troupe::detail::small_object {
  public:
   holding_frame(const hop& h, Resource r, Finish f) noexcept
       : call_(h.call), up_(h.up), res_(std::move(r)), finish_(std::move(f)) {}
   void done(answer&& a) noexcept override {
-    finish_(res_, a, *call_.get());
+    finish_(res_, a, *call_);
     sink* up = up_;
-    call_ref keep = std::move(call_);  // the call outlives this frame's answer
     delete this;
     up->done(std::move(a));
   }
 
  private:
-  call_ref call_;
+  call_base* call_;
   sink* up_;
   Resource res_;
   Finish finish_;
@@ -84,7 +85,7 @@ class limit_layer final : public layer {
       : layer(layer_kind::limit), lim_(std::move(l)), stats_(std::move(s)) {}
 
   void enter(const hop& h) noexcept override {
-    auto t = lim_->try_acquire(to_patterns(h.call->priority()), h.call->now());
+    auto t = lim_->try_acquire(to_patterns(h.call->priority()), h.now);
     if (!t) {
       protection_stats::bump(stats_->shed);
       h.up->done(answer::refusal(outcome::overloaded, actor_errc::overloaded, "concurrency limit: request shed"));

@@ -20,9 +20,12 @@
 // when one came back, the typed result in a box; refusals carry only an
 // error code. So layers are plain virtual classes, compiled once.
 //
-// Lifetimes: the call is reference-counted; every frame and attempt holds a
-// reference until it has passed its answer up. Frames free themselves after
-// answering. A hedge's losing pass is cancelled through a cancel_scope:
+// Lifetimes: the call is reference-counted. The request's own reference
+// goes when the outermost answer is given; retry and hedge frames (which may
+// outlive it: a hedge's losing copy) and answer boxes (which travel past it)
+// hold one each. The frames of single-pass layers hold none: each answers
+// inside a pass whose starter holds one until then. Frames free themselves
+// after answering. A hedge's losing pass is cancelled through a cancel_scope:
 // attempts abandon their ask (a late reply then counts as `unanswered`),
 // retry frames waiting on their backoff timer stop; both answer `cancelled`.
 
@@ -169,16 +172,20 @@ struct hop {
   call_base* call;
   std::uint32_t depth;
   time_point deadline;   // of this pass (a timeout layer shortens it)
+  time_point now;        // when the pass began, as read by whoever began it (one clock read per pass)
   cancel_scope* scope;   // null: nothing cancels this pass
   sink* up;              // gets the answer
 };
 
 // What the layers share per protected_ref chain: its counters. Each is a
-// lone statistic, read on its own (relaxed).
+// lone statistic, read on its own (relaxed). Two cache lines: what the
+// caller's thread bumps as a request starts, and what the thread that
+// completes it bumps (often another core).
 struct protection_stats {
-  std::atomic<std::uint64_t> requests{0}, successes{0}, failures{0}, rejected{0}, shed{0},
-      bulkhead_rejected{0}, retries{0}, budget_exhausted{0}, hedges{0}, hedge_losers{0}, fallbacks{0},
-      fallback_failures{0}, sends_refused{0};
+  alignas(64) std::atomic<std::uint64_t> requests{0}, rejected{0}, shed{0}, bulkhead_rejected{0},
+      sends_refused{0};
+  alignas(64) std::atomic<std::uint64_t> successes{0}, failures{0}, retries{0}, budget_exhausted{0}, hedges{0},
+      hedge_losers{0}, fallbacks{0}, fallback_failures{0};
   static void bump(std::atomic<std::uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }
 };
 
@@ -233,7 +240,7 @@ class call_base {
   }
   // The next layer inward, with `up` receiving its answer.
   void pass_inward(const hop& h, sink* up, time_point deadline) noexcept {
-    pass(hop{h.call, h.depth + 1, deadline, h.scope, up});
+    pass(hop{h.call, h.depth + 1, deadline, h.now, h.scope, up});
   }
 
   time_point now() const noexcept { return troupe::detail::now_of(sys_); }
