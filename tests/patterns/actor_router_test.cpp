@@ -83,7 +83,7 @@ TEST_F(RouterTest, RandomSpreadsAndRepeatsForASeed) {
 TEST_F(RouterTest, ConsistentHashKeepsAKeyOnOneRouteeAndMovesFewKeysOnAdd) {
   auto rs = spawn(5);
   auto r = router<counter, routing::consistent_hash<std::uint64_t (*)(const hit&)>>(
-      vt.sys, {.key = [](const hit& h) { return h.key; }, .config = {.virtual_nodes = 200}});
+      vt.sys, {.key = [](const hit& h) { return h.key; }, .config = {.virtual_nodes = 200, .bounded_load_epsilon = std::nullopt}});
   for (int i = 0; i < 4; ++i) r.add(rs[static_cast<std::size_t>(i)], static_cast<tp::routee_id>(i));
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(r.send(hit{7}));
   const auto one = counts_of(rs);

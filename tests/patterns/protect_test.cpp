@@ -131,6 +131,9 @@ TEST_F(ProtectTest, AnOpenBreakerRefusesAtOnceAndLeavesTheMailboxUntouched) {
     EXPECT_EQ(code_of(f), actor_errc::handler_failed);
   }
   ASSERT_EQ(dep.breaker_core()->state(), tp::breaker_state::open);
+  // processed is updated at the end of the service's turn, after the replies
+  // went out: wait until it counts set_mode and the three asks.
+  ASSERT_TRUE(eventually([&] { return svc.stats().processed == 4; }));
   const actor_stats before = svc.stats();
   const int received_before = received.load();
 
@@ -209,7 +212,9 @@ TEST_F(ProtectTest, HalfOpenLetsExactlyNProbesThroughAThousandConcurrentCallers)
   EXPECT_EQ(svc.ask(release_held{}, 10s).get(), static_cast<int>(kProbes));
   for (auto& v : futures)
     for (auto& f : v)
-      if (f.valid()) EXPECT_EQ(f.get(), 1);
+      if (f.valid()) {
+        EXPECT_EQ(f.get(), 1);
+      }
   EXPECT_EQ(dep.breaker_core()->state(), tp::breaker_state::closed);
   EXPECT_EQ(received.load() - received_before, static_cast<int>(kProbes));  // exactly N reached it
   std::lock_guard g(mu);

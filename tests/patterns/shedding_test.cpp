@@ -175,7 +175,9 @@ TEST_F(ShedderActorTest, KeepsTheSojournOfHandledRequestsUnderItsTargetAtTwiceCa
   for (int ms = 0; ms < kMs; ++ms) {
     job j{vt.now()};
     w.ask(j, 10s).on_complete([this](result<int> r) { count(std::move(r)); });
-    if (ms == 0) ASSERT_TRUE(eventually([&] { return entered.load() == 1; }));
+    if (ms == 0) {
+      ASSERT_TRUE(eventually([&] { return entered.load() == 1; }));
+    }
     if (ms % 2 == 1) serve_one();
     vt.clk->advance(1ms);
   }
@@ -229,7 +231,9 @@ TEST_F(ShedderActorTest, CriticalRequestsAreShedLast) {
         count(std::move(r));
       });
     }
-    if (ms == 0) ASSERT_TRUE(eventually([&] { return entered.load() == 1; }));
+    if (ms == 0) {
+      ASSERT_TRUE(eventually([&] { return entered.load() == 1; }));
+    }
     if (ms % 2 == 1) serve_one();
     vt.clk->advance(1ms);
   }
@@ -320,7 +324,9 @@ TEST(BulkheadActorTest, AtMostNRequestsReachTheDependencyAtOnce) {
   EXPECT_EQ(dep.send(work{0}).code(), actor_errc::overloaded);  // a send needs a free place too
   EXPECT_EQ(h.ask(tick{}, 10s).get(), 3);
   for (auto& f : fs)
-    if (f.valid()) EXPECT_EQ(f.get(), 1);
+    if (f.valid()) {
+      EXPECT_EQ(f.get(), 1);
+    }
   // The places came back with the answers.
   std::vector<ask_future<int>> again;
   for (int i = 0; i < 3; ++i) again.push_back(dep.ask(work{i}, 10s));

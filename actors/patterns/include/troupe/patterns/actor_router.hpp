@@ -204,10 +204,12 @@ void finish_lease(Lease& l, outcome o, clock::duration latency, time_point now) 
 
 // Observes one routee's answer to an ask: gives the pick's lease back (with
 // what it learnt), then completes the router's own reply.
+// Holds the router's state: a consistent-hash lease must not outlive its
+// router, and the handle that made the ask may be gone before it ends.
 template <class T, class Lease>
 struct lease_hook final : troupe::detail::completion_hook, troupe::detail::small_object {
-  lease_hook(system_impl* s, time_point deadline, Lease l, time_point start)
-      : sys(s), outer(s, deadline, nullptr), lease(std::move(l)), started(start) {
+  lease_hook(system_impl* s, time_point deadline, Lease l, time_point start, std::shared_ptr<const void> router)
+      : sys(s), outer(s, deadline, nullptr), owner(std::move(router)), lease(std::move(l)), started(start) {
     this->run = &fire;
   }
   static void fire(troupe::detail::completion_hook* h, troupe::detail::reply_state_base* s) noexcept {
@@ -222,6 +224,7 @@ struct lease_hook final : troupe::detail::completion_hook, troupe::detail::small
   }
   system_impl* sys;
   troupe::detail::pending_reply<T> outer;
+  std::shared_ptr<const void> owner;  // declared before the lease: destroyed after it
   Lease lease;
   time_point started;
 };
@@ -349,7 +352,7 @@ class router {
     if (!st_->core.observes(lease))
       return detail::start_ask<A, M>(to->cell(), std::forward<X>(m), deadline, full, prio, now);
     using hook = patterns::detail::lease_hook<T, typename core_type::lease_type>;
-    auto* h = new hook(st_->sys, deadline, std::move(lease), now);
+    auto* h = new hook(st_->sys, deadline, std::move(lease), now, st_);
     ask_future<T> f = h->outer.take_future();
     detail::reply_state<T>* inner;
     try {
