@@ -120,6 +120,26 @@ TEST_F(ProtectTest, TheFutureIsAPlainAskFuture) {
   EXPECT_EQ(n.failures, 0u);
 }
 
+TEST_F(ProtectTest, RefusalsMapToTheirOwnErrorCodesAndTheBuilderChecksItsOrder) {
+  EXPECT_EQ(tp::to_actor_errc(tp::errc::circuit_open), actor_errc::circuit_open);
+  EXPECT_EQ(tp::to_actor_errc(tp::errc::overloaded), actor_errc::overloaded);
+  EXPECT_EQ(tp::to_actor_errc(tp::errc::bulkhead_full), actor_errc::overloaded);
+  EXPECT_EQ(tp::to_actor_errc(tp::errc::no_routee), actor_errc::actor_stopped);
+  EXPECT_STREQ(to_string(actor_errc::overloaded), "overloaded");
+  EXPECT_STREQ(to_string(actor_errc::circuit_open), "circuit_open");
+  EXPECT_THROW((void)troupe::protect(svc).retry().budget(tp::retry_budget_config{}), std::logic_error);
+  EXPECT_THROW((void)troupe::protect(actor_ref<service>{}), actor_error);
+  protected_ref<service> empty;
+  EXPECT_FALSE(empty);
+  EXPECT_THROW((void)empty.ask(get{1}, 1s), actor_error);
+  // A builder call leaves the handle it was called on as it was.
+  auto plain = troupe::protect(svc);
+  auto guarded = plain.breaker();
+  EXPECT_EQ(plain.breaker_core(), nullptr);
+  EXPECT_NE(guarded.breaker_core(), nullptr);
+  EXPECT_EQ(guarded.breaker_core(), guarded.retry().breaker_core());  // derived handles share the layers
+}
+
 // ---------------------------------------------------------------------------
 // Breaker
 

@@ -105,7 +105,7 @@ class breaker_layer final : public layer {
     circuit_breaker::permit p = b_->try_acquire(now, h.deadline);
     if (!p) {
       stats::bump(stats_->rejected);
-      h.up->done(answer::refusal(outcome::circuit_open, actor_errc::circuit_open, "circuit breaker open"));
+      h.up->done(answer::refusal(outcome::circuit_open, to_actor_errc(errc::circuit_open), "circuit breaker open"));
       return;
     }
     struct held {
@@ -131,7 +131,7 @@ class breaker_layer final : public layer {
   actor_errc admit_send(const send_info&) noexcept override {
     const breaker_state s = b_->state();
     if (s == breaker_state::closed || s == breaker_state::disabled) return actor_errc::ok;
-    return actor_errc::circuit_open;
+    return to_actor_errc(errc::circuit_open);
   }
 
  private:
@@ -150,7 +150,7 @@ class bulkhead_layer final : public layer {
     bulkhead::permit p = b_->try_acquire();
     if (!p) {
       stats::bump(stats_->bulkhead_rejected);
-      h.up->done(answer::refusal(outcome::overloaded, actor_errc::overloaded, "bulkhead full"));
+      h.up->done(answer::refusal(outcome::overloaded, to_actor_errc(errc::bulkhead_full), "bulkhead full"));
       return;
     }
     sink* f;
@@ -163,7 +163,7 @@ class bulkhead_layer final : public layer {
     h.call->pass_inward(h, f, h.deadline);
   }
   actor_errc admit_send(const send_info&) noexcept override {
-    return b_->try_acquire() ? actor_errc::ok : actor_errc::overloaded;
+    return b_->try_acquire() ? actor_errc::ok : to_actor_errc(errc::bulkhead_full);
   }
 
  private:
@@ -225,16 +225,15 @@ class retry_frame final : public sink,
 
 class retry_layer final : public layer {
  public:
-  retry_layer(const retry_config& cfg, std::shared_ptr<retry_budget> b, std::shared_ptr<shared_random_source> rng,
-              stats_ptr s)
-      : layer(layer_kind::retry), cfg_(cfg), budget_(std::move(b)), rng_(std::move(rng)), stats_(std::move(s)) {
+  retry_layer(const retry_config& cfg, std::shared_ptr<retry_budget> b, stats_ptr s)
+      : layer(layer_kind::retry), cfg_(cfg), budget_(std::move(b)), stats_(std::move(s)) {
     backoff check(cfg_.backoff);  // throws std::invalid_argument for a bad backoff now, not per request
     (void)check;
   }
   void enter(const hop& h) noexcept override {
     retry_frame* f;
     try {
-      f = new retry_frame(h, *this, rng_->split());
+      f = new retry_frame(h, *this, h.call->split_rng());
     } catch (...) {
       out_of_memory(h);
       return;
@@ -246,7 +245,6 @@ class retry_layer final : public layer {
   friend class retry_frame;
   retry_config cfg_;
   std::shared_ptr<retry_budget> budget_;
-  std::shared_ptr<shared_random_source> rng_;
   stats_ptr stats_;
 };
 
@@ -327,8 +325,8 @@ class hedge_frame final : public troupe::detail::timer_entry, public troupe::det
 
 class hedge_layer final : public layer {
  public:
-  hedge_layer(std::shared_ptr<hedging_policy> p, stats_ptr s)
-      : layer(layer_kind::hedge), policy_(std::move(p)), stats_(std::move(s)) {}
+  hedge_layer(std::shared_ptr<hedging_policy> p, std::shared_ptr<retry_budget> b, stats_ptr s)
+      : layer(layer_kind::hedge), budget_(std::move(b)), policy_(std::move(p)), stats_(std::move(s)) {}
   void enter(const hop& h) noexcept override {
     // A request that is not safe to send twice is never hedged.
     if (!h.call->safe()) return h.call->pass_inward(h, h.up, h.deadline);
@@ -344,6 +342,7 @@ class hedge_layer final : public layer {
 
  private:
   friend class hedge_frame;
+  std::shared_ptr<retry_budget> budget_;  // the policy's, which refers to it: destroyed after it
   std::shared_ptr<hedging_policy> policy_;
   stats_ptr stats_;
 };
@@ -447,12 +446,12 @@ void hedge_frame::branch_done(int i, answer&& a) noexcept {
 std::shared_ptr<layer> make_breaker_layer(std::shared_ptr<circuit_breaker> b, stats_ptr s) {
   return std::make_shared<breaker_layer>(std::move(b), std::move(s));
 }
-std::shared_ptr<layer> make_retry_layer(const retry_config& cfg, std::shared_ptr<retry_budget> budget,
-                                        std::shared_ptr<shared_random_source> rng, stats_ptr s) {
-  return std::make_shared<retry_layer>(cfg, std::move(budget), std::move(rng), std::move(s));
+std::shared_ptr<layer> make_retry_layer(const retry_config& cfg, std::shared_ptr<retry_budget> budget, stats_ptr s) {
+  return std::make_shared<retry_layer>(cfg, std::move(budget), std::move(s));
 }
-std::shared_ptr<layer> make_hedge_layer(std::shared_ptr<hedging_policy> h, stats_ptr s) {
-  return std::make_shared<hedge_layer>(std::move(h), std::move(s));
+std::shared_ptr<layer> make_hedge_layer(std::shared_ptr<hedging_policy> h, std::shared_ptr<retry_budget> budget,
+                                        stats_ptr s) {
+  return std::make_shared<hedge_layer>(std::move(h), std::move(budget), std::move(s));
 }
 std::shared_ptr<layer> make_bulkhead_layer(std::shared_ptr<bulkhead> b, stats_ptr s) {
   return std::make_shared<bulkhead_layer>(std::move(b), std::move(s));

@@ -311,7 +311,7 @@ class router {
     no_routee<std::decay_t<M>>();
     detail::pending_reply<void> r(st_->sys, deadline, nullptr);
     ask_future<void> f = r.take_future();
-    r.fail(actor_errc::actor_stopped, "router: no routee");
+    r.fail(patterns::to_actor_errc(patterns::errc::no_routee), "router: no routee");
     return f;
   }
 
@@ -346,7 +346,7 @@ class router {
       no_routee<M>();
       detail::pending_reply<T> r(st_->sys, deadline, nullptr);
       ask_future<T> f = r.take_future();
-      r.fail(actor_errc::actor_stopped, "router: no routee");
+      r.fail(patterns::to_actor_errc(patterns::errc::no_routee), "router: no routee");
       return f.release_state();
     }
     if (!st_->core.observes(lease))
@@ -380,7 +380,7 @@ class router {
     typename core_type::lease_type lease;  // a send has no end: given back after it
     if (auto to = st_->core.pick(m, detail::now_of(st_->sys), lease)) return send_to(*to);
     no_routee<M>();
-    return actor_errc::actor_stopped;
+    return patterns::to_actor_errc(patterns::errc::no_routee);
   }
 
   std::shared_ptr<state> st_;

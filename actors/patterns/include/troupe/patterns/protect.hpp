@@ -53,8 +53,9 @@
 // holds, which is the same troupe::ask_future<T> a plain ask returns. A
 // refusal is an error the caller can tell apart from a failure:
 // actor_errc::circuit_open (breaker) or actor_errc::overloaded (limit,
-// bulkhead). Backoffs and hedges wait on the runtime's timer wheel; no
-// retry is sent past the request's deadline.
+// bulkhead); patterns::to_actor_errc() maps the patterns' own errc so.
+// Backoffs and hedges wait on the runtime's timer wheel; no retry is sent
+// past the request's deadline.
 //
 // Sends: a send has no answer, so it cannot be recorded, retried or
 // hedged. Each layer only admits it or refuses it: the breaker refuses
@@ -328,7 +329,7 @@ class call final : public call_base, public sink, public troupe::detail::small_o
   template <class X>
   call(std::shared_ptr<const target_stack<Target>> st, time_point deadline, message_priority p, when_full f,
        bool safe, X&& m)
-      : call_base(&st->layers, traits::system(st->target), deadline, p, f, safe),
+      : call_base(&st->layers, st->rng.get(), traits::system(st->target), deadline, p, f, safe),
         st_(std::move(st)),
         outer_(traits::system(st_->target), deadline, traits::cell(st_->target)),
         cls_(st_->classifier(&troupe::detail::type_tag<T>)),
@@ -350,7 +351,8 @@ class call final : public call_base, public sink, public troupe::detail::small_o
 
   // The outermost answer.
   void done(answer&& a) noexcept override {
-    if (a.o != outcome::success && (fallback_ || st_->fallback_actor) && try_fallback(a)) return;
+    // A fallback only for a caller still waiting (not after its deadline).
+    if (a.o != outcome::success && (fallback_ || st_->fallback_actor) && outer_.waiting() && try_fallback(a)) return;
     finish(std::move(a));
   }
 
@@ -534,7 +536,7 @@ class protected_ref {
     return with([&](stack& s) {
       ensure_budget(s);
       s.multi = true;
-      s.layers.push_back(patterns::detail::make_retry_layer(cfg, s.budget, s.rng, s.stats));
+      s.layers.push_back(patterns::detail::make_retry_layer(cfg, s.budget, s.stats));
     });
   }
   // The retry budget of the retry and hedge layers added after this call:
@@ -557,7 +559,7 @@ class protected_ref {
       auto h = std::make_shared<patterns::hedging_policy>(cfg, *s.budget);
       if (!s.hedging) s.hedging = h;
       s.multi = true;
-      s.layers.push_back(patterns::detail::make_hedge_layer(std::move(h), s.stats));
+      s.layers.push_back(patterns::detail::make_hedge_layer(std::move(h), s.budget, s.stats));
     });
   }
   // An adaptive concurrency limit (limits.hpp); above it requests are shed
@@ -664,8 +666,9 @@ class protected_ref {
     };
     return with([&](stack& s) { s.classifiers.push_back({&detail::type_tag<T>, std::move(fn)}); });
   }
-  // Seeds the handle's random source (retry jitter; each core's own seed is
-  // in its config). Fixed by default, so runs repeat.
+  // Seeds the handle's random source (retry jitter, for every retry layer of
+  // the handle wherever this call is; each core's own seed is in its
+  // config). Fixed by default, so runs repeat.
   protected_ref seed(std::uint64_t s) const {
     return with([&](stack& st) { st.rng = std::make_shared<patterns::shared_random_source>(s); });
   }

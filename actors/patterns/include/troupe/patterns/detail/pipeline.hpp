@@ -41,11 +41,34 @@
 #include "troupe/actors/error.hpp"
 #include "troupe/actors/mailbox.hpp"
 #include "troupe/actors/result.hpp"
+#include "troupe/patterns/error.hpp"
 #include "troupe/patterns/outcome.hpp"
 #include "troupe/patterns/random.hpp"
 #include "troupe/runtime/clock.hpp"
 #include "troupe/runtime/detail/small_alloc.hpp"
 #include "troupe/runtime/detail/spinlock.hpp"
+
+namespace troupe::patterns {
+
+// How a refusal of the patterns layer reaches a caller through an ask
+// (result<T>::error_code()), so callers tell "a protection said no" from a
+// failure of the callee: circuit_open as circuit_open; overloaded and a full
+// bulkhead as overloaded; no routee as actor_stopped (nobody can handle it).
+// retry_budget_exhausted never refuses a call by itself (the request gets
+// its last attempt's error), so it maps to ok, as does ok.
+constexpr actor_errc to_actor_errc(errc e) noexcept {
+  switch (e) {
+    case errc::circuit_open: return actor_errc::circuit_open;
+    case errc::overloaded:
+    case errc::bulkhead_full: return actor_errc::overloaded;
+    case errc::no_routee: return actor_errc::actor_stopped;
+    case errc::ok:
+    case errc::retry_budget_exhausted: return actor_errc::ok;
+  }
+  return actor_errc::ok;
+}
+
+}  // namespace troupe::patterns
 
 namespace troupe::patterns::detail {
 
@@ -219,9 +242,9 @@ class layer {
 // subclass (protect.hpp) holds the message, the target and the outer reply.
 class call_base {
  public:
-  call_base(const std::vector<std::shared_ptr<layer>>* layers, system_impl* sys, time_point deadline,
-            message_priority prio, when_full full, bool safe) noexcept
-      : layers_(layers), sys_(sys), deadline_(deadline), prio_(prio), full_(full), safe_(safe) {}
+  call_base(const std::vector<std::shared_ptr<layer>>* layers, shared_random_source* rng, system_impl* sys,
+            time_point deadline, message_priority prio, when_full full, bool safe) noexcept
+      : layers_(layers), rng_(rng), sys_(sys), deadline_(deadline), prio_(prio), full_(full), safe_(safe) {}
   call_base(const call_base&) = delete;
   call_base& operator=(const call_base&) = delete;
 
@@ -250,6 +273,8 @@ class call_base {
   when_full full() const noexcept { return full_; }
   // The request may be sent more than once (retried, hedged).
   bool safe() const noexcept { return safe_; }
+  // An independent generator from the handle's seeded source (retry jitter).
+  random_source split_rng() const noexcept { return rng_->split(); }
   // Somebody still waits for the outer reply.
   virtual bool waiting() const noexcept = 0;
 
@@ -262,6 +287,7 @@ class call_base {
  private:
   std::atomic<std::uint32_t> refs_{1};
   const std::vector<std::shared_ptr<layer>>* layers_;  // kept alive by the typed call's stack
+  shared_random_source* rng_;                          // likewise
   system_impl* sys_;
   time_point deadline_;
   message_priority prio_;
