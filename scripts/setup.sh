@@ -24,6 +24,8 @@ packages=(
   libssl-dev                                   # MD5 of the naive ring in troupe-bench (ring.lookup/naive_md5)
   gnuplot-nox                                  # troupe-bench --plot
   zlib1g-dev                                   # the histogram's compressed V2 encoding
+  gdb                                          # tests: scripts/troupe-gdb.py lists a stopped program's fibers
+  clang-format-14 clang-tidy-14                # scripts/lint.sh: formatting and clang-tidy checks
   default-jdk-headless libhdrhistogram-java    # tests: HdrHistogram's Java reader reads troupe's interval logs
 )
 

@@ -159,6 +159,26 @@ fiber::fiber(scheduler& s, stack_pool& pool)
 worker::worker(scheduler& s, std::size_t i)
     : sched(s), index(i), rng(0x9E3779B97F4A7C15ull * (i + 1)), seen_tasks_run(s.worker_count, 0) {}
 
+namespace {
+std::mutex live_schedulers_mutex;  // guards live_schedulers and every listing's links
+}  // namespace
+
+scheduler_listing* live_schedulers = nullptr;
+
+scheduler_listing::scheduler_listing(scheduler* s) noexcept : self(s) {
+  std::lock_guard g(live_schedulers_mutex);
+  next = live_schedulers;
+  if (next) next->prev = this;
+  live_schedulers = this;
+}
+
+scheduler_listing::~scheduler_listing() {
+  std::lock_guard g(live_schedulers_mutex);
+  if (prev) prev->next = next;
+  else live_schedulers = next;
+  if (next) next->prev = prev;
+}
+
 scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock& clk)
     : owner(rt),
       worker_count(options.driven ? 1
@@ -180,11 +200,12 @@ scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock&
   if (log_steps_) tracing_on.fetch_add(1, std::memory_order_relaxed);
   if (options.workers && *options.workers == 0)
     throw error(errc::invalid_argument, "runtime: worker count must be at least 1");
-  if (options.stack_size < 16 * 1024)
+  if (options.stack_size < std::size_t{16} * 1024)
     throw error(errc::invalid_argument, "runtime: stack_size must be at least 16 KiB");
   workers_.reserve(worker_count);
   for (std::size_t i = 0; i < worker_count; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
   if (clock_is_virtual_) clock.subscribe(this);
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): troupe never changes the environment
   if (const char* path = std::getenv("TROUPE_TRACE"); path && *path) {
     env_trace_path_ = trace_path_for_this_runtime(path);
     start_tracing(trace_options{}.events_per_worker);
@@ -209,7 +230,7 @@ scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock&
         if (const int err = pthread_setaffinity_np(w.thread.native_handle(), sizeof(set), &set); err != 0)
           throw error(errc::invalid_argument, "runtime: pin_workers: cannot pin worker " + std::to_string(w.index) +
                                                   " to CPU " + std::to_string(w.index % cpus) + ": " +
-                                                  std::strerror(err));
+                                                  std::system_category().message(err));
       }
     }
   } catch (const std::system_error& e) {
@@ -958,7 +979,7 @@ std::size_t scheduler::stop_tracing(const std::string& path) {
   // writer reads: they are simply not in the file.
   const std::size_t n = t->write(path);
   if (n == static_cast<std::size_t>(-1))
-    throw error(errc::invalid_argument, "stop_tracing: cannot write " + path + ": " + std::strerror(errno));
+    throw error(errc::invalid_argument, "stop_tracing: cannot write " + path + ": " + std::system_category().message(errno));
   return n;
 }
 

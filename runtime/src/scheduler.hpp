@@ -141,6 +141,18 @@ class worker {
   }
 };
 
+// A scheduler's place on the list of live schedulers that debuggers walk
+// (scripts/troupe-gdb.py); the runtime itself never reads it.
+struct scheduler_listing {
+  explicit scheduler_listing(scheduler* s) noexcept;
+  ~scheduler_listing();
+  scheduler_listing(const scheduler_listing&) = delete;
+  scheduler_listing& operator=(const scheduler_listing&) = delete;
+  scheduler* self;
+  scheduler_listing* prev = nullptr;
+  scheduler_listing* next = nullptr;
+};
+
 class scheduler final : public clock_listener {
  public:
   scheduler(runtime& rt, const runtime_options& options, troupe::clock& clk);
@@ -306,7 +318,13 @@ class scheduler final : public clock_listener {
 
   mutable std::mutex registry_mutex_;
   fiber* registry_head_ = nullptr;
+
+  // On the list of live schedulers; last member: listed once constructed.
+  scheduler_listing debug_listing_{this};
 };
+
+// Head of the live schedulers' list, newest first; for debuggers only.
+extern scheduler_listing* live_schedulers;
 
 // The worker running the calling thread, or nullptr. Never inlined or
 // analysed across calls, so a fiber that migrated while suspended reads the
