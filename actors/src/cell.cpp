@@ -34,16 +34,16 @@ exit_reason final_reason_of(actor_cell* c, cell_ext* x) {
 
 void deliver_down(actor_cell* watcher, actor_cell* who, const exit_reason& r) {
   add_ref(who);
-  post_or_dispose(watcher, make_sys([who, r](actor_cell* c, bool deliver) mutable {
-    down d{actor_addr(who, actor_addr::adopt_t{}), std::move(r)};
+  post_or_dispose(watcher, make_sys([who, reason = r](actor_cell* c, bool deliver) mutable {
+    down d{actor_addr(who, actor_addr::adopt_t{}), std::move(reason)};
     if (deliver && c->vt->on_down && (c->flags & flag_alive)) c->vt->on_down(c, &d);
   }));
 }
 
 void deliver_exit(actor_cell* peer, actor_cell* who, const exit_reason& r) {
   add_ref(who);
-  post_or_dispose(peer, make_sys([who, r](actor_cell* c, bool deliver) mutable {
-    exit_signal x{actor_addr(who, actor_addr::adopt_t{}), std::move(r)};
+  post_or_dispose(peer, make_sys([who, reason = r](actor_cell* c, bool deliver) mutable {
+    exit_signal x{actor_addr(who, actor_addr::adopt_t{}), std::move(reason)};
     if (!deliver) return;
     if (c->vt->on_exit && (c->flags & flag_alive)) {
       c->vt->on_exit(c, &x);
@@ -259,6 +259,7 @@ const char* type_name(const std::type_info& t) noexcept {
   // Demangled once per type and kept for the program's life: dead letters
   // and metrics show `order_request`, not `N3shop13order_requestE`.
   static std::mutex mutex;
+  // NOLINTNEXTLINE(bugprone-unhandled-exception-at-new): out of memory at first use ends the program
   static auto* names = new std::unordered_map<const std::type_info*, std::string>;
   std::lock_guard g(mutex);
   auto it = names->find(&t);
@@ -372,7 +373,7 @@ void handle_failure(actor_cell* c, exit_reason reason) {
     }
     add_ref(c);
     sys_message* m = make_sys([c, reason](actor_cell* sup, bool deliver) mutable {
-      if (deliver) supervisor_child_failed(sup, c, std::move(reason));
+      if (deliver) supervisor_child_failed(sup, c, reason);
       release_cell(c);
     });
     if (post_sys(p, m)) return;

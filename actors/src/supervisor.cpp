@@ -105,7 +105,7 @@ bool supervisor_adopt(actor_cell* sup, actor_cell* child) {
   return ok;
 }
 
-void supervisor_child_failed(actor_cell* sc, actor_cell* child, exit_reason reason) {
+void supervisor_child_failed(actor_cell* sc, actor_cell* child, const exit_reason& reason) {
   supervisor& s = sup_of(sc);
   bool known;
   std::size_t index;

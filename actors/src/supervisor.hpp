@@ -9,7 +9,7 @@
 
 namespace troupe::detail {
 
-void supervisor_child_failed(actor_cell* sup, actor_cell* child, exit_reason reason);
+void supervisor_child_failed(actor_cell* sup, actor_cell* child, const exit_reason& reason);
 void supervisor_child_exit(actor_cell* sup, actor_cell* child);
 void supervisor_stop(actor_cell* sup, stop_mode mode, exit_kind why);
 void supervisor_restart(actor_cell* sup);
