@@ -6,6 +6,8 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
+#include <deque>
+#include <iterator>
 #include <string>
 #include <system_error>
 
@@ -21,7 +23,9 @@ constexpr double ns_per_second = 1e9;
 
 std::string to_str(std::uint64_t v) { return std::to_string(v); }
 
-metric_family& add_family(std::vector<metric_family>& out, const char* name, metric_type type, const char* help) {
+// Families are appended to a std::deque while several are filled at once:
+// its push_back keeps references to earlier elements valid.
+metric_family& add_family(std::deque<metric_family>& out, const char* name, metric_type type, const char* help) {
   out.push_back(metric_family{name, help, type, {}});
   return out.back();
 }
@@ -171,7 +175,7 @@ nlohmann::json family_json(const metric_family& f) {
 }  // namespace
 
 std::vector<metric_family> system_metrics::families() const {
-  std::vector<metric_family> out;
+  std::deque<metric_family> out;
   const auto d = [](std::uint64_t v) { return static_cast<double>(v); };
 
   // --- runtime, per worker
@@ -316,8 +320,9 @@ std::vector<metric_family> system_metrics::families() const {
     }
   }
 
-  out.insert(out.end(), sources.begin(), sources.end());
-  return out;
+  std::vector<metric_family> all(std::make_move_iterator(out.begin()), std::make_move_iterator(out.end()));
+  all.insert(all.end(), sources.begin(), sources.end());
+  return all;
 }
 
 std::string to_prometheus_text(const std::vector<metric_family>& families) {
