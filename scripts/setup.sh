@@ -24,6 +24,8 @@ packages=(
   gnuplot-nox                                  # troupe-bench --plot
   zlib1g-dev                                   # the histogram's compressed V2 encoding
   default-jdk-headless libhdrhistogram-java    # tests: HdrHistogram's Java reader reads troupe's interval logs
+  prometheus-cpp-dev                           # troupe::prometheus: metrics for a server's prometheus-cpp Exposer
+  python3 python3-prometheus-client            # tests: Prometheus's own parser reads troupe's metrics
 )
 
 log=/tmp/troupe-setup.log
