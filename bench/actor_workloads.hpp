@@ -1,6 +1,7 @@
 #pragma once
 // Registration of the actor workloads, shared by troupe's and CAF's files so
-// names and quick-mode rules cannot drift apart.
+// names and quick-mode rules cannot drift apart. Their sizes (message, hop,
+// actor and ask counts) come from sizes() of workload_sizes.hpp.
 
 #include <benchmark/benchmark.h>
 
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "bench_registry.hpp"
+#include "workload_sizes.hpp"  // sizes(): the message and actor counts of this run
 
 namespace troupe::bench {
 

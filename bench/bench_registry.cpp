@@ -1,4 +1,5 @@
 #include "bench_registry.hpp"
+#include "workload_sizes.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -23,6 +24,18 @@ int add_registration(registration r) {
 
 const std::vector<registration>& registrations() { return list(); }
 
+void as_physical_limit(benchmark::internal::Benchmark* b) {
+  b->Repetitions(kLimitRepetitions)->ReportAggregatesOnly(false);
+}
+
+namespace {
+const workload_sizes* selected = &full_sizes;
+}  // namespace
+
+const workload_sizes& sizes() { return *selected; }
+void select_sizes(bool quick) { selected = quick ? &quick_sizes : &full_sizes; }
+bool quick_sizes_selected() { return selected == &quick_sizes; }
+
 namespace {
 std::map<std::string, probe>& probes() {
   static std::map<std::string, probe> m;
@@ -41,8 +54,9 @@ std::vector<double> run_probe_in_fresh_process(const char* name, int threads) {
   const ssize_t len = ::readlink("/proc/self/exe", self, sizeof self - 1);
   if (len <= 0) return {};
   self[len] = '\0';
+  // The probe runs the workload at this run's sizes (workload_sizes.hpp).
   const std::string cmd = "'" + std::string(self) + "' --probe '" + name + "' --probe-threads " +
-                          std::to_string(threads);
+                          std::to_string(threads) + (quick_sizes_selected() ? " --probe-quick" : "");
   std::FILE* out = ::popen(cmd.c_str(), "r");
   if (!out) return {};
   std::vector<double> values;
@@ -56,6 +70,7 @@ bool run_probe_if_requested(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--probe") != 0) return false;
   const char* name = argc > 2 ? argv[2] : "";
   const int threads = argc > 4 && std::strcmp(argv[3], "--probe-threads") == 0 ? std::atoi(argv[4]) : 1;
+  select_sizes(argc > 5 && std::strcmp(argv[5], "--probe-quick") == 0);
   auto it = probes().find(name);
   if (it == probes().end() || threads < 1) {
     std::fprintf(stderr, "troupe-bench: unknown probe '%s'\n", name);

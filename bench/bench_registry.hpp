@@ -18,14 +18,29 @@
 #include <string>
 #include <vector>
 
+#include <benchmark/benchmark.h>
+
 namespace troupe::bench {
 
 struct config {
   std::vector<int> threads{1, 2};  // worker counts to register
-  bool quick = false;              // fewer repetitions, same workloads
+  // Quick mode: the quick sizes of workload_sizes.hpp for every system, one
+  // iteration per repetition for whole-run workloads, fewer repetitions.
+  // main() selects the sizes (select_sizes) before calling registrations.
+  bool quick = false;
 };
 
 using registration = void (*)(const config&);
+
+// A physical limit of the machine (systems hw and boost_context) is a floor:
+// the runner reports the minimum over its repetitions, not the median, since
+// on a shared machine any one run may be descheduled. as_physical_limit
+// gives a benchmark kLimitRepetitions repetitions and has Google Benchmark
+// report each of them to the runner (which takes the fastest). Keep each
+// repetition short (MinTime(0.05) or a small fixed iteration count): short
+// runs are the ones likely to fit between other processes' time slices.
+inline constexpr int kLimitRepetitions = 10;
+void as_physical_limit(benchmark::internal::Benchmark* b);
 
 // Adds a registration; returns a dummy so it can initialise a static.
 int add_registration(registration r);
@@ -35,8 +50,10 @@ const std::vector<registration>& registrations();
 // has already run other benchmarks, freed memory (glibc's and each runtime's
 // caches) is reused, so RSS neither starts from a clean baseline nor grows
 // as it would. The runner re-executes itself with
-// `--probe NAME --probe-threads N`; the probe's numbers are read back from
-// its standard output. A probe returns an empty vector on failure.
+// `--probe NAME --probe-threads N [--probe-quick]` (the last selects the
+// quick sizes of workload_sizes.hpp, as in the parent); the probe's numbers
+// are read back from its standard output. A probe returns an empty vector on
+// failure.
 using probe = std::vector<double> (*)(int threads);
 int add_probe(const char* name, probe p);
 // Runs probe `name` in a fresh copy of this executable; empty if it failed.

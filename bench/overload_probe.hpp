@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "bench_registry.hpp"
+#include "workload_sizes.hpp"
 
 namespace troupe::bench {
 
@@ -17,14 +18,14 @@ inline void overload_in_fresh_processes(benchmark::State& state, const char* pro
   for (auto _ : state) {
     const auto r = run_probe_in_fresh_process(probe, threads);
     if (r.size() != 3) {
-      state.SkipWithError("overload: not all 10M accepted and processed, or timeout");
+      state.SkipWithError("overload: not all messages accepted and processed, or timeout");
       return;
     }
     peak_mib = std::max(peak_mib, r[0]);
     high_water = std::max(high_water, r[1]);
     rate = r[2];
   }
-  state.SetItemsProcessed(10'000'000 * state.iterations());
+  state.SetItemsProcessed(sizes().overload_messages * state.iterations());
   state.counters["rss"] = peak_mib;
   state.counters["high_water"] = high_water;
   state.counters["rate"] = rate;

@@ -1,17 +1,21 @@
 #pragma once
-// Sizes and expected results of the task workloads of BENCHMARKS.md, shared
-// by troupe's and every peer's implementation so they cannot drift apart.
+// Sizes and expected results of the task workloads of docs/benchmarks.md,
+// shared by troupe's and every peer's implementation so they cannot drift
+// apart. The sizes themselves are in workload_sizes.hpp (full and quick).
 
 #include <cstdint>
 
+#include "workload_sizes.hpp"
+
 namespace troupe::bench {
 
-inline constexpr long kSwitches = 10'000'000;       // fiber.switch
-inline constexpr int kSpawnJoins = 1'000'000;       // spawn.join
-inline constexpr int kFibN = 32;                    // fib
-inline constexpr long kFibResult = 2'178'309;       // fib(32)
-inline constexpr int kFibCutoff = 16;               // fib.cutoff16: serial below n < 16
-inline constexpr std::uint64_t kSkynetLeaves = 1'000'000;
-inline constexpr std::uint64_t kSkynetResult = 499'999'500'000;
+inline constexpr int kFibCutoff = 16;  // fib.cutoff16: serial below n < 16, in both size sets
+
+inline std::int64_t switches() { return sizes().switches; }        // fiber.switch
+inline std::int64_t spawn_joins() { return sizes().spawn_joins; }  // spawn.join
+inline int fib_n() { return sizes().fib_n; }                        // fib, fib.cutoff16
+inline long fib_expected() { return static_cast<long>(fib_result(sizes().fib_n)); }
+inline std::uint64_t skynet_leaves() { return sizes().skynet_leaves; }
+inline std::uint64_t skynet_expected() { return skynet_result(sizes().skynet_leaves); }
 
 }  // namespace troupe::bench

@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Builds troupe-bench in the `release` preset (build/release: -O2, no
-# -march=native) and runs its quick pass.
+# -march=native) and runs its quick pass: every system at the quick sizes of
+# bench/workload_sizes.hpp (fib(27), skynet 100,000 leaves, a tenth of the
+# messages), 3 repetitions; about 2 minutes once built on 2 quiet cores. The
+# full sizes of docs/benchmarks.md are troupe-bench's default: run
+# build/release/bench/troupe-bench yourself (5 repetitions of the full sizes:
+# well over 10 minutes).
 #
 #   scripts/bench.sh                     quick pass, all workloads
 #   scripts/bench.sh --filter skynet     extra arguments go to troupe-bench

@@ -146,7 +146,7 @@ struct pinger : troupe::actor<pinger> {
 void ponger::on(ball b) { ping.send(b); }
 
 void bm_ping_pong(benchmark::State& state, int threads) {
-  constexpr i64 kRounds = 1'000'000;
+  const i64 kRounds = troupe::bench::sizes().ping_pong_rounds;
   troupe_env env{threads};
   if (!check_env(state, env, threads)) return;
   for (auto _ : state) {
@@ -263,14 +263,14 @@ double measure_idle_bytes(troupe::runtime& rt, i64 count) {
 
 std::vector<double> probe_idle_bytes(int threads) {
   troupe::runtime rt(troupe::runtime_options{.workers = static_cast<std::size_t>(threads)});
-  const double bytes = measure_idle_bytes(rt, 1'000'000);
+  const double bytes = measure_idle_bytes(rt, troupe::bench::sizes().idle_actors);
   if (bytes < 0) return {};
   return {bytes};
 }
 [[maybe_unused]] const int idle_probe_registered = troupe::bench::add_probe("troupe.idle_bytes", &probe_idle_bytes);
 
 void bm_spawn(benchmark::State& state, int threads) {
-  constexpr i64 kActors = 1'000'000;
+  const i64 kActors = troupe::bench::sizes().spawn_actors;
   constexpr i64 kWindow = 1'000;
   troupe_env env{threads};
   if (!check_env(state, env, threads)) return;
@@ -357,7 +357,7 @@ void counter_actor::on(report_count) {
 }
 
 void bm_fan_out(benchmark::State& state, int threads) {
-  constexpr i64 kMessages = 10'000'000;
+  const i64 kMessages = troupe::bench::sizes().fan_out_messages;
   constexpr int kActors = 1'000;
   troupe_env env{threads};
   if (!check_env(state, env, threads)) return;
@@ -434,7 +434,7 @@ struct ring_node : troupe::actor<ring_node> {
 };
 
 void bm_ring(benchmark::State& state, int threads) {
-  constexpr i64 kHops = 10'000'000;
+  const i64 kHops = troupe::bench::sizes().ring_hops;
   constexpr int kNodes = 1'000;
   troupe_env env{threads};
   if (!check_env(state, env, threads)) return;
@@ -523,7 +523,7 @@ struct producer_actor : troupe::actor<producer_actor> {
 // One overload run in this (fresh) process: {peak RSS MiB, mailbox high-water
 // mark, producer msgs/s}, or empty if not all 10M were accepted and processed.
 std::vector<double> probe_overload(int threads) {
-  constexpr i64 kMessages = 10'000'000;
+  const i64 kMessages = troupe::bench::sizes().overload_messages;
   troupe_env env{threads};
   troupe::spawn_options mailbox;
   mailbox.capacity = 1'024;
@@ -591,7 +591,7 @@ struct ask_client : troupe::actor<ask_client> {
 };
 
 void bm_ask(benchmark::State& state, int threads) {
-  constexpr i64 kAsks = 100'000;
+  const i64 kAsks = troupe::bench::sizes().asks;
   troupe_env env{threads};
   if (!check_env(state, env, threads)) return;
   troupe::latency_histogram all;  // every iteration's latencies, ns

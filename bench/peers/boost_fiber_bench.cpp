@@ -49,13 +49,13 @@
 
 namespace {
 
-using troupe::bench::kSpawnJoins;
-using troupe::bench::kFibN;
-using troupe::bench::kFibResult;
+using troupe::bench::fib_expected;
+using troupe::bench::fib_n;
 using troupe::bench::kFibCutoff;
-using troupe::bench::kSkynetLeaves;
-using troupe::bench::kSkynetResult;
-using troupe::bench::kSwitches;
+using troupe::bench::skynet_expected;
+using troupe::bench::skynet_leaves;
+using troupe::bench::spawn_joins;
+using troupe::bench::switches;
 
 namespace fibers = boost::fibers;
 
@@ -208,10 +208,11 @@ std::uint64_t skynet(std::uint64_t num, std::uint64_t size) {
 void bm_fiber_switch(benchmark::State& state) {
   fiber_pool* pool = pool_or_skip(state, 1);
   if (!pool) return;
+  const std::int64_t n = switches();
   for (auto _ : state) {
-    pool->run([] {
-      auto yielder = [] {
-        for (long i = 0; i < kSwitches / 2; ++i) boost::this_fiber::yield();
+    pool->run([n] {
+      auto yielder = [n] {
+        for (std::int64_t i = 0; i < n / 2; ++i) boost::this_fiber::yield();
       };
       // launch::post: both are ready before either runs.
       fibers::fiber a(fibers::launch::post, std::allocator_arg, stack_allocator(), yielder);
@@ -220,12 +221,13 @@ void bm_fiber_switch(benchmark::State& state) {
       b.join();
     });
   }
-  state.SetItemsProcessed(state.iterations() * kSwitches);
+  state.SetItemsProcessed(state.iterations() * n);
 }
 
 // The floor: raw boost::context::fiber resume ping-pong, no scheduler.
 void bm_context_switch(benchmark::State& state) {
   namespace ctx = boost::context;
+  const std::int64_t n = switches();
   for (auto _ : state) {
     bool stop = false;
     ctx::fiber peer{[&stop](ctx::fiber&& back) {
@@ -233,33 +235,36 @@ void bm_context_switch(benchmark::State& state) {
       return std::move(back);
     }};
     // Each resume is two switches: there and back.
-    for (long i = 0; i < kSwitches / 2; ++i) peer = std::move(peer).resume();
+    for (std::int64_t i = 0; i < n / 2; ++i) peer = std::move(peer).resume();
     stop = true;
     peer = std::move(peer).resume();  // lets the peer return
     benchmark::DoNotOptimize(peer);
   }
-  state.SetItemsProcessed(state.iterations() * kSwitches);
+  state.SetItemsProcessed(state.iterations() * n);
 }
 
 void bm_spawn_join(benchmark::State& state, unsigned threads) {
   fiber_pool* pool = pool_or_skip(state, threads);
   if (!pool) return;
+  const std::int64_t n = spawn_joins();
   for (auto _ : state) {
-    pool->run([] {
-      for (int i = 0; i < kSpawnJoins; ++i) launch([] {}).join();
+    pool->run([n] {
+      for (std::int64_t i = 0; i < n; ++i) launch([] {}).join();
     });
   }
-  state.SetItemsProcessed(state.iterations() * kSpawnJoins);
+  state.SetItemsProcessed(state.iterations() * n);
 }
 
 void bm_fib(benchmark::State& state, unsigned threads, int cutoff) {
   fiber_pool* pool = pool_or_skip(state, threads);
   if (!pool) return;
+  const int n = fib_n();
+  const long expected = fib_expected();
   for (auto _ : state) {
     long r = 0;
-    pool->run([&r, cutoff] { r = fib(kFibN, cutoff); });
-    if (r != kFibResult) {
-      state.SkipWithError(fmt::format("fib({}) = {}, expected {}", kFibN, r, kFibResult).c_str());
+    pool->run([&r, n, cutoff] { r = fib(n, cutoff); });
+    if (r != expected) {
+      state.SkipWithError(fmt::format("fib({}) = {}, expected {}", n, r, expected).c_str());
       break;
     }
   }
@@ -268,11 +273,13 @@ void bm_fib(benchmark::State& state, unsigned threads, int cutoff) {
 void bm_skynet(benchmark::State& state, unsigned threads) {
   fiber_pool* pool = pool_or_skip(state, threads);
   if (!pool) return;
+  const std::uint64_t leaves = skynet_leaves();
+  const std::uint64_t expected = skynet_expected();
   for (auto _ : state) {
     std::uint64_t r = 0;
-    pool->run([&r] { r = skynet(0, kSkynetLeaves); });
-    if (r != kSkynetResult) {
-      state.SkipWithError(fmt::format("skynet = {}, expected {}", r, kSkynetResult).c_str());
+    pool->run([&r, leaves] { r = skynet(0, leaves); });
+    if (r != expected) {
+      state.SkipWithError(fmt::format("skynet = {}, expected {}", r, expected).c_str());
       break;
     }
   }
@@ -283,10 +290,13 @@ void register_boost_fiber_benchmarks(const troupe::bench::config& cfg) {
   auto whole_run = [&](benchmark::internal::Benchmark* b) {
     b->UseRealTime()->Unit(benchmark::kMillisecond);
     if (cfg.quick) b->Iterations(1);
+    return b;
   };
   // fiber.switch runs on one worker by definition: no thread count.
   whole_run(benchmark::RegisterBenchmark("fiber.switch/boost_fiber", bm_fiber_switch));
-  whole_run(benchmark::RegisterBenchmark("fiber.switch/boost_context", bm_context_switch));
+  // The raw switch is a floor: the minimum over its repetitions.
+  troupe::bench::as_physical_limit(
+      whole_run(benchmark::RegisterBenchmark("fiber.switch/boost_context", bm_context_switch)));
   for (int n : cfg.threads) {
     const auto t = static_cast<unsigned>(n);
     whole_run(benchmark::RegisterBenchmark(fmt::format("spawn.join/boost_fiber/threads:{}", n).c_str(),

@@ -102,7 +102,7 @@ caf::behavior ping_actor(caf::event_based_actor* self, caf::actor pong,
 }
 
 void bm_ping_pong(benchmark::State& state, int threads) {
-  constexpr i64 kRounds = 1'000'000;
+  const i64 kRounds = troupe::bench::sizes().ping_pong_rounds;
   caf_env env{threads};
   if (!check_env(state, env, threads)) return;
   caf::scoped_actor self{env.sys};
@@ -200,14 +200,14 @@ double measure_idle_bytes(caf_env& env, caf::scoped_actor& self, i64 count) {
 std::vector<double> probe_idle_bytes(int threads) {
   caf_env env{threads};
   caf::scoped_actor self{env.sys};
-  const double bytes = measure_idle_bytes(env, self, 1'000'000);
+  const double bytes = measure_idle_bytes(env, self, troupe::bench::sizes().idle_actors);
   if (bytes < 0) return {};
   return {bytes};
 }
 [[maybe_unused]] const int idle_probe_registered = troupe::bench::add_probe("caf.idle_bytes", &probe_idle_bytes);
 
 void bm_spawn(benchmark::State& state, int threads) {
-  constexpr i64 kActors = 1'000'000;
+  const i64 kActors = troupe::bench::sizes().spawn_actors;
   constexpr i64 kWindow = 1'000;
   caf_env env{threads};
   if (!check_env(state, env, threads)) return;
@@ -291,7 +291,7 @@ caf::behavior fan_driver(caf::stateful_actor<fan_state>* self,
 }
 
 void bm_fan_out(benchmark::State& state, int threads) {
-  constexpr i64 kMessages = 10'000'000;
+  const i64 kMessages = troupe::bench::sizes().fan_out_messages;
   constexpr int kActors = 1'000;
   caf_env env{threads};
   if (!check_env(state, env, threads)) return;
@@ -336,7 +336,7 @@ caf::behavior ring_node(caf::stateful_actor<ring_state>* self, caf::actor done_t
 }
 
 void bm_ring(benchmark::State& state, int threads) {
-  constexpr i64 kHops = 10'000'000;
+  const i64 kHops = troupe::bench::sizes().ring_hops;
   constexpr int kNodes = 1'000;
   caf_env env{threads};
   if (!check_env(state, env, threads)) return;
@@ -411,7 +411,7 @@ caf::behavior producer_actor(caf::event_based_actor* self, caf::actor consumer,
 // One overload run in this (fresh) process: {peak RSS MiB, mailbox high-water
 // mark, producer msgs/s}, or empty if not all 10M were processed.
 std::vector<double> probe_overload(int threads) {
-  constexpr i64 kMessages = 10'000'000;
+  const i64 kMessages = troupe::bench::sizes().overload_messages;
   caf_env env{threads};
   caf::scoped_actor self{env.sys};
   auto consumer = env.sys.spawn(consumer_actor, caf::actor{self}, kMessages);
@@ -487,7 +487,7 @@ caf::behavior ask_client(caf::stateful_actor<ask_state>* self, caf::actor server
 }
 
 void bm_ask(benchmark::State& state, int threads) {
-  constexpr i64 kAsks = 100'000;
+  const i64 kAsks = troupe::bench::sizes().asks;
   caf_env env{threads};
   if (!check_env(state, env, threads)) return;
   caf::scoped_actor self{env.sys};

@@ -21,12 +21,12 @@
 
 namespace {
 
-using troupe::bench::kSpawnJoins;
-using troupe::bench::kFibN;
-using troupe::bench::kFibResult;
+using troupe::bench::fib_expected;
+using troupe::bench::fib_n;
 using troupe::bench::kFibCutoff;
-using troupe::bench::kSkynetLeaves;
-using troupe::bench::kSkynetResult;
+using troupe::bench::skynet_expected;
+using troupe::bench::skynet_leaves;
+using troupe::bench::spawn_joins;
 
 long serial_fib(int n) { return n < 2 ? n : serial_fib(n - 1) + serial_fib(n - 2); }
 
@@ -68,24 +68,27 @@ struct tbb_pool {
 
 void bm_spawn_join(benchmark::State& state, int threads) {
   tbb_pool pool(threads);
+  const std::int64_t n = spawn_joins();
   for (auto _ : state) {
-    pool.arena.execute([] {
+    pool.arena.execute([n] {
       tbb::task_group g;
-      for (int i = 0; i < kSpawnJoins; ++i) {
+      for (std::int64_t i = 0; i < n; ++i) {
         g.run([] {});
         g.wait();
       }
     });
   }
-  state.SetItemsProcessed(state.iterations() * kSpawnJoins);
+  state.SetItemsProcessed(state.iterations() * n);
 }
 
 void bm_fib(benchmark::State& state, int threads, int cutoff) {
   tbb_pool pool(threads);
+  const int n = fib_n();
+  const long expected = fib_expected();
   for (auto _ : state) {
-    long r = pool.arena.execute([cutoff] { return fib(kFibN, cutoff); });
-    if (r != kFibResult) {
-      state.SkipWithError(fmt::format("fib({}) = {}, expected {}", kFibN, r, kFibResult).c_str());
+    long r = pool.arena.execute([n, cutoff] { return fib(n, cutoff); });
+    if (r != expected) {
+      state.SkipWithError(fmt::format("fib({}) = {}, expected {}", n, r, expected).c_str());
       break;
     }
   }
@@ -93,10 +96,12 @@ void bm_fib(benchmark::State& state, int threads, int cutoff) {
 
 void bm_skynet(benchmark::State& state, int threads) {
   tbb_pool pool(threads);
+  const std::uint64_t leaves = skynet_leaves();
+  const std::uint64_t expected = skynet_expected();
   for (auto _ : state) {
-    std::uint64_t r = pool.arena.execute([] { return skynet(0, kSkynetLeaves); });
-    if (r != kSkynetResult) {
-      state.SkipWithError(fmt::format("skynet = {}, expected {}", r, kSkynetResult).c_str());
+    std::uint64_t r = pool.arena.execute([leaves] { return skynet(0, leaves); });
+    if (r != expected) {
+      state.SkipWithError(fmt::format("skynet = {}, expected {}", r, expected).c_str());
       break;
     }
   }

@@ -22,13 +22,13 @@
 
 namespace {
 
-using troupe::bench::kSpawnJoins;
-using troupe::bench::kFibN;
-using troupe::bench::kFibResult;
+using troupe::bench::fib_expected;
+using troupe::bench::fib_n;
 using troupe::bench::kFibCutoff;
-using troupe::bench::kSkynetLeaves;
-using troupe::bench::kSkynetResult;
-using troupe::bench::kSwitches;
+using troupe::bench::skynet_expected;
+using troupe::bench::skynet_leaves;
+using troupe::bench::spawn_joins;
+using troupe::bench::switches;
 
 troupe::runtime_options with_workers(int n) {
   troupe::runtime_options o;
@@ -66,10 +66,11 @@ std::uint64_t skynet(troupe::runtime& rt, std::uint64_t num, std::uint64_t size)
 // A parent task spawns both before either runs, then joins them.
 void bm_fiber_switch(benchmark::State& state) {
   troupe::runtime rt(with_workers(1));
+  const std::int64_t n = switches();
   for (auto _ : state) {
-    troupe::spawn(rt, [&rt] {
-      auto yielder = [] {
-        for (long i = 0; i < kSwitches / 2; ++i) troupe::this_fiber::yield();
+    troupe::spawn(rt, [&rt, n] {
+      auto yielder = [n] {
+        for (std::int64_t i = 0; i < n / 2; ++i) troupe::this_fiber::yield();
       };
       auto a = troupe::spawn(rt, yielder);
       auto b = troupe::spawn(rt, yielder);
@@ -77,25 +78,28 @@ void bm_fiber_switch(benchmark::State& state) {
       b.join();
     }).join();
   }
-  state.SetItemsProcessed(state.iterations() * kSwitches);
+  state.SetItemsProcessed(state.iterations() * n);
 }
 
 void bm_spawn_join(benchmark::State& state, int threads) {
   troupe::runtime rt(with_workers(threads));
+  const std::int64_t n = spawn_joins();
   for (auto _ : state) {
-    troupe::spawn(rt, [&rt] {
-      for (int i = 0; i < kSpawnJoins; ++i) troupe::spawn(rt, [] {}).join();
+    troupe::spawn(rt, [&rt, n] {
+      for (std::int64_t i = 0; i < n; ++i) troupe::spawn(rt, [] {}).join();
     }).join();
   }
-  state.SetItemsProcessed(state.iterations() * kSpawnJoins);
+  state.SetItemsProcessed(state.iterations() * n);
 }
 
 void bm_fib(benchmark::State& state, int threads, int cutoff) {
   troupe::runtime rt(with_workers(threads));
+  const int n = fib_n();
+  const long expected = fib_expected();
   for (auto _ : state) {
-    long r = troupe::spawn(rt, [&rt, cutoff] { return fib(rt, kFibN, cutoff); }).join();
-    if (r != kFibResult) {
-      state.SkipWithError(fmt::format("fib({}) = {}, expected {}", kFibN, r, kFibResult).c_str());
+    long r = troupe::spawn(rt, [&rt, n, cutoff] { return fib(rt, n, cutoff); }).join();
+    if (r != expected) {
+      state.SkipWithError(fmt::format("fib({}) = {}, expected {}", n, r, expected).c_str());
       break;
     }
   }
@@ -103,10 +107,12 @@ void bm_fib(benchmark::State& state, int threads, int cutoff) {
 
 void bm_skynet(benchmark::State& state, int threads) {
   troupe::runtime rt(with_workers(threads));
+  const std::uint64_t leaves = skynet_leaves();
+  const std::uint64_t expected = skynet_expected();
   for (auto _ : state) {
-    std::uint64_t r = troupe::spawn(rt, [&rt] { return skynet(rt, 0, kSkynetLeaves); }).join();
-    if (r != kSkynetResult) {
-      state.SkipWithError(fmt::format("skynet = {}, expected {}", r, kSkynetResult).c_str());
+    std::uint64_t r = troupe::spawn(rt, [&rt, leaves] { return skynet(rt, 0, leaves); }).join();
+    if (r != expected) {
+      state.SkipWithError(fmt::format("skynet = {}, expected {}", r, expected).c_str());
       break;
     }
   }

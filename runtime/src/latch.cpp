@@ -51,6 +51,7 @@ void latch::block() {
     block_args args{this, &owner};
     w->sched.suspend(&publish_owner, &args);
   } else {
+    check_thread_may_block();
     latch_owner owner{nullptr, nullptr, &thread_parker()};
     if (register_owner(&owner)) owner.thread->park();
   }

@@ -37,6 +37,20 @@ bool runtime::stopping() const noexcept { return !scheduler_->accepting_external
 
 std::size_t runtime::worker_count() const noexcept { return scheduler_->worker_count; }
 
+std::size_t runtime::run_until_idle(std::size_t max_steps) { return scheduler_->drive(max_steps); }
+
+bool runtime::driven() const noexcept { return scheduler_->driven(); }
+
+std::optional<troupe::clock::time_point> runtime::next_timer() const {
+  if (!scheduler_->driven()) throw error(errc::invalid_argument, "runtime::next_timer: only for a driven runtime");
+  return scheduler_->next_timer();
+}
+
+std::string runtime::step_log() const {
+  if (!scheduler_->driven()) throw error(errc::invalid_argument, "runtime::step_log: only for a driven runtime");
+  return scheduler_->step_log();
+}
+
 metrics_snapshot runtime::metrics() const { return scheduler_->metrics(); }
 
 void start_tracing(runtime& rt, const trace_options& options) {
@@ -110,10 +124,13 @@ void retain_until_exit(scheduler& s, std::shared_ptr<void> p) { s.retain(std::mo
 
 void trace_label_slow(const char* name) noexcept {
   worker* w = this_worker();
-  if (w && w->slice_name) w->slice_name = name;
+  if (!w) return;
+  if (w->slice_name) w->slice_name = name;
+  w->sched.log_step_note("turn", name);
 }
 
 void trace_flow_slow(scheduler& s, bool begin, std::uint64_t id, const char* name) noexcept {
+  if (this_worker() && &this_worker()->sched == &s) s.log_step_note(begin ? "sent" : "completed", name);
   tracer* t = s.active_tracer();
   if (!t) return;
   const trace_event e{tracer::now_ns(), id, name, begin ? 's' : 'f'};
@@ -125,6 +142,7 @@ void trace_flow_slow(scheduler& s, bool begin, std::uint64_t id, const char* nam
 }
 
 void trace_instant_slow(scheduler& s, const char* name) noexcept {
+  if (this_worker() && &this_worker()->sched == &s) s.log_step_note("event", name);
   tracer* t = s.active_tracer();
   if (!t) return;
   const trace_event e{tracer::now_ns(), 0, name, 'i'};

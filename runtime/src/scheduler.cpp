@@ -13,6 +13,8 @@
 #include <system_error>
 #include <utility>
 
+#include <fmt/format.h>
+
 #include "troupe/runtime/detail/fiber_local.hpp"
 #include "troupe/runtime/trace.hpp"
 #include "troupe/runtime/error.hpp"
@@ -23,6 +25,8 @@ namespace troupe::detail {
 namespace {
 
 thread_local worker* tl_worker = nullptr;
+// Driven runtimes this thread drives (and so must not block on).
+thread_local unsigned tl_driven_here = 0;
 
 // Consecutive LIFO-slot runs before the slot's item goes behind the rest, so
 // two tasks that keep waking each other cannot starve a third (Tokio uses 3).
@@ -72,6 +76,13 @@ auto real_now() noexcept { return std::chrono::steady_clock::now(); }
 }  // namespace
 
 __attribute__((noinline, noipa)) worker* this_worker() noexcept { return tl_worker; }
+
+void check_thread_may_block() {
+  if (tl_driven_here != 0)
+    throw error(errc::would_deadlock,
+                "a thread that drives a runtime cannot block on it (nothing would run): use "
+                "testing::harness::await or run_until_idle()");
+}
 
 troupe::clock& caller_clock() noexcept {
   static troupe::clock& steady = *default_clock();  // the shared_ptr keeps it alive for the program
@@ -171,11 +182,23 @@ worker::worker(scheduler& s, std::size_t i)
 
 scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock& clk)
     : owner(rt),
-      worker_count(options.workers ? *options.workers : std::max(1u, std::thread::hardware_concurrency())),
+      worker_count(options.driven ? 1
+                   : options.workers ? *options.workers
+                                     : std::max(1u, std::thread::hardware_concurrency())),
       stacks(options.stack_size),
       clock(clk),
       idle_state_(one_unparked * worker_count),
-      clock_is_virtual_(clk.is_virtual()) {
+      clock_is_virtual_(clk.is_virtual()),
+      driven_(options.driven),
+      shuffle_rng_(options.shuffle_seed),
+      log_steps_(options.log_steps) {
+  if (options.driven && (options.workers || options.pin_workers))
+    throw error(errc::invalid_argument, "runtime: a driven runtime has no worker threads to count or pin");
+  if ((options.shuffle_seed != 0 || options.log_steps) && !options.driven)
+    throw error(errc::invalid_argument, "runtime: shuffle_seed and log_steps are for driven runtimes");
+  // The labels of actors' turns and events reach the log through the
+  // tracing hooks: keep them switched on while this runtime lives.
+  if (log_steps_) tracing_on.fetch_add(1, std::memory_order_relaxed);
   if (options.workers && *options.workers == 0)
     throw error(errc::invalid_argument, "runtime: worker count must be at least 1");
   if (options.stack_size < 16 * 1024)
@@ -186,6 +209,14 @@ scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock&
   if (const char* path = std::getenv("TROUPE_TRACE"); path && *path) {
     env_trace_path_ = trace_path_for_this_runtime(path);
     start_tracing(trace_options{}.events_per_worker);
+  }
+  if (driven_) {
+    // No threads: drive() runs the one worker. The constructing thread is
+    // taken to be the driver (it must not block on the runtime) until
+    // another thread drives it first.
+    driver_ = std::this_thread::get_id();
+    ++tl_driven_here;
+    return;
   }
   const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
   try {
@@ -224,6 +255,8 @@ void scheduler::stop_started_workers() noexcept {
 scheduler::~scheduler() {
   finish_shutdown();
   if (clock_is_virtual_) clock.unsubscribe(this);
+  if (driver_ != std::thread::id{} && driver_ == std::this_thread::get_id()) --tl_driven_here;
+  if (log_steps_) tracing_on.fetch_sub(1, std::memory_order_relaxed);
 }
 
 // ------------------------------------------------------------ worker loop
@@ -297,6 +330,12 @@ context* scheduler::runner_main(fiber* self) {
       w.current = nullptr;
       return w.thread_ctx.get();
     }
+    if (driven_) {
+      // One step per item; at the budget, hand back before running the next.
+      if (w.drive_steps >= w.drive_budget) yield_to_driver(w);
+      ++w.drive_steps;
+      if (log_steps_) log_step(t);
+    }
     worker_counters::bump(w.counters.tasks_run);
     if (!is_fiber(t)) {
       begin_slice(w, "task");
@@ -323,6 +362,7 @@ context* scheduler::runner_main(fiber* self) {
 // Pops the next item without leaving the worker: LIFO slot (capped), own
 // deque, injection queue; with periodic fairness checks.
 task_header* scheduler::find_local(worker& w) noexcept {
+  if (shuffle_rng_ != 0) return shuffled_pick(w);
   task_header* t;
   if (++w.tick % fairness_interval == 0) {
     poll_timers(w, /*help_others=*/true);
@@ -450,7 +490,10 @@ void scheduler::timer_armed(timer_wheel& wheel, std::uint64_t when) noexcept {
 
 std::uint64_t scheduler::wake_time(const worker& w) const noexcept {
   if (clock_is_virtual_) return timer_wheel::never;  // advance() wakes everyone
-  std::uint64_t t = const_cast<timer_wheel&>(w.wheel).next_poll();
+  // The hint, not the earliest slot's start: a wheel that was idle while
+  // the clock ran on files a new entry in a coarse slot that began long
+  // ago, and waking for that start would spin until the deadline.
+  std::uint64_t t = w.wheel.hint();
   for (auto& other : workers_) {
     if (other.get() == &w) continue;
     const std::uint64_t h = other->wheel.hint();
@@ -480,6 +523,10 @@ task_header* scheduler::find_work(worker& w) {
       return t;
     }
     if (exiting_.load(std::memory_order_acquire)) return nullptr;
+    if (driven_) {  // nothing runnable: hand control back to the driving thread
+      yield_to_driver(w);
+      continue;
+    }
     if (w.searching || try_begin_search(w)) {
       if ((t = search(w))) {
         // The last searcher to find work wakes another to keep looking, so
@@ -741,7 +788,9 @@ void scheduler::suspend(after_switch_fn after, void* arg) noexcept {
   worker& w = *this_worker();
   fiber* self = w.current;
   ++self->suspend_epoch;
-  task_header* next = find_local(w);
+  // Driven: the runner picks the next item, so it is counted as a step and
+  // can go back to the driver first.
+  task_header* next = driven_ ? nullptr : find_local(w);
   fiber* target;
   if (next && is_fiber(next)) {
     target = as_fiber(next);
@@ -765,21 +814,25 @@ void requeue_yielded(worker& w, void* f) {
 void scheduler::yield(worker& w) noexcept {
   // Take the oldest ready item, so the yielding fiber goes behind everything
   // already waiting on this worker.
-  task_header* next = w.deque.steal_oldest();
-  if (!next && w.lifo.load(std::memory_order_relaxed))
-    next = w.lifo.exchange(nullptr, std::memory_order_acq_rel);
-  if (!next) next = pop_injection(w);
-  if (!next) return;  // nothing else to run
+  task_header* next = nullptr;
+  if (!driven_) {  // driven: every yield goes through the runner (a step)
+    next = w.deque.steal_oldest();
+    if (!next && w.lifo.load(std::memory_order_relaxed))
+      next = w.lifo.exchange(nullptr, std::memory_order_acq_rel);
+    if (!next) next = pop_injection(w);
+    if (!next) return;  // nothing else to run
+  }
   fiber* self = w.current;
   ++self->suspend_epoch;
   fiber* target;
-  if (is_fiber(next)) {
-    target = as_fiber(next);
-  } else {
+  if (!next) {
     target = acquire_runner(w);
-    w.handoff = next;
+    w.take_oldest_next = true;  // the runner takes what waited longest, not us again
+  } else {
+    target = is_fiber(next) ? as_fiber(next) : acquire_runner(w);
+    if (!is_fiber(next)) w.handoff = next;
+    worker_counters::bump(w.counters.tasks_run);
   }
-  worker_counters::bump(w.counters.tasks_run);
   w.after_fn = &requeue_yielded;
   w.after_arg = self;
   switch_fiber(w, self, target);
@@ -793,6 +846,7 @@ namespace troupe::detail {
 
 void scheduler::register_fiber(fiber* f) {
   std::lock_guard g(registry_mutex_);
+  f->id = ++next_fiber_id_;
   f->registry_next = registry_head_;
   if (registry_head_) registry_head_->registry_prev = f;
   registry_head_ = f;
@@ -838,6 +892,10 @@ void scheduler::finish_shutdown() {
   if (joined_) return;
   if (this_worker() && &this_worker()->sched == this)
     throw error(errc::would_deadlock, "runtime: cannot complete shutdown from one of its own workers");
+  if (driven_) {
+    finish_driven_shutdown();
+    return;
+  }
   // Drain: let queued work, and what it spawns, run. When the runtime is
   // quiescent, cancel fibers blocked forever, and drain again. Polling is
   // fine here: shutdown is rare and this thread is not a worker.
@@ -934,6 +992,99 @@ std::size_t scheduler::stop_tracing(const std::string& path) {
 std::size_t scheduler::trace_dropped() const noexcept {
   std::lock_guard g(const_cast<std::mutex&>(tracers_mutex_));
   return tracers_.empty() ? 0 : tracers_.back()->dropped();
+}
+
+// ------------------------------------------------------------- driven mode
+
+std::size_t scheduler::drive(std::size_t max_steps) {
+  if (!driven_) throw error(errc::invalid_argument, "runtime::run_until_idle: only for a driven runtime");
+  if (this_worker()) throw error(errc::would_deadlock, "runtime::run_until_idle: called from inside a runtime");
+  worker& w = *workers_[0];
+  tl_worker = &w;
+  // This thread's stack is where the worker hands control back to. Made
+  // once per driving thread: describing a thread's stack reads
+  // /proc/self/maps.
+  if (!w.thread_ctx || thread_ctx_owner_ != std::this_thread::get_id()) {
+    w.thread_ctx = std::make_unique<context>();
+    thread_ctx_owner_ = std::this_thread::get_id();
+  }
+  w.drive_budget = max_steps;
+  w.drive_steps = 0;
+  if (!w.current) w.current = acquire_runner(w);
+  context::switch_to(*w.thread_ctx, w.current->ctx);
+  // Back: the worker ran out of work or of budget (or exited).
+  w.run_after_switch();
+  tl_worker = nullptr;
+  return w.drive_steps;
+}
+
+void scheduler::yield_to_driver(worker& w) noexcept {
+  context::switch_to(w.current->ctx, *w.thread_ctx);
+  // Resumed by the next drive(), on its thread.
+}
+
+// Driven with a seed: every runnable item is a candidate, one is picked at
+// random, the others keep their order at the back of the deque. One thread
+// runs everything, so the same seed gives the same sequence.
+task_header* scheduler::shuffled_pick(worker& w) noexcept {
+  auto& v = w.shuffle_scratch;
+  v.clear();
+  if (w.deque.empty_estimate() && !w.lifo.load(std::memory_order_relaxed) && injection_.empty()) return nullptr;
+  try {
+    while (task_header* t = w.deque.steal_oldest()) v.push_back(t);
+    if (task_header* t = w.lifo.exchange(nullptr, std::memory_order_acq_rel)) v.push_back(t);
+    while (task_header* t = injection_.pop()) v.push_back(t);
+  } catch (...) {
+    std::terminate();  // a test harness out of memory: nothing sensible to do
+  }
+  if (v.empty()) return nullptr;
+  next_random(shuffle_rng_);
+  const std::size_t pick = shuffle_rng_ % v.size();
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (i != pick) w.deque.push(v[i]);
+  return v[pick];
+}
+
+// One line per step: its number, the clock (ns since the log's first
+// step, so a manual clock gives the same text every run) and what ran.
+void scheduler::log_step(task_header* t) noexcept {
+  try {
+    const auto now = clock.now().time_since_epoch().count();
+    if (step_log_.empty()) log_origin_ = now;
+    if (!step_log_.empty()) step_log_ += '\n';
+    step_log_ += fmt::format("{} @{}ns ", ++logged_steps_, now - log_origin_);
+    if (is_fiber(t)) step_log_ += fmt::format("resume fiber {}", as_fiber(t)->id);
+    else step_log_ += "task";
+  } catch (...) {  // out of memory in a test harness: the log is cut short
+  }
+}
+
+void scheduler::log_step_note(const char* what, const char* name) noexcept {
+  if (!log_steps_) return;
+  try {
+    step_log_ += fmt::format(" | {} {}", what, name);
+  } catch (...) {
+  }
+}
+
+std::optional<troupe::clock::time_point> scheduler::next_timer() noexcept {
+  const std::uint64_t t = workers_[0]->wheel.hint();
+  if (t == timer_wheel::never) return std::nullopt;
+  return troupe::clock::time_point(troupe::clock::duration(static_cast<troupe::clock::duration::rep>(t)));
+}
+
+void scheduler::finish_driven_shutdown() {
+  // The same rule as threaded shutdown, with this thread doing the work:
+  // run what is queued, cancel waits nobody can end, fire what is left.
+  for (;;) {
+    drive(static_cast<std::size_t>(-1));
+    if (cancel_blocked_fibers() != 0) continue;
+    if (expire_all_timers() != 0) continue;
+    if (!work_visible()) break;
+  }
+  exiting_.store(true, std::memory_order_release);
+  drive(static_cast<std::size_t>(-1));  // the runners leave their loops
+  joined_ = true;
 }
 
 void scheduler::detach(std::unique_ptr<scheduler> self, std::shared_ptr<troupe::clock> clk) {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +47,7 @@ struct fiber : task_header {
   waiter* blocked_on = nullptr;      // set while blocked; shutdown cancels through it
   fiber* registry_prev = nullptr;    // scheduler's list of all fibers
   fiber* registry_next = nullptr;
+  std::uint64_t id = 0;              // 1, 2, ... in creation order per scheduler (logs, gdb)
 };
 
 inline bool is_fiber(const task_header* t) noexcept { return t->invoke == nullptr; }
@@ -159,6 +161,10 @@ class worker {
   bool searching = false;
   std::uint64_t rng;
   std::vector<std::uint64_t> seen_tasks_run;  // per victim, for stuck detection
+  // Driven mode: items left to run in this drive() call, and how many ran.
+  std::size_t drive_budget = 0;
+  std::size_t drive_steps = 0;
+  std::vector<task_header*> shuffle_scratch;
 
   // This worker's timers. Any worker may fire them once they are overdue by
   // more than timer_grace (the owner may be stuck in a long task).
@@ -247,6 +253,15 @@ class scheduler final : public clock_listener {
 
   metrics_snapshot metrics() const;
   void retain(std::shared_ptr<void> p);
+
+  // --- driven mode (runtime_options::driven) ---
+  bool driven() const noexcept { return driven_; }
+  std::size_t drive(std::size_t max_steps);
+  // The step log (runtime_options::log_steps); driver thread only.
+  const std::string& step_log() const noexcept { return step_log_; }
+  std::optional<troupe::clock::time_point> next_timer() noexcept;
+  // Appends to the current step's line, if steps are logged (worker only).
+  void log_step_note(const char* what, const char* name) noexcept;
   std::atomic<std::uint64_t> failed_detached{0};
 
   worker& worker_at(std::size_t i) noexcept { return *workers_[i]; }
@@ -279,6 +294,10 @@ class scheduler final : public clock_listener {
   std::uint64_t wake_time(const worker& w) const noexcept;
   void park(worker& w);
   bool sleeper_listed(worker& w);
+  void yield_to_driver(worker& w) noexcept;
+  task_header* shuffled_pick(worker& w) noexcept;
+  void finish_driven_shutdown();
+  void log_step(task_header* t) noexcept;
   void begin_slice_slow(worker& w, const char* name) noexcept;
   void end_slice_slow(worker& w) noexcept;
   void trace_point_slow(worker& w, const char* name) noexcept;
@@ -305,6 +324,15 @@ class scheduler final : public clock_listener {
   std::vector<worker*> sleepers_;  // guarded by sleep_mutex_
 
   const bool clock_is_virtual_;
+  const bool driven_;
+  std::uint64_t shuffle_rng_;  // driven: the random picks' state (0: no shuffling)
+  std::thread::id driver_;     // driven: the first thread that drove it
+  std::thread::id thread_ctx_owner_;  // driven: whose stack the worker's thread_ctx is
+  const bool log_steps_;       // driven: keep step_log_
+  std::string step_log_;       // driven: one line per step, plus labels and events
+  std::uint64_t next_fiber_id_ = 0;  // guarded by registry_mutex_
+  std::int64_t log_origin_ = 0;
+  std::uint64_t logged_steps_ = 0;
   std::atomic<std::size_t> foreign_arms_{0};  // spreads foreign threads' timers over the wheels
 
   std::atomic<bool> accepting_{true};
@@ -329,5 +357,9 @@ class scheduler final : public clock_listener {
 // analysed across calls, so a fiber that migrated while suspended reads the
 // new thread's value rather than a cached address of the old one.
 worker* this_worker() noexcept;
+// Throws error(would_deadlock) on a thread that drives a driven runtime:
+// blocking it would stop the only thread that runs that runtime's work.
+// Called before a foreign thread blocks.
+void check_thread_may_block();
 
 }  // namespace troupe::detail

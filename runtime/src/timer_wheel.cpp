@@ -193,11 +193,6 @@ std::uint64_t timer_wheel::next_poll_locked() const noexcept {
   return earliest;
 }
 
-std::uint64_t timer_wheel::next_poll() noexcept {
-  std::lock_guard g(lock_);
-  return next_poll_locked();
-}
-
 }  // namespace troupe::detail
 
 namespace troupe::detail {

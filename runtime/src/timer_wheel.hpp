@@ -54,13 +54,13 @@ class timer_wheel {
   // the lock (a helper must never stall the owner). Any thread.
   timer_entry* take_due(std::uint64_t now_ns, bool try_lock = false) noexcept;
 
-  // A lower bound of the earliest pending deadline (never when empty): lowered
-  // by insert, recomputed by take_due; cancellation leaves it low, which at
-  // worst wakes a worker early once. Relaxed: a hint, any thread.
+  // When a worker must next poll this wheel (never when empty): a lower
+  // bound of the earliest pending deadline, lowered by insert; after
+  // take_due(now), later than now (the exact earliest deadline when it is
+  // near, else the start of the earliest occupied coarse slot). Cancellation
+  // leaves it low, which at worst wakes a worker early once. Relaxed: a
+  // hint, any thread.
   std::uint64_t hint() const noexcept { return hint_.load(std::memory_order_relaxed); }
-  // When a worker must next poll this wheel: the exact earliest deadline when
-  // it is near, else the start of the earliest occupied coarse slot. Any thread.
-  std::uint64_t next_poll() noexcept;
 
   std::size_t size() const noexcept { return count_.load(std::memory_order_relaxed); }
   std::size_t keepalive() const noexcept { return keepalive_.load(std::memory_order_relaxed); }

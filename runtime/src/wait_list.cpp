@@ -129,6 +129,14 @@ wake_reason wait_list::wait(spinlock& lock, troupe::clock::time_point deadline, 
     lock.unlock();
     return wake_reason::timeout;
   }
+  if (!self) {
+    try {
+      check_thread_may_block();
+    } catch (...) {
+      lock.unlock();
+      throw;
+    }
+  }
   // Nothing below allocates or throws: the waiter lives on this stack.
   waiter w;
   push_back(&w);

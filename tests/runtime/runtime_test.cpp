@@ -213,6 +213,18 @@ TEST(RuntimeTest, IdleWorkersParkInsteadOfSpinning) {
   EXPECT_LT(used, 0.05);
 }
 
+// A regression: the first timer of a fresh wheel went into a coarse slot
+// whose start was already past, and the worker woke for it over and over,
+// spinning until the deadline. Counted in wake-ups, not time.
+TEST(RuntimeTest, AWorkerWaitingForAFarTimerParksUntilIt) {
+  troupe::runtime rt(troupe::runtime_options{.workers = 1});
+  auto h = troupe::spawn(rt, [] { troupe::this_fiber::sleep_for(300ms); });
+  h.join();
+  const auto wakeups = rt.metrics().total().wakeups;
+  std::printf("a 300 ms sleep cost %llu wake-ups\n", static_cast<unsigned long long>(wakeups));
+  EXPECT_LT(wakeups, 20u);
+}
+
 TEST(RuntimeTest, PinnedWorkersRun) {
   troupe::runtime rt(troupe::runtime_options{.workers = 2, .pin_workers = true});
   EXPECT_EQ(troupe::spawn(rt, [] { return 5; }).join(), 5);

@@ -79,10 +79,25 @@ TEST(TimerWheelTest, FiresExactlyWhatIsDueInDeadlineOrderAcrossLevels) {
     }
     // Nothing due is left behind: the wheel's next poll is after now.
     if (w.size() != 0) {
-      ASSERT_GT(w.next_poll(), now);
+      ASSERT_GT(w.hint(), now);
     }
   }
   EXPECT_EQ(w.size(), 0u);
+}
+
+// A wheel whose time is far behind the clock (fresh, or idle for hours)
+// files a new entry in a coarse slot that started long ago; the time to
+// look again is still the entry's own deadline, not that slot's start (a
+// worker parked until the start would wake at once, again and again).
+TEST(TimerWheelTest, AStaleWheelAsksToBePolledAtTheDeadlineNotAPastSlotStart) {
+  timer_wheel w;
+  const std::uint64_t deadline = 10'000'000'000'000;  // ~2.8 h of clock time
+  probe p;
+  arm(w, &p, deadline);
+  EXPECT_EQ(w.hint(), deadline);
+  EXPECT_TRUE(drain(w, deadline - 1).empty());
+  EXPECT_EQ(w.hint(), deadline) << "the cascade leaves the exact deadline, not a past slot";
+  EXPECT_EQ(drain(w, deadline).size(), 1u);
 }
 
 TEST(TimerWheelTest, EntriesWithinOneTickFireInArmingOrderAndOnlyWhenDue) {
@@ -93,12 +108,12 @@ TEST(TimerWheelTest, EntriesWithinOneTickFireInArmingOrderAndOnlyWhenDue) {
   arm(w, &a, base + 30'000);
   arm(w, &b, base + 10'000);  // earlier deadline, same tick, armed later
   arm(w, &c, base + 50'000);
-  EXPECT_EQ(w.next_poll(), base + 10'000) << "the exact earliest deadline of a near slot";
+  EXPECT_EQ(w.hint(), base + 10'000) << "the exact earliest deadline of a near slot";
   auto first = drain(w, base + 35'000);
   ASSERT_EQ(first.size(), 2u);
   EXPECT_EQ(first[0], &a);  // arming order within the tick
   EXPECT_EQ(first[1], &b);
-  EXPECT_EQ(w.next_poll(), base + 50'000);
+  EXPECT_EQ(w.hint(), base + 50'000);
   EXPECT_TRUE(drain(w, base + 49'999).empty());
   EXPECT_EQ(drain(w, base + 50'000).size(), 1u);
 }

@@ -47,6 +47,16 @@ struct runtime_options {
   // The only source of time of this runtime and of everything built on it.
   // Null: the steady clock. A manual_clock gives virtual time.
   std::shared_ptr<troupe::clock> clock = nullptr;
+  // Driven: no worker threads; one worker that runs only inside
+  // run_until_idle() / step(), on the calling thread (deterministic tests:
+  // troupe::testing). `workers` and `pin_workers` must be left unset.
+  bool driven = false;
+  // Driven only: 0 runs ready work in the usual order; any other value picks
+  // the next runnable item at random from this seed, so a test explores
+  // interleavings and replays one from its seed.
+  std::uint64_t shuffle_seed = 0;
+  // Driven only: keep a log of every step (step_log()), to compare runs.
+  bool log_steps = false;
 };
 
 class runtime {
@@ -69,6 +79,25 @@ class runtime {
   bool stopping() const noexcept;
 
   std::size_t worker_count() const noexcept;
+
+  // Driven runtimes only (runtime_options::driven), from one thread outside
+  // the runtime at a time: run ready work, with its timers at the clock's
+  // current time, until nothing is runnable (or max_steps items ran);
+  // returns the number of items run. step() runs at most one. They throw
+  // error(invalid_argument) on a threaded runtime or from inside a task.
+  std::size_t run_until_idle(std::size_t max_steps = static_cast<std::size_t>(-1));
+  bool step() { return run_until_idle(1) == 1; }
+  bool driven() const noexcept;
+  // Driven runtimes with log_steps: one line per item run ("<n> @<ns> task
+  // | turn <actor type>" or "... resume fiber <id>"), the clock relative to
+  // the first step. Same seed and same program: the same text. Call between
+  // drives, from the driving thread.
+  std::string step_log() const;
+  // Driven runtimes: a time at or before the earliest pending timer's
+  // deadline, after now() once the runtime ran until idle (exact when the
+  // deadline is near, else the start of the timer's wheel slot); nullopt if
+  // none is armed. Between drives, from the driving thread.
+  std::optional<troupe::clock::time_point> next_timer() const;
   // This runtime's clock. Thread-safe.
   troupe::clock& clock() const noexcept { return *clock_; }
   // clock().now(). Thread-safe.
