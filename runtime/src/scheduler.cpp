@@ -1011,8 +1011,10 @@ std::size_t scheduler::drive(std::size_t max_steps) {
   w.drive_budget = max_steps;
   w.drive_steps = 0;
   if (!w.current) w.current = acquire_runner(w);
+  w.counters.busy.started();  // a driven worker is busy while it is driven
   context::switch_to(*w.thread_ctx, w.current->ctx);
   // Back: the worker ran out of work or of budget (or exited).
+  w.counters.busy.stopped();
   w.run_after_switch();
   tl_worker = nullptr;
   return w.drive_steps;

@@ -109,6 +109,21 @@ TEST(RuntimeTest, BusyTimeCoversWorkAndNeverGoesBack) {
   EXPECT_LE(last, static_cast<std::uint64_t>(lived.count()));
 }
 
+TEST(RuntimeTest, ADrivenWorkerIsBusyWhileDriven) {
+  troupe::runtime rt(troupe::runtime_options{.driven = true});
+  EXPECT_EQ(rt.metrics().workers.at(0).busy_ns, 0u);
+  (void)troupe::spawn(rt, [] {
+    const auto until = std::chrono::steady_clock::now() + 5ms;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  });
+  rt.run_until_idle();
+  const std::uint64_t after = rt.metrics().workers[0].busy_ns;
+  EXPECT_GE(after, std::uint64_t{5'000'000});
+  std::this_thread::sleep_for(2ms);  // not driven: not busy
+  EXPECT_EQ(rt.metrics().workers[0].busy_ns, after);
+}
+
 TEST(RuntimeTest, MetricsCountTimersFiredAndPending) {
   troupe::runtime rt(troupe::runtime_options{.workers = 1});
   troupe::spawn(rt, [] { troupe::this_fiber::sleep_for(1ms); }).join();

@@ -29,7 +29,8 @@ struct worker_metrics {
   // park, none per task), so a worker that spins without parking counts as
   // busy. The real clock even under a virtual runtime clock: it measures
   // the machine, not the program's time. Grows while the worker runs, so
-  // two snapshots give utilisation: delta busy_ns / delta wall time.
+  // two snapshots give utilisation: delta busy_ns / delta wall time. A
+  // driven runtime's worker is busy while run_until_idle() drives it.
   std::uint64_t busy_ns = 0;
 
   worker_metrics& operator+=(const worker_metrics& o) noexcept;
