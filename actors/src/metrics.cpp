@@ -246,29 +246,40 @@ void visit(actor_cell* c, std::unordered_map<const cell_vtable*, class_gauges>& 
 // the children of every supervisor met (under its children lock, through
 // the references supervisor_children takes). Each list is locked only while
 // it is read; nothing is locked while another list's lock is held.
+// Cells with one reference each, released however the walk ends.
+struct held_cells {
+  std::vector<actor_cell*> cells;
+  ~held_cells() {
+    for (actor_cell* c : cells)
+      if (c) release_cell(c);
+  }
+};
+
 std::unordered_map<const cell_vtable*, class_gauges> walk(system_impl* s) {
   std::unordered_map<const cell_vtable*, class_gauges> by_class;
-  std::vector<actor_cell*> supervisors;  // one reference each
+  held_cells supervisors;  // still to visit the children of
   for (auto& sh : s->shards) {
     std::lock_guard g(sh.lock);
     // A listed actor is not freed: finalize unlists it under this lock first.
     for (actor_cell* c = sh.head; c; c = c->next_sib) {
       visit(c, by_class);
       if (c->vt->supervisor) {
+        supervisors.cells.push_back(c);  // may throw: then no reference was taken
         add_ref(c);
-        supervisors.push_back(c);
       }
     }
   }
-  while (!supervisors.empty()) {
-    actor_cell* sup = supervisors.back();
-    supervisors.pop_back();
-    for (actor_cell* child : supervisor_children(sup)) {
+  while (!supervisors.cells.empty()) {
+    held_cells sup{{supervisors.cells.back()}};
+    supervisors.cells.pop_back();
+    held_cells children{supervisor_children(sup.cells[0])};
+    for (actor_cell*& child : children.cells) {
       visit(child, by_class);
-      if (child->vt->supervisor) supervisors.push_back(child);  // keeps the reference
-      else release_cell(child);
+      if (child->vt->supervisor) {
+        supervisors.cells.push_back(child);  // takes over the reference
+        child = nullptr;
+      }
     }
-    release_cell(sup);
   }
   return by_class;
 }
