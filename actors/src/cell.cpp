@@ -473,7 +473,9 @@ bool lock_if_alive(actor_cell* c, cell_ext* x, exit_reason* why) {
   x->lock.lock();
   // seq_cst: see ensure_ext.
   if (!x->dead && !mailbox_word(c->word.load(std::memory_order_seq_cst)).final()) return true;
-  *why = final_reason_of(c, x->dead ? x : nullptr);
+  // x, even before finalize() marks it dead: a failure records its reason
+  // there before the word goes final.
+  *why = final_reason_of(c, x);
   x->lock.unlock();
   return false;
 }
@@ -530,7 +532,7 @@ void add_link(actor_cell* a, actor_cell* b) {
     // seq_cst: see ensure_ext.
     if (xb->dead || mailbox_word(b->word.load(std::memory_order_seq_cst)).final()) {
       dead = true;
-      why = final_reason_of(b, xb->dead ? xb : nullptr);
+      why = final_reason_of(b, xb);
     } else if (std::find(xa->links.begin(), xa->links.end(), b) == xa->links.end()) {
       xa->links.reserve(xa->links.size() + 1);
       xb->links.reserve(xb->links.size() + 1);
