@@ -110,7 +110,9 @@ TEST(RuntimeTest, BusyTimeCoversWorkAndNeverGoesBack) {
 }
 
 TEST(RuntimeTest, ADrivenWorkerIsBusyWhileDriven) {
-  troupe::runtime rt(troupe::runtime_options{.driven = true});
+  troupe::runtime_options driven;  // built field by field: -Wextra warns about a designated one
+  driven.driven = true;
+  troupe::runtime rt(driven);
   EXPECT_EQ(rt.metrics().workers.at(0).busy_ns, 0u);
   (void)troupe::spawn(rt, [] {
     const auto until = std::chrono::steady_clock::now() + 5ms;
