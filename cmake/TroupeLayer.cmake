@@ -8,6 +8,7 @@
 #                                                 "Boost 1.74 COMPONENTS context"
 #                    [PKGCONFIG_LIBS <flag>...]   what a pkg-config user links for
 #                                                 PRIVATE_LIBS (the libraries are static)
+#                    [PKGCONFIG_REQUIRES <module>...]  pkg-config modules for PUBLIC_LIBS
 #                    [HEADER_ONLY])
 #
 # One call gives the layer:
@@ -28,7 +29,7 @@
 set(TROUPE_LAYER_SCRIPT_DIR "${CMAKE_CURRENT_LIST_DIR}")
 
 function(troupe_add_layer name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "HEADER_ONLY" "DIR" "DEPS;PUBLIC_LIBS;PRIVATE_LIBS;PACKAGES;PKGCONFIG_LIBS")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "HEADER_ONLY" "DIR" "DEPS;PUBLIC_LIBS;PRIVATE_LIBS;PACKAGES;PKGCONFIG_LIBS;PKGCONFIG_REQUIRES")
   if(NOT arg_DIR)
     message(FATAL_ERROR "troupe_add_layer(${name}): DIR is required")
   endif()
@@ -69,6 +70,7 @@ function(troupe_add_layer name)
   set_property(GLOBAL PROPERTY TROUPE_LAYER_${name}_DEPS "${arg_DEPS}")
   set_property(GLOBAL PROPERTY TROUPE_LAYER_${name}_PACKAGES "${arg_PACKAGES}")
   set_property(GLOBAL PROPERTY TROUPE_LAYER_${name}_PKGCONFIG_LIBS "${arg_PKGCONFIG_LIBS}")
+  set_property(GLOBAL PROPERTY TROUPE_LAYER_${name}_PKGCONFIG_REQUIRES "${arg_PKGCONFIG_REQUIRES}")
   set_property(GLOBAL PROPERTY TROUPE_LAYER_${name}_HEADER_ONLY ${arg_HEADER_ONLY})
 
   _troupe_layer_tests(${name} "${dir}")

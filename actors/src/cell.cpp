@@ -15,6 +15,7 @@
 #include "coroutine.hpp"
 #include "mailbox.hpp"
 #include "mailbox_word.hpp"
+#include "metrics.hpp"
 #include "registry.hpp"
 #include "supervisor.hpp"
 #include "system.hpp"
@@ -179,6 +180,7 @@ void init_cell(actor_cell* c, system_impl* s, const spawn_options& o, const cell
     c->dequeue = o.dequeue.get();
   }
   if (!vt->on_start) c->flags |= flag_started;
+  s->classes.of(vt);  // the class's metrics entry, made by its first spawn
 }
 
 void check_can_spawn(system_impl* s) {
@@ -278,6 +280,7 @@ void note_dead_letter(system_impl* s, actor_cell* target, dead_letter_reason why
   const auto i = static_cast<std::size_t>(why);
   // relaxed: counters, read as statistics.
   s->dead[i].fetch_add(1, std::memory_order_relaxed);
+  if (target) count_dead_letter(target, why);
   try {
     if (target) ensure_ext(target)->dead_letters[i].fetch_add(1, std::memory_order_relaxed);
     if (s->hook) s->hook(dead_letter{why, actor_addr(target), type});
@@ -362,6 +365,7 @@ void handle_failure(actor_cell* c, exit_reason reason) {
   system_impl* s = c->sys;
   // relaxed: statistics.
   s->failures.fetch_add(1, std::memory_order_relaxed);
+  count_failure(c);
   try {
     ensure_ext(c)->failures.fetch_add(1, std::memory_order_relaxed);
   } catch (...) {
@@ -427,6 +431,7 @@ void restart_in_place(actor_cell* c) {
   }
   // relaxed: statistics.
   c->sys->restarts.fetch_add(1, std::memory_order_relaxed);
+  count_restart(c);
   if (x) x->restarts.fetch_add(1, std::memory_order_relaxed);
   if (c->flags & flag_suspended) {
     c->flags &= static_cast<std::uint8_t>(~flag_suspended);

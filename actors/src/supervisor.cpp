@@ -1,6 +1,7 @@
 // Supervision: restart decisions, intensity, backoff, escalation, and
 // stopping children first. Everything here runs in the supervisor's turn
-// except supervisor_adopt and child_count (any thread, under children_lock).
+// except supervisor_adopt, supervisor_children and child_count (any thread,
+// under children_lock).
 
 #include <algorithm>
 #include <cmath>
@@ -92,6 +93,8 @@ void check_supervisor_options(const supervisor_options& o) {
   if (!(o.backoff_multiplier >= 1.0))
     throw actor_error(actor_errc::invalid_argument, "supervisor: backoff_multiplier must be >= 1");
 }
+
+std::vector<actor_cell*> supervisor_children(actor_cell* sup) { return snapshot(sup_of(sup)); }
 
 bool supervisor_adopt(actor_cell* sup, actor_cell* child) {
   supervisor& s = sup_of(sup);

@@ -146,7 +146,29 @@ worker_metrics worker_counters::snapshot() const noexcept {
   m.lifo_runs = r(lifo_runs);
   m.fibers_created = r(fibers_created);
   m.timers_fired = r(timers_fired);
+  m.busy_ns = busy.busy_ns();
   return m;
+}
+
+std::uint64_t busy_clock::now_ns() noexcept {
+  const auto ns = std::chrono::steady_clock::now().time_since_epoch().count();
+  return ns > 0 ? static_cast<std::uint64_t>(ns) : 1;
+}
+
+std::uint64_t busy_clock::busy_ns() const noexcept {
+  for (unsigned spins = 0;; ++spins) {
+    const std::uint64_t before = seq_.load(std::memory_order_seq_cst);
+    if (before & 1) {  // the owner is between its stores: a few instructions
+      if (spins < 64) cpu_relax();
+      else std::this_thread::yield();
+      continue;
+    }
+    const std::uint64_t accumulated = accumulated_.load(std::memory_order_seq_cst);
+    const std::uint64_t since = since_.load(std::memory_order_seq_cst);
+    const std::uint64_t now = now_ns();
+    if (seq_.load(std::memory_order_seq_cst) != before) continue;
+    return accumulated + (since != 0 && now > since ? now - since : 0);
+  }
 }
 
 // ------------------------------------------------------------ construction
@@ -263,12 +285,14 @@ scheduler::~scheduler() {
 
 void scheduler::thread_main(worker& w) {
   tl_worker = &w;
+  w.counters.busy.started();
   w.thread_ctx = std::make_unique<context>();
   fiber* first = acquire_runner(w);
   w.current = first;
   context::switch_to(*w.thread_ctx, first->ctx);
   // The last runner of this worker switched back here to exit.
   w.run_after_switch();
+  w.counters.busy.stopped();
   tl_worker = nullptr;
 }
 
@@ -702,12 +726,16 @@ void scheduler::park(worker& w) {
   trace_point(w, "park");
   bool woken;
   if (until == timer_wheel::never) {
+    w.counters.busy.stopped();
     w.park_token.park();
+    w.counters.busy.started();
     woken = true;
   } else if (until <= now_ns()) {
     woken = false;  // a timer is already due
   } else {
+    w.counters.busy.stopped();
     woken = w.park_token.park_until(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
+    w.counters.busy.started();
   }
   w.parked_until.store(0, std::memory_order_relaxed);
   worker_counters::bump(w.counters.wakeups);
@@ -1005,8 +1033,10 @@ std::size_t scheduler::drive(std::size_t max_steps) {
   w.drive_budget = max_steps;
   w.drive_steps = 0;
   if (!w.current) w.current = acquire_runner(w);
+  w.counters.busy.started();  // a driven worker is busy while it is driven
   context::switch_to(*w.thread_ctx, w.current->ctx);
   // Back: the worker ran out of work or of budget (or exited).
+  w.counters.busy.stopped();
   w.run_after_switch();
   tl_worker = nullptr;
   return w.drive_steps;
