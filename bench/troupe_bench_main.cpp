@@ -42,6 +42,7 @@
 #include <nlohmann/json.hpp>
 
 #include "bench_registry.hpp"
+#include "troupe/runtime/version.hpp"
 
 #include "workload_sizes.hpp"
 
@@ -743,6 +744,7 @@ nlohmann::ordered_json to_json(const std::vector<result_row>& rows, const run_fa
                   {"cpu_model", cpu_model()},
                   {"compiler", compiler()},
                   {"compiler_version", compiler_version()},
+                  {"troupe_version", troupe::version()},
                   {"build_type", build_type()},
                   {"cxx_flags", cxx_flags()},
                   {"mode", run.quick ? "quick" : "full"},
@@ -773,6 +775,7 @@ nlohmann::ordered_json to_json(const std::vector<result_row>& rows, const run_fa
 void print_header(std::ostream& out, run_facts& run, std::size_t benchmarks) {
   const std::string machine = machine_context(run.debug_benchmark_library);
   out << fmt::format("troupe-bench: {} benchmarks, started {}\n", benchmarks, run.started);
+  out << fmt::format("  troupe:    {}\n", troupe::version());
   out << fmt::format("  built by:  {} ({}), {} build, flags {}\n", compiler(), compiler_version(), build_type(),
                      cxx_flags());
   if (build_type() != "Release")
@@ -816,6 +819,7 @@ int main(int argc, char** argv) {
   std::string filter = ".";
   std::string json_path;
   bool list = false;
+  app.set_version_flag("--version", std::string("troupe-bench ") + troupe::version());
   app.add_flag("--quick", cfg.quick,
                "quick sizes for every system (fib(27), skynet 100k leaves, a tenth of the messages: "
                "bench/workload_sizes.hpp), 3 repetitions instead of 5, one iteration per repetition of a "

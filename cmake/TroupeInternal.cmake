@@ -7,18 +7,6 @@
 add_library(troupe_internal INTERFACE)
 target_compile_options(troupe_internal INTERFACE -Wall -Wextra -Wpedantic)
 
-# clang (preset `clang`) has no `noipa`, which the runtime puts on the
-# functions that read a thread-local for a fiber that may have migrated
-# (docs/design/scheduler.md): `noinline` alone lets clang prove such a
-# function memory(none) and reuse the first thread's address after a switch
-# (seen in runtime/src/context.cpp's fiber entry, and in the scheduler tests'
-# AMigratingFiberReadsTheNewWorkersThreadLocals). `optnone` stops that
-# inference, as `noipa` does for GCC. A stopgap until the runtime spells the
-# attribute per compiler itself; it reaches only targets linking this one.
-if(CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
-  target_compile_options(troupe_internal INTERFACE -Dnoipa=optnone)
-endif()
-
 # Sanitizers (TROUPE_SANITIZER). This is the one piece of directory-wide state:
 # the flags must reach every object and every link in the tree (libraries,
 # tests, benchmarks, samples), including targets that do not link

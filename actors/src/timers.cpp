@@ -136,20 +136,29 @@ void system_impl::cancel_timers() noexcept {
 
 bool timer_handle::cancel() noexcept {
   if (!t_) return false;
+  if (t_->period == clock::duration::zero()) {
+    // One-shot: only winning the wheel's claim stops it. Raising `cancelled`
+    // first would let a firing that had already claimed the entry see the
+    // flag and drop the message this call reports as still coming.
+    if (!cancel_timer(t_)) return false;
+    detail::finish(t_);
+    return true;
+  }
   // seq_cst: see timer_fired's re-arm.
   if (t_->cancelled.exchange(true, std::memory_order_seq_cst)) return false;
   if (cancel_timer(t_)) {
     detail::finish(t_);
     return true;
   }
-  // It is firing now: a periodic timer stops after this tick.
-  return t_->period > clock::duration::zero();
+  // It is firing now: it stops after this tick.
+  return true;
 }
 
 bool timer_handle::active() const noexcept {
-  if (!t_ || t_->cancelled.load(std::memory_order_acquire)) return false;
-  const auto s = t_->current_state();
-  return s == detail::timer_state::pending || (t_->period > clock::duration::zero() && s != detail::timer_state::cancelled);
+  // `cancelled` rises in finish(), after a firing has posted its message, so
+  // a one-shot stays active until its message is in the mailbox.
+  // acquire: whoever sees it inactive sees the post that preceded it.
+  return t_ && !t_->cancelled.load(std::memory_order_acquire);
 }
 
 }  // namespace troupe

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "troupe/load/generator.hpp"
+#include "troupe/runtime/version.hpp"
 #include "troupe/load/report.hpp"
 #include "troupe/load/services.hpp"
 #include "troupe/load/sync_target.hpp"
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   std::size_t threads = 64;
   bool no_progress = false;
 
+  app.set_version_flag("--version", std::string("troupe-load ") + troupe::version());
   app.add_option("--plan", plan_kind, "constant | step | spike | poisson")
       ->check(CLI::IsMember({"constant", "step", "spike", "poisson"}))
       ->capture_default_str();

@@ -12,6 +12,8 @@
 #include <new>
 #include <utility>
 
+#include "troupe/runtime/detail/platform.hpp"
+
 
 namespace troupe::detail {
 
@@ -40,7 +42,7 @@ struct pool_allocator {
 namespace {
 thread_local context* tl_switched_from = nullptr;
 }
-__attribute__((noinline, noipa)) context*& switched_from() noexcept { return tl_switched_from; }
+TROUPE_FRESH_TLS_GETTER context*& switched_from() noexcept { return tl_switched_from; }
 
 stack_pool::stack_pool(std::size_t usable_size)
     : usable_size_(round_to_pages(usable_size)), mapping_size_(usable_size_ + page_size()) {}

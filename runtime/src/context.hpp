@@ -74,9 +74,9 @@ class context {
   // Sanitizer bookkeeping.
   const void* stack_bottom_ = nullptr;
   std::size_t stack_size_ = 0;
-  void* asan_fake_stack_ = nullptr;
-  void* tsan_fiber_ = nullptr;
-  bool owns_tsan_fiber_ = false;
+  [[maybe_unused]] void* asan_fake_stack_ = nullptr;  // used by sanitizer builds only
+  [[maybe_unused]] void* tsan_fiber_ = nullptr;
+  [[maybe_unused]] bool owns_tsan_fiber_ = false;
 };
 
 // The context that last switched away on this thread. The context switched

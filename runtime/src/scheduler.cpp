@@ -16,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "troupe/runtime/detail/fiber_local.hpp"
+#include "troupe/runtime/detail/platform.hpp"
 #include "troupe/runtime/trace.hpp"
 #include "troupe/runtime/error.hpp"
 #include "waiter.hpp"
@@ -75,7 +76,7 @@ auto real_now() noexcept { return std::chrono::steady_clock::now(); }
 
 }  // namespace
 
-__attribute__((noinline, noipa)) worker* this_worker() noexcept { return tl_worker; }
+TROUPE_FRESH_TLS_GETTER worker* this_worker() noexcept { return tl_worker; }
 
 void check_thread_may_block() {
   if (tl_driven_here != 0)
@@ -102,7 +103,7 @@ void full_fence() noexcept {
 #if defined(__SANITIZE_THREAD__)
   fence_word.fetch_add(0, std::memory_order_seq_cst);
 #else
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  seq_cst_fence();
 #endif
 }
 

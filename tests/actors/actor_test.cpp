@@ -120,22 +120,6 @@ struct gated : actor<gated> {
   long on(get) { return ++handled; }
 };
 
-TEST_P(ActorTest, ExpiredRequestsAreSkippedAndCounted) {
-  gate g;
-  auto a = sys.spawn<gated>(&g);
-  ASSERT_TRUE(a.send(hold{}));
-  ASSERT_TRUE(g.wait_entered());
-  std::vector<ask_future<long>> fs;
-  for (int i = 0; i < 5; ++i) fs.push_back(a.ask(get{}, 10ms));
-  std::this_thread::sleep_for(30ms);
-  g.open();
-  for (auto& f : fs) EXPECT_EQ(f.get_result().error_code(), actor_errc::timeout);
-  EXPECT_EQ(a.ask(get{}, 10s).get(), 1);  // the five never reached the handler
-  EXPECT_EQ(a.stats().dead_letters[dead_letter_reason::expired], 5u);
-  EXPECT_EQ(sys.stats().dead_letters[dead_letter_reason::unanswered], 0u);
-  sys.shutdown();  // before the locals its actors point to go away
-}
-
 TEST_P(ActorTest, AHandlerThatThrowsStopsOnlyItsActor) {
   auto c = sys.spawn<counter>();
   auto other = sys.spawn<counter>();
@@ -418,19 +402,6 @@ TEST_P(ActorTest, LinksPropagateAbnormalExits) {
   ASSERT_TRUE(eventually([&] { return trapped.load() >= 0; }));
   EXPECT_EQ(trapped.load(), static_cast<int>(exit_kind::failed));
   EXPECT_FALSE(t.stopped());  // trapping actors live on
-  sys.shutdown();  // before the locals its actors point to go away
-}
-
-TEST_P(ActorTest, NormalExitDoesNotKillLinkedActors) {
-  std::vector<exit_reason> downs;
-  std::atomic<int> n{0};
-  auto a = sys.spawn<watcher>(&downs, &n);
-  auto b = sys.spawn<counter>();
-  a.ask(link_it{b}, 10s).get();
-  b.stop();
-  b.watch(10s).get();
-  std::this_thread::sleep_for(20ms);
-  EXPECT_FALSE(a.stopped());
   sys.shutdown();  // before the locals its actors point to go away
 }
 

@@ -239,9 +239,8 @@ TEST_P(MailboxTest, BlockPolicyTrySendFailsAndSendWaitsUntilDeadline) {
   ASSERT_TRUE(g.wait_entered());
   EXPECT_TRUE(h.try_send(value{0}));
   EXPECT_EQ(h.try_send(value{1}).code(), actor_errc::mailbox_full);  // never waits
-  const auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(h.send(value{2}, t0 + 50ms).code(), actor_errc::mailbox_full);
-  EXPECT_GE(std::chrono::steady_clock::now() - t0, 45ms);
+  // (That it waits until, and not before, its deadline: testing/actor_semantics_test.cpp.)
+  EXPECT_EQ(h.send(value{2}, std::chrono::steady_clock::now() + 5ms).code(), actor_errc::mailbox_full);
   // A blocked sender gets in as soon as there is room.
   std::thread t([&] { EXPECT_TRUE(h.send(value{3}, std::chrono::steady_clock::now() + 30s)); });
   std::this_thread::sleep_for(20ms);
@@ -261,22 +260,6 @@ TEST_P(MailboxTest, DeadlinePassedAtSendIsRejected) {
   EXPECT_EQ(h.send(value{1}, std::chrono::steady_clock::now() - 1ms).code(), actor_errc::deadline_passed);
   EXPECT_EQ(h.stats().dead_letters[dead_letter_reason::deadline_passed], 1u);
   EXPECT_EQ(h.ask(report{}, 10s).get(), 0u);
-  sys.shutdown();  // before the locals its actors point to go away
-}
-
-TEST_P(MailboxTest, ExpiredMessagesAreNotHandled) {
-  gate g;
-  std::vector<int> seen;
-  auto h = sys.spawn<holder>(&g, &seen);
-  ASSERT_TRUE(h.send(held{}));
-  ASSERT_TRUE(g.wait_entered());
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(h.send(value{i}, std::chrono::steady_clock::now() + 10ms));
-  ASSERT_TRUE(h.send(value{99}));
-  std::this_thread::sleep_for(30ms);
-  g.open();
-  EXPECT_EQ(h.ask(report{}, 10s).get(), 1u);
-  EXPECT_EQ(seen, (std::vector<int>{99}));
-  EXPECT_EQ(h.stats().dead_letters[dead_letter_reason::expired], 5u);
   sys.shutdown();  // before the locals its actors point to go away
 }
 

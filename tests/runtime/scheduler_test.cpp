@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "troupe/runtime.hpp"
+#include "troupe/runtime/detail/platform.hpp"
 
 namespace {
 
@@ -161,10 +162,10 @@ TEST_P(SchedulerTest, AWokenFiberInTheLifoSlotIsNotStrandedBehindASpinner) {
   EXPECT_TRUE(seen_while_spinning.load());
 }
 
-// noipa, not just noinline: GCC may otherwise prove the function const and
+// Not just noinline: the compiler may otherwise prove the function const and
 // reuse the first thread's address after the fiber migrated. This is the
 // pattern docs/design/scheduler.md prescribes for thread-locals in fibers.
-__attribute__((noinline, noipa)) int* worker_tag_address() {
+TROUPE_FRESH_TLS_GETTER int* worker_tag_address() {
   thread_local int tag = 0;
   return &tag;
 }

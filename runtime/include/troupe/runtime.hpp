@@ -15,3 +15,4 @@
 #include "troupe/runtime/semaphore.hpp"
 #include "troupe/runtime/task.hpp"
 #include "troupe/runtime/this_fiber.hpp"
+#include "troupe/runtime/version.hpp"

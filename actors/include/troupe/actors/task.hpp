@@ -34,13 +34,17 @@
 // task that is. Awaiting anything from a coroutine that no actor runs throws
 // actor_error(not_in_actor).
 //
-// Compiler note: GCC 12 miscompiles an aggregate temporary with a
-// non-trivial member (a struct holding a std::string, built with braces)
-// created inside a co_await expression: it is copied bitwise into the frame,
-// and its string is freed twice. `co_await ref.ask(msg{name}, 1s)` is such a
-// case; make the ask (or the message) in a statement before the co_await, or
-// give the message a constructor. Clang is not affected (the `clang` preset
-// builds troupe with it).
+// Compiler notes: GCC 12 (Debian 12's) miscompiles two common shapes; clang
+// is not affected (the `clang` preset builds troupe with it).
+//  - An aggregate temporary with a non-trivial member (a struct holding a
+//    std::string, built with braces) created inside a co_await expression
+//    is copied bitwise into the frame and its string freed twice:
+//    `co_await ref.ask(msg{name}, 1s)`. Make the ask (or the message) in a
+//    statement before the co_await, or give the message a constructor.
+//  - A co_await directly in the condition of an if, while or switch
+//    (`if (co_await ref.ask(q, 1s) > 0)`): the frame loses its resume point
+//    and the coroutine crashes or hangs when resumed. Await into a local
+//    first: `const int n = co_await ref.ask(q, 1s); if (n > 0) ...`.
 
 #include <coroutine>
 #include <cstddef>

@@ -98,6 +98,8 @@
 #include <new>
 #include <type_traits>
 
+#include "troupe/runtime/detail/platform.hpp"
+
 namespace troupe::detail {
 
 enum class steal_status { success, empty, lost_race };
@@ -313,7 +315,7 @@ class chase_lev_deque {
       bottom_.store(b, std::memory_order_release);
       // seq_cst fence ([LPCZ] take): orders the store above before the load
       // below against the thieves' seq_cst loads (departure 2).
-      std::atomic_thread_fence(std::memory_order_seq_cst);
+      seq_cst_fence();
       // relaxed ([LPCZ]): the fence orders it; the item is ours, so nothing
       // needs acquiring.
       t = top_.load(std::memory_order_relaxed);

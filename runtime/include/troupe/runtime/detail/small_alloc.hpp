@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "troupe/runtime/detail/platform.hpp"
+
 // Sanitizer builds bypass the cache, so ASan sees every block's lifetime and
 // TSan every reuse.
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
@@ -117,7 +119,7 @@ class small_alloc {
   static std::size_t round(std::size_t size) noexcept { return (index(size) + 1) * granule; }
   // Not inlined: a fiber may migrate to another thread between two calls,
   // and an inlined thread_local address could be reused from the old one.
-  [[gnu::noinline, gnu::noipa]] static cache& local() noexcept {
+  TROUPE_FRESH_TLS_GETTER static cache& local() noexcept {
     thread_local cache c;
     return c;
   }

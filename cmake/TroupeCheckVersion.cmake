@@ -1,0 +1,20 @@
+# The version_agreement test: CHANGELOG.md's newest entry, the README's
+# find_package line and the tools' --version agree with project(VERSION).
+#   cmake -DVERSION=0.3.0 -DSOURCE_DIR=... [-DTOOLS="exe;exe"] -P TroupeCheckVersion.cmake
+file(STRINGS "${SOURCE_DIR}/CHANGELOG.md" entries REGEX "^## [0-9]+\\.[0-9]+\\.[0-9]+")
+list(GET entries 0 newest)
+if(NOT newest MATCHES "^## ${VERSION}( |$)")
+  message(FATAL_ERROR "CHANGELOG.md's newest entry is '${newest}', the project is ${VERSION}")
+endif()
+string(REGEX MATCH "^[0-9]+\\.[0-9]+" major_minor "${VERSION}")
+file(READ "${SOURCE_DIR}/README.md" readme)
+if(NOT readme MATCHES "find_package\\(troupe ${major_minor} ")
+  message(FATAL_ERROR "README.md's find_package line does not ask for ${major_minor}")
+endif()
+foreach(tool IN LISTS TOOLS)
+  execute_process(COMMAND "${tool}" --version OUTPUT_VARIABLE out RESULT_VARIABLE rc OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES " ${VERSION}$")
+    message(FATAL_ERROR "'${tool} --version' said '${out}' (exit ${rc}), expected ${VERSION}")
+  endif()
+endforeach()
+message(STATUS "version ${VERSION} agrees everywhere checked")
