@@ -153,7 +153,7 @@ std::string gnuplot_script(const figure& f, const std::string& png_path) {
   const int title_px = f.title.empty() ? 0 : 40;
   std::string s;
   s += "# Written by troupe's samples (samples/common/sample.cpp): gnuplot THIS_FILE redraws the PNG.\n";
-  s += fmt::format("set terminal pngcairo size {},{} font 'sans,10'\n", cols * f.panel_width,
+  s += fmt::format("set terminal pngcairo noenhanced size {},{} font 'sans,10'\n", cols * f.panel_width,
                    std::max(1, rows) * f.panel_height + title_px);
   s += fmt::format("set output {}\n", quoted(png_path));
   // Data first, as datablocks: $d<panel>_<series>.
