@@ -176,10 +176,11 @@ std::string gnuplot_script(const figure& f, const std::string& png_path) {
     s += "set style fill transparent solid 0.6 noborder\nset boxwidth 0.6 relative\n";
     s += fmt::format("set title {}\nset xlabel {}\nset ylabel {}\n", quoted(pn.title), quoted(pn.xlabel),
                      quoted(pn.ylabel));
-    s += pn.logx ? "set logscale x\n" : "unset logscale x\n";
-    s += pn.logy ? "set logscale y\n" : "unset logscale y\n";
+    s += pn.logx ? "set logscale x\nset format x '%g'\n" : "unset logscale x\n";
+    s += pn.logy ? "set logscale y\nset format y '%g'\n" : "unset logscale y\n";
     const bool bars =
         std::any_of(pn.lines.begin(), pn.lines.end(), [](const series& sr) { return sr.style == "boxes"; });
+    if (pn.boxwidth > 0) s += fmt::format("set boxwidth {:.9g} absolute\n", pn.boxwidth);
     if (pn.xrange)
       s += fmt::format("set xrange [{:.9g}:{:.9g}]\n", pn.xrange->first, pn.xrange->second);
     else if (!pn.xtics.empty())  // named bars: half a bar of room at each end

@@ -96,6 +96,9 @@ struct panel {
     std::string label;
   };
   std::vector<span> shade;
+  // Bars: > 0 sets each box's width in x units (several series side by
+  // side); 0 leaves it at 0.6 of the spacing between bars.
+  double boxwidth = 0;
   std::vector<series> lines;
 };
 
