@@ -174,6 +174,10 @@ void init_cell(actor_cell* c, system_impl* s, const spawn_options& o, const cell
   c->policy = o.policy;
   c->budget = static_cast<std::uint8_t>(o.budget);
   c->block_timeout_ms = static_cast<std::uint32_t>(o.block_timeout.count());
+  if (o.dequeue) {
+    ensure_ext(c)->dequeue = o.dequeue;
+    c->dequeue = o.dequeue.get();
+  }
   if (!vt->on_start) c->flags |= flag_started;
 }
 
@@ -286,6 +290,7 @@ void check_ref(const actor_cell* c, const char* what) {
 }
 
 time_point now_of(const system_impl* s) noexcept { return s->rt->now(); }
+scheduler& scheduler_of(const system_impl* s) noexcept { return *s->sched; }
 
 bool actor_reentrant(const actor_cell* c) noexcept { return c->vt->reentrant; }
 

@@ -6,6 +6,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@ struct cell_ext {
   std::vector<actor_cell*> links;          // one reference each
   std::vector<std::string> names;
   unique_function<void(void*)> factory;    // supervised children
+  std::shared_ptr<dequeue_policy> dequeue;  // owns actor_cell::dequeue
   std::array<std::atomic<std::uint64_t>, dead_letter_reason_count> dead_letters{};
   std::atomic<std::uint64_t> failures{0};
   std::atomic<std::uint64_t> restarts{0};

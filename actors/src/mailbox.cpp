@@ -19,6 +19,8 @@
 
 namespace troupe::detail {
 
+static_assert(mailbox_word::user_mask == mailbox_depth_mask, "mailbox_depth() must read the depth bits");
+
 // ------------------------------------------------------------ turn context
 
 turn_context* current_turn() noexcept { return static_cast<turn_context*>(fiber_local()); }
@@ -363,6 +365,9 @@ send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* a
 
 send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_deadline, reply_state_base* accepted) {
   system_impl* s = c->sys;
+  // Only an actor with a dequeue policy needs the send time (dequeue_policy.hpp).
+  if (c->dequeue) [[unlikely]]
+    e->stamp.set_sent_at(now_of(s));
   if (e->deadline != no_deadline && e->deadline <= now_of(s))
     return reject(c, e, dead_letter_reason::deadline_passed, actor_errc::deadline_passed, accepted);
   // relaxed: shutdown refuses external sends from "soon after" it begins;
@@ -559,11 +564,22 @@ envelope* pop_user(actor_cell* c) noexcept {
   return static_cast<envelope*>(n);
 }
 
+// The actor's dequeue policy sheds `e`: refused as `shed` (the asker gets
+// overloaded). Out of line: only actors with a policy come here.
+[[gnu::noinline]] bool shed_at_dequeue(actor_cell* c, envelope* e) {
+  const dequeued_message m{e->stamp.sent_at(), now_of(c->sys), e->stamp.priority()};
+  if (!c->dequeue->should_shed(m)) return false;
+  e->fn(e, c, envelope_op::reject, dead_letter_reason::shed);
+  return true;
+}
+
 void deliver_user(actor_cell* c, envelope* e) {
   if (e->deadline != no_deadline && e->deadline <= now_of(c->sys)) {
     e->fn(e, c, envelope_op::reject, dead_letter_reason::expired);
     return;
   }
+  if (c->dequeue && shed_at_dequeue(c, e)) [[unlikely]]
+    return;
   try {
     e->fn(e, c, envelope_op::deliver, dead_letter_reason::actor_stopped);
   } catch (...) {

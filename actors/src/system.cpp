@@ -31,6 +31,8 @@ const char* to_string(actor_errc code) noexcept {
     case actor_errc::cancelled: return "cancelled";
     case actor_errc::handler_failed: return "handler_failed";
     case actor_errc::would_deadlock: return "would_deadlock";
+    case actor_errc::overloaded: return "overloaded";
+    case actor_errc::circuit_open: return "circuit_open";
   }
   return "unknown";
 }
@@ -46,6 +48,16 @@ const char* to_string(dead_letter_reason r) noexcept {
     case dead_letter_reason::unprocessed: return "unprocessed";
     case dead_letter_reason::unanswered: return "unanswered";
     case dead_letter_reason::system_stopped: return "system_stopped";
+    case dead_letter_reason::shed: return "shed";
+  }
+  return "unknown";
+}
+
+const char* to_string(message_priority p) noexcept {
+  switch (p) {
+    case message_priority::critical: return "critical";
+    case message_priority::normal: return "normal";
+    case message_priority::best_effort: return "best_effort";
   }
   return "unknown";
 }

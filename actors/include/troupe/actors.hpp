@@ -4,6 +4,7 @@
 #include "troupe/actors/actor.hpp"
 #include "troupe/actors/actor_ref.hpp"
 #include "troupe/actors/ask.hpp"
+#include "troupe/actors/dequeue_policy.hpp"
 #include "troupe/actors/error.hpp"
 #include "troupe/actors/lifecycle.hpp"
 #include "troupe/actors/mailbox.hpp"

@@ -197,6 +197,33 @@ void circuit_breaker::record(const permit& p, outcome o, clock::duration latency
   notify(ev);
 }
 
+void circuit_breaker::record(const permit& p, outcome o, clock::time_point started, time_source now) {
+  if (!p) return;
+  if (cfg_.slow_calls || cfg_.window.type == window_config::kind::time_based || p.kind_ != permit::kind::call) {
+    const clock::time_point t = now();
+    record(p, o, t - started, t);
+    return;
+  }
+  // A call permit on a count window without a slow-call condition: the
+  // window ignores time, so only a transition needs it. A half-open
+  // breaker's overdue probes are left for the next acquire or record that
+  // has the time (the permit is stale then anyway).
+  const verdict v = cfg_.classify(o);
+  pending_events ev;
+  {
+    std::lock_guard lk(lock_);
+    const std::uint64_t cur = word_.load(std::memory_order_relaxed);  // relaxed: only written under lock_
+    if ((cur >> kStateBits) != p.sequence_) {
+      stale_.bump_locked();
+    } else {
+      count_verdict_locked(v, false);
+      if (const auto why = closed_trip_locked(v, false, started))
+        transition_locked(breaker_state::open, *why, now(), ev);
+    }
+  }
+  notify(ev);
+}
+
 void circuit_breaker::count_verdict_locked(verdict v, bool slow) {
   calls_.bump_locked();
   switch (v) {
@@ -214,18 +241,20 @@ void circuit_breaker::count_verdict_locked(verdict v, bool slow) {
 }
 
 void circuit_breaker::record_closed_locked(verdict v, bool slow, clock::time_point now, pending_events& ev) {
-  if (v == verdict::ignored) return;
+  if (const auto why = closed_trip_locked(v, slow, now)) transition_locked(breaker_state::open, *why, now, ev);
+}
+
+std::optional<transition_reason> circuit_breaker::closed_trip_locked(verdict v, bool slow, clock::time_point now) {
+  if (v == verdict::ignored) return std::nullopt;
   const bool failed = v == verdict::failure;
   ++calls_since_closed_;
   consecutive_failures_ = failed ? consecutive_failures_ + 1 : 0;
   window_.add(failed, slow, now);
 
   if (const auto& c = cfg_.consecutive_failures;
-      c && consecutive_failures_ >= c->threshold && calls_since_closed_ >= c->min_calls) {
-    transition_locked(breaker_state::open, transition_reason::consecutive_failures, now, ev);
-    return;
-  }
-  if (!cfg_.failure_rate && !cfg_.slow_calls) return;
+      c && consecutive_failures_ >= c->threshold && calls_since_closed_ >= c->min_calls)
+    return transition_reason::consecutive_failures;
+  if (!cfg_.failure_rate && !cfg_.slow_calls) return std::nullopt;
   const detail::window_totals t = window_.totals(now);
   auto min_calls = [&](std::uint32_t m) -> std::uint64_t {
     return cfg_.window.type == window_config::kind::count_based ? std::min(m, cfg_.window.size) : m;
@@ -235,14 +264,12 @@ void circuit_breaker::record_closed_locked(verdict v, bool slow, clock::time_poi
     return static_cast<double>(part) >= threshold * static_cast<double>(t.calls);
   };
   if (const auto& c = cfg_.failure_rate;
-      c && t.calls > 0 && t.calls >= min_calls(c->min_calls) && reached(t.failures, c->threshold)) {
-    transition_locked(breaker_state::open, transition_reason::failure_rate, now, ev);
-    return;
-  }
+      c && t.calls > 0 && t.calls >= min_calls(c->min_calls) && reached(t.failures, c->threshold))
+    return transition_reason::failure_rate;
   if (const auto& c = cfg_.slow_calls;
-      c && t.calls > 0 && t.calls >= min_calls(c->min_calls) && reached(t.slow, c->threshold)) {
-    transition_locked(breaker_state::open, transition_reason::slow_call_rate, now, ev);
-  }
+      c && t.calls > 0 && t.calls >= min_calls(c->min_calls) && reached(t.slow, c->threshold))
+    return transition_reason::slow_call_rate;
+  return std::nullopt;
 }
 
 void circuit_breaker::probe_result_locked(std::uint8_t slot, verdict v, clock::time_point now,

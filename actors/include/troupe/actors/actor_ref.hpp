@@ -116,6 +116,7 @@ inline actor_errc error_for(dead_letter_reason why) noexcept {
     case dead_letter_reason::expired: return actor_errc::timeout;
     case dead_letter_reason::deadline_passed: return actor_errc::deadline_passed;
     case dead_letter_reason::system_stopped: return actor_errc::system_stopped;
+    case dead_letter_reason::shed: return actor_errc::overloaded;
     default: return actor_errc::actor_stopped;
   }
 }
@@ -188,11 +189,52 @@ envelope* new_envelope(X&& x) {
   using env = user_envelope<A, M>;
   void* mem = actor_alloc(sizeof(env));
   try {
-    return new (mem) env(std::forward<X>(x));
+    envelope* e = new (mem) env(std::forward<X>(x));
+    if constexpr (priority_of_v<M> != message_priority::normal) e->stamp.set_priority(priority_of_v<M>);
+    return e;
   } catch (...) {
     actor_free(mem, sizeof(env));
     throw;
   }
+}
+
+// Sends an ask of `m` to `c` with exactly `deadline` (no capping by the
+// current request's: the caller has decided it) and returns its state, with
+// one reference for the caller (an ask_future's). What actor_ref::ask does
+// after computing the deadline; also the patterns layer's way to make each
+// attempt of a request it retries or hedges. Never throws for a refused
+// request (the state then holds the error). Thread-safe.
+// `now`: the runtime clock's time, read by the caller just before.
+template <class A, class M, class X>
+reply_state<reply_t<A, M>>* start_ask(actor_cell* c, X&& m, time_point deadline, when_full full,
+                                       message_priority prio, time_point now) {
+  using T = reply_t<A, M>;
+  auto* s = new reply_state<T>(c->sys, deadline, c);
+  if (tracing()) [[unlikely]]
+    trace_ask(s);
+  if (deadline <= now) {
+    note_dead_letter(c->sys, c, dead_letter_reason::deadline_passed, type_name(typeid(M)));
+    complete_error<T>(s, actor_errc::deadline_passed, "ask: the deadline is already in the past");
+    return s;
+  }
+  envelope* e;
+  try {
+    e = new_envelope<A, M>(std::forward<X>(m));
+  } catch (...) {
+    s->release();
+    throw;
+  }
+  e->stamp.set_priority(prio);
+  s->add_ref();
+  e->reply = s;
+  e->deadline = deadline;
+  post_user(c, e, full == when_full::wait ? send_mode::queue : send_mode::fail, deadline);
+  return s;
+}
+template <class A, class M, class X>
+reply_state<reply_t<A, M>>* start_ask(actor_cell* c, X&& m, time_point deadline, when_full full,
+                                       message_priority prio) {
+  return start_ask<A, M>(c, std::forward<X>(m), deadline, full, prio, now_of(c->sys));
 }
 
 // --- cell.cpp ------------------------------------------------------------------
@@ -296,6 +338,12 @@ class actor_addr {
   explicit operator bool() const noexcept { return c_ != nullptr; }
   // Stopping or stopped: new messages are refused. Thread-safe.
   bool stopped() const noexcept { return c_ && detail::cell_stopped(c_); }
+  // User messages accepted and not yet handled (or being handled): the
+  // `depth` of stats(), as one relaxed load of the mailbox word, for
+  // balancers reading many mailboxes per pick (stats() takes several loads
+  // and the extension block). A recent value, not a synchronised one.
+  // Thread-safe; 0 on an empty handle.
+  std::size_t depth() const noexcept { return c_ ? detail::mailbox_depth(c_) : 0; }
   // Thread-safe snapshot. Throws actor_error(invalid_argument) on an empty handle.
   actor_stats stats() const {
     detail::check_ref(c_, "actor_addr::stats");
@@ -387,12 +435,16 @@ class actor_ref : public actor_addr {
   // after it), and a `block` sender waits at most until it (when_full::wait)
   // or not at all (when_full::fail). A deadline already past returns
   // deadline_passed.
+  // `prio` overrides the message type's priority class for this call
+  // (dequeue_policy.hpp).
   template <class M>
     requires handles<A, std::decay_t<M>>
-  send_result send(M&& m, clock::time_point deadline, when_full full = when_full::wait) const {
+  send_result send(M&& m, clock::time_point deadline, when_full full = when_full::wait,
+                   message_priority prio = priority_of_v<M>) const {
     detail::check_ref(c_, "actor_ref::send");
     detail::envelope* e = detail::new_envelope<A, std::decay_t<M>>(std::forward<M>(m));
     e->deadline = deadline;
+    e->stamp.set_priority(prio);
     return detail::post_user(c_, e, full == when_full::wait ? detail::send_mode::block : detail::send_mode::fail,
                              deadline);
   }
@@ -433,34 +485,23 @@ class actor_ref : public actor_addr {
   // throws for a refused request: the future holds the error
   // (actor_stopped, mailbox_full, dropped, deadline_passed if the deadline
   // is already past, ...). Thread-safe.
+  // `prio` overrides the message type's priority class for this call
+  // (dequeue_policy.hpp).
   template <class M>
     requires handles<A, std::decay_t<M>>
-  auto ask(M&& m, clock::time_point deadline, when_full full = when_full::wait) const {
+  auto ask(M&& m, clock::time_point deadline, when_full full = when_full::wait,
+           message_priority prio = priority_of_v<M>) const {
     using T = detail::reply_t<A, std::decay_t<M>>;
     detail::check_ref(c_, "actor_ref::ask");
-    deadline = detail::ask_deadline(c_, deadline);
-    auto* s = new detail::reply_state<T>(c_->sys, deadline, c_);
-    ask_future<T> f(s);
-    if (detail::tracing()) [[unlikely]]
-      detail::trace_ask(s);
-    if (deadline <= detail::now_of(c_->sys)) {
-      detail::note_dead_letter(c_->sys, c_, dead_letter_reason::deadline_passed,
-                               detail::type_name(typeid(std::decay_t<M>)));
-      detail::complete_error<T>(s, actor_errc::deadline_passed, "ask: the deadline is already in the past");
-      return f;
-    }
-    detail::envelope* e = detail::new_envelope<A, std::decay_t<M>>(std::forward<M>(m));
-    s->add_ref();
-    e->reply = s;
-    e->deadline = deadline;
-    detail::post_user(c_, e, full == when_full::wait ? detail::send_mode::queue : detail::send_mode::fail, deadline);
-    return f;
+    return ask_future<T>(detail::start_ask<A, std::decay_t<M>>(c_, std::forward<M>(m),
+                                                               detail::ask_deadline(c_, deadline), full, prio));
   }
   template <class M, class Rep, class Period>
     requires handles<A, std::decay_t<M>>
-  auto ask(M&& m, std::chrono::duration<Rep, Period> timeout, when_full full = when_full::wait) const {
+  auto ask(M&& m, std::chrono::duration<Rep, Period> timeout, when_full full = when_full::wait,
+           message_priority prio = priority_of_v<M>) const {
     detail::check_ref(c_, "actor_ref::ask");
-    return ask(std::forward<M>(m), detail::after(c_, timeout), full);
+    return ask(std::forward<M>(m), detail::after(c_, timeout), full, prio);
   }
 
   // Timers: sends m after `delay` (once) or every `period` (the first after

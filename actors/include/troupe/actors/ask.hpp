@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
+#include <mutex>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
@@ -359,6 +360,75 @@ class ask_future {
   }
   detail::reply_state<T>* st_ = nullptr;
 };
+
+namespace detail {
+
+// A reply that code of its own completes, rather than a handler: a wrapper
+// around asks (the patterns layer's protected_ref and routers) returns
+// take_future() from its own ask() and completes the reply when its
+// attempts end. The future behaves exactly like a plain ask's (get,
+// co_await, then, on_complete, the deadline). Move-only; holds one reference
+// to the state, the future the other. Destroyed without a completion, it
+// completes the ask with actor_errc::broken_reply. Thread-safe: complete(),
+// fail() and waiting() may be called from any thread, and the first
+// completion wins (a later one, or one after the asker gave up, is a no-op).
+template <class T>
+class pending_reply {
+ public:
+  pending_reply() = default;
+  // `target`: the actor being asked, if there is one (an actor that waits
+  // on it from its own turn fails with would_deadlock), else null.
+  pending_reply(system_impl* sys, time_point deadline, actor_cell* target)
+      : st_(new reply_state<T>(sys, deadline, target)) {
+    st_->add_ref();  // ours; the constructor's is the future's
+  }
+  pending_reply(pending_reply&& o) noexcept : st_(std::exchange(o.st_, nullptr)), taken_(o.taken_) {}
+  pending_reply& operator=(pending_reply&& o) noexcept {
+    if (this != &o) {
+      reset();
+      st_ = std::exchange(o.st_, nullptr);
+      taken_ = o.taken_;
+    }
+    return *this;
+  }
+  ~pending_reply() { reset(); }
+
+  explicit operator bool() const noexcept { return st_ != nullptr; }
+  // The asker's end. Call exactly once.
+  ask_future<T> take_future() noexcept {
+    taken_ = true;
+    return ask_future<T>(st_);
+  }
+  // Completes with `r`. `is_reply`: r is an answer from the callee (a value
+  // or its handler's exception): if the asker already gave up it counts as
+  // an `unanswered` dead letter, like any late reply. An error of the
+  // wrapper's own (a refusal, a timeout) passes false. False if the ask was
+  // already complete.
+  bool complete(result<T>&& r, bool is_reply) noexcept { return complete_with<T>(st_, is_reply, std::move(r)); }
+  bool fail(actor_errc code, const char* what) noexcept { return complete_error<T>(st_, code, what); }
+  // Still pending: nobody has completed it, its asker has not given up
+  // (dropped the future, or a get() reached the deadline).
+  bool waiting() const noexcept {
+    std::lock_guard g(st_->lock);
+    return st_->status == reply_status::pending;
+  }
+  time_point deadline() const noexcept { return st_->deadline; }
+
+ private:
+  void reset() noexcept {
+    if (!st_) return;
+    // acquire: pairs with complete_reply's release of `ready`. Completed
+    // (the usual case): no error to build.
+    if (!st_->ready.load(std::memory_order_acquire))
+      complete_error<T>(st_, actor_errc::broken_reply, "the wrapper's ask ended without a reply");
+    if (!taken_) st_->release();  // the future's, never handed out
+    std::exchange(st_, nullptr)->release();
+  }
+  reply_state<T>* st_ = nullptr;
+  bool taken_ = false;
+};
+
+}  // namespace detail
 
 // A deferred reply. A handler whose return type is reply_promise<T> answers
 // asks with T later: it gets the promise from this_actor::reply_later<T>(),

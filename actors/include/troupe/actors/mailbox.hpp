@@ -8,6 +8,9 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
+
+#include "troupe/actors/dequeue_policy.hpp"
 
 namespace troupe {
 
@@ -31,8 +34,10 @@ enum class dead_letter_reason : std::uint8_t {
   unanswered,      // a reply nobody waits for any more (the asker timed out, dropped its future, or died)
   system_stopped,  // refused: an external send while the actor system shuts down (not accepted)
   deadline_passed, // refused: its deadline had passed when it was sent, or while it waited for room (not accepted)
+  shed,            // accepted, then refused at dequeue by the actor's dequeue_policy (it waited too long);
+                   // an asker gets actor_errc::overloaded
 };
-inline constexpr std::size_t dead_letter_reason_count = 9;
+inline constexpr std::size_t dead_letter_reason_count = 10;
 const char* to_string(dead_letter_reason r) noexcept;
 
 struct dead_letter_counts {
@@ -58,6 +63,13 @@ struct spawn_options {
   std::chrono::milliseconds block_timeout{10'000};
   // Messages handled per turn before the actor yields its worker, 1 .. 255.
   std::size_t budget = 32;
+  // Opt-in: asked about every user message before its handler runs, with
+  // the time the message was sent and its priority; may shed it (dead letter
+  // `shed`, the asker gets actor_errc::overloaded). Only actors with a policy
+  // read the clock when a message is sent to them. Shared: several actors
+  // may use one policy if it is thread-safe. See dequeue_policy.hpp;
+  // troupe::patterns::shed_by_queue_delay() makes a CoDel one.
+  std::shared_ptr<dequeue_policy> dequeue = nullptr;
 };
 
 // A snapshot of one actor; fields are read without a common lock, so they

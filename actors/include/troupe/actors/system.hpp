@@ -11,7 +11,7 @@
 //     already accepted; supervisors stop their children first, then
 //     themselves). A message is either handled or counted as a dead letter:
 //     after shutdown, accepted == processed + dead letters of the accepted
-//     kinds (dropped_oldest, expired, unprocessed), exactly.
+//     kinds (dropped_oldest, expired, shed, unprocessed), exactly.
 //  4. shutdown() waits until every actor has stopped, for at most
 //     `shutdown_timeout` (system_options). Actors still running then (one
 //     waiting forever on something that never comes, such as a blocking

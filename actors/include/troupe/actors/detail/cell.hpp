@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <new>
 
+#include "troupe/actors/dequeue_policy.hpp"
 #include "troupe/actors/detail/alloc.hpp"
 #include "troupe/actors/detail/mpsc_queue.hpp"
 #include "troupe/actors/error.hpp"
@@ -29,6 +30,7 @@ namespace troupe::detail {
 using time_point = troupe::clock::time_point;
 inline constexpr time_point no_deadline = time_point::max();
 
+class scheduler;
 struct system_impl;
 struct actor_cell;
 struct cell_ext;
@@ -36,6 +38,29 @@ struct reply_state_base;
 struct coroutine_root;
 
 enum class envelope_op : std::uint8_t { deliver, reject };
+
+// A message's priority class and the time it was sent, in one word: the
+// class in the top two bits, the send time (clock nanoseconds, written only
+// for actors with a dequeue policy) in the other 62, which hold 146 years.
+class send_stamp {
+ public:
+  message_priority priority() const noexcept { return static_cast<message_priority>(bits_ >> 62); }
+  void set_priority(message_priority p) noexcept {
+    bits_ = (bits_ & time_mask) | (static_cast<std::uint64_t>(p) << 62);
+  }
+  time_point sent_at() const noexcept {
+    return time_point(clock::duration(static_cast<clock::duration::rep>(bits_ & time_mask)));
+  }
+  // Times before the clock's epoch count as the epoch.
+  void set_sent_at(time_point t) noexcept {
+    const auto ns = t.time_since_epoch().count();
+    bits_ = (bits_ & ~time_mask) | (ns < 0 ? 0 : static_cast<std::uint64_t>(ns) & time_mask);
+  }
+
+ private:
+  static constexpr std::uint64_t time_mask = (std::uint64_t{1} << 62) - 1;
+  std::uint64_t bits_ = static_cast<std::uint64_t>(message_priority::normal) << 62;
+};
 
 // A user message. The typed subclass (user_envelope<A, M>) holds the payload.
 struct envelope : mpsc_node {
@@ -45,6 +70,7 @@ struct envelope : mpsc_node {
   void (*fn)(envelope*, actor_cell*, envelope_op, dead_letter_reason) = nullptr;
   time_point deadline = no_deadline;
   reply_state_base* reply = nullptr;  // asks only (one reference)
+  send_stamp stamp;                   // priority class; send time if the target has a dequeue policy
 };
 
 // A system message: stop tokens, monitors' down and exit signals,
@@ -84,6 +110,9 @@ inline constexpr std::uint8_t flag_alive = 1;  // the user object is constructed
 struct actor_cell : task_header {
   const cell_vtable* vt = nullptr;
   system_impl* sys = nullptr;
+  // spawn_options::dequeue, owned by the cell_ext; set before the actor is
+  // published and never changed, so senders and turns read it plainly.
+  dequeue_policy* dequeue = nullptr;
   std::atomic<std::uint64_t> word{0};  // a mailbox_word (src/mailbox_word.hpp)
   mpsc_queue user_q;
   mpsc_queue sys_q;
@@ -103,6 +132,16 @@ struct actor_cell : task_header {
   actor_cell* next_sib = nullptr;
   std::atomic<std::uint64_t> processed{0};  // written by the turn only
 };
+
+// The bits of actor_cell::word that count queued user messages (the depth):
+// mailbox_word::user_mask (src/mailbox_word.hpp checks they agree).
+inline constexpr std::uint64_t mailbox_depth_mask = (std::uint64_t{1} << 28) - 1;
+// User messages accepted and not yet handled (or being handled), as of one
+// relaxed load of the word: for balancers, which want a recent value and
+// nothing published with it. Any thread.
+inline std::size_t mailbox_depth(const actor_cell* c) noexcept {
+  return static_cast<std::size_t>(c->word.load(std::memory_order_relaxed) & mailbox_depth_mask);
+}
 
 inline void add_ref(actor_cell* c) noexcept {
   // relaxed: a new reference is made from an existing one, which keeps the
@@ -161,5 +200,8 @@ bool post_sys(actor_cell* c, sys_message* m) noexcept;
 void note_dead_letter(system_impl* s, actor_cell* target, dead_letter_reason why, const char* type) noexcept;
 void check_ref(const actor_cell* c, const char* what);
 time_point now_of(const system_impl* s) noexcept;
+// The runtime scheduler of s: for layers above that arm their own timers
+// (detail::arm_timer) on the wheels the actors use.
+scheduler& scheduler_of(const system_impl* s) noexcept;
 
 }  // namespace troupe::detail

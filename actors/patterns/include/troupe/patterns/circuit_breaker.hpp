@@ -187,6 +187,20 @@ class circuit_breaker {
   // thread, after the lock is released). Thread-safe.
   void record(const permit& p, outcome o, clock::duration latency, clock::time_point now);
 
+  // The current time, read only when asked (a clock read is ~45 ns on a VM,
+  // a good part of an ask's round trip).
+  struct time_source {
+    clock::time_point (*read)(const void* ctx) noexcept;
+    const void* ctx;
+    clock::time_point operator()() const noexcept { return read(ctx); }
+  };
+  // As record(p, o, now() - started, now()), reading the time only when the
+  // breaker needs it: for a slow-call condition (the latency), a time-based
+  // window, a probe, or a transition. So the common case, a call recorded
+  // by a closed breaker with a count window and no slow-call condition,
+  // reads no clock unless it trips the breaker. Thread-safe.
+  void record(const permit& p, outcome o, clock::time_point started, time_source now);
+
   // Operator controls. force_open and disable are transitions unless the
   // breaker is already there; reset is always one (closed -> closed too),
   // clearing the window, the backoff and any probes. Thread-safe.
@@ -234,6 +248,8 @@ class circuit_breaker {
   void transition_locked(breaker_state to, transition_reason why, clock::time_point now, pending_events& ev);
   void count_verdict_locked(verdict v, bool slow);
   void record_closed_locked(verdict v, bool slow, clock::time_point now, pending_events& ev);
+  // Adds a counted call to the window; the reason to trip, if it must.
+  std::optional<transition_reason> closed_trip_locked(verdict v, bool slow, clock::time_point now);
   void probe_result_locked(std::uint8_t slot, verdict v, clock::time_point now, pending_events& ev,
                            transition_reason on_failure);
   void expire_probes_locked(clock::time_point now, pending_events& ev);
@@ -248,7 +264,10 @@ class circuit_breaker {
   std::atomic<std::uint64_t> word_{static_cast<std::uint64_t>(breaker_state::closed)};
   std::atomic<clock::duration::rep> open_until_ns_{0};
 
-  mutable troupe::detail::spinlock lock_;
+  // On its own cache line: record() writes the lock and the fields after it
+  // on every call, often from another core than the try_acquire() that reads
+  // word_ above.
+  alignas(64) mutable troupe::detail::spinlock lock_;
   // --- under lock_ ---
   detail::sliding_window window_;
   std::uint32_t consecutive_failures_ = 0;

@@ -60,13 +60,22 @@ struct p2c_config {
 
 template <class Routee>
 class p2c_router {
+  // What a completion needs to learn from, copied into each routee's node:
+  // a lease outlives the router, the node outlives every lease.
+  struct learning {
+    clock::duration decay;
+    clock::duration error_decay;
+    failure_classifier classify;
+  };
   struct stats {
-    stats(clock::time_point now, double latency_ns) noexcept
+    stats(clock::time_point now, double latency_ns, const p2c_config& cfg) noexcept
         : added_ns(now.time_since_epoch().count()),
+          learn{cfg.decay, cfg.error_decay, cfg.classify},
           latency_ns(latency_ns),
           latency_at(added_ns),
           error_at(added_ns) {}
     const clock::duration::rep added_ns;
+    const learning learn;
     // relaxed atomics throughout: lone estimates (see the header comment).
     std::atomic<double> latency_ns;
     std::atomic<clock::duration::rep> latency_at;
@@ -85,12 +94,11 @@ class p2c_router {
   class lease {
    public:
     lease() = default;
-    lease(lease&& o) noexcept : node_(std::exchange(o.node_, nullptr)), cfg_(o.cfg_) {}
+    lease(lease&& o) noexcept : node_(std::exchange(o.node_, nullptr)) {}
     lease& operator=(lease&& o) noexcept {
       if (this != &o) {
         release();
         node_ = std::exchange(o.node_, nullptr);
-        cfg_ = o.cfg_;
       }
       return *this;
     }
@@ -103,10 +111,10 @@ class p2c_router {
     // Outcomes the classifier ignores teach nothing. Thread-safe.
     void complete(outcome o, clock::duration latency, clock::time_point now) noexcept {
       if (!node_) return;
-      const verdict v = cfg_->classify(o);
+      const verdict v = node_->state.learn.classify(o);
       if (v != verdict::ignored) {
-        p2c_router::learn_latency(node_->state, *cfg_, static_cast<double>(latency.count()), now);
-        p2c_router::learn_error(node_->state, *cfg_, v == verdict::failure ? 1.0 : 0.0, now);
+        p2c_router::learn_latency(node_->state, static_cast<double>(latency.count()), now);
+        p2c_router::learn_error(node_->state, v == verdict::failure ? 1.0 : 0.0, now);
       }
       release();
     }
@@ -118,7 +126,6 @@ class p2c_router {
    private:
     friend class p2c_router;
     node* node_ = nullptr;
-    const p2c_config* cfg_ = nullptr;
   };
 
   explicit p2c_router(p2c_config cfg = {})
@@ -137,7 +144,7 @@ class p2c_router {
       auto next = std::make_unique<snapshot>();
       next->members.copy_from(cur.members);
       if (!cur.members.contains(id)) {
-        next->members.insert(new node(id, std::move(r), now, mean_latency(cur, now)));
+        next->members.insert(new node(id, std::move(r), now, mean_latency(cur, now), cfg_));
         added = true;
       }
       return next;
@@ -226,7 +233,6 @@ class p2c_router {
       }
       chosen->take_lease();
       l.node_ = chosen;
-      l.cfg_ = &cfg_;
       return l;
     });
   }
@@ -242,19 +248,18 @@ class p2c_router {
     return sum / static_cast<double>(nodes.size());
   }
 
-  static void learn_latency(stats& s, const p2c_config& cfg, double sample_ns,
-                            clock::time_point now) noexcept {
+  static void learn_latency(stats& s, double sample_ns, clock::time_point now) noexcept {
     const clock::duration::rep t = now.time_since_epoch().count();
     const double prev = s.latency_ns.load(std::memory_order_relaxed);
-    const double w = decay_factor(t - s.latency_at.load(std::memory_order_relaxed), cfg.decay);
+    const double w = decay_factor(t - s.latency_at.load(std::memory_order_relaxed), s.learn.decay);
     const double next = sample_ns > prev ? sample_ns : prev * w + sample_ns * (1.0 - w);
     s.latency_ns.store(next, std::memory_order_relaxed);
     s.latency_at.store(t, std::memory_order_relaxed);
   }
-  static void learn_error(stats& s, const p2c_config& cfg, double sample, clock::time_point now) noexcept {
+  static void learn_error(stats& s, double sample, clock::time_point now) noexcept {
     const clock::duration::rep t = now.time_since_epoch().count();
     const double prev = s.error_rate.load(std::memory_order_relaxed);
-    const double w = decay_factor(t - s.error_at.load(std::memory_order_relaxed), cfg.error_decay);
+    const double w = decay_factor(t - s.error_at.load(std::memory_order_relaxed), s.learn.error_decay);
     // With no time between samples a plain average over ~8 samples, so a
     // burst of failures at one instant still registers.
     const double keep = std::min(w, 0.875);
