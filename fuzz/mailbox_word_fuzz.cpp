@@ -43,10 +43,10 @@ struct model {
   }
   bool has_work() const { return sys != 0 || (!pause && depth != 0); }
   std::string describe() const {
-    return "depth " + std::to_string(depth) + " sys " + std::to_string(sys) + " sched " + std::to_string(sched) +
-           " closed " + std::to_string(closed) + " kill " + std::to_string(kill) + " final " +
-           std::to_string(final) + " pause " + std::to_string(pause) + " admit " + std::to_string(admit) +
-           " waiting " + std::to_string(waiting);
+    return "depth " + std::to_string(depth) + " sys " + std::to_string(sys) + " sched " +
+           std::to_string(sched) + " closed " + std::to_string(closed) + " kill " + std::to_string(kill) +
+           " final " + std::to_string(final) + " pause " + std::to_string(pause) + " admit " +
+           std::to_string(admit) + " waiting " + std::to_string(waiting);
   }
 };
 
@@ -55,7 +55,8 @@ constexpr std::uint32_t sys_max = (1u << 25) - 1;
 void check_same(mailbox_word w, const model& m, const char* after) {
   FUZZ_CHECK(w.bits() == m.bits(), std::string("after ") + after + ": word " + std::to_string(w.bits()) +
                                        ", model " + std::to_string(m.bits()) + " (" + m.describe() + ")");
-  FUZZ_CHECK(w.depth() == m.depth && w.sys_count() == m.sys, std::string("after ") + after + ": decoded counts");
+  FUZZ_CHECK(w.depth() == m.depth && w.sys_count() == m.sys,
+             std::string("after ") + after + ": decoded counts");
   FUZZ_CHECK(w.scheduled() == m.sched && w.closed() == (m.closed || m.final) && w.killed() == m.kill &&
                  w.final() == m.final && w.paused() == m.pause && w.admitting() == m.admit,
              std::string("after ") + after + ": decoded flags");
@@ -68,13 +69,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   troupe::fuzz::input in(data, size);
   const auto pol = static_cast<policy>(in.byte() % 4);
   // Small capacities, and the largest the word can hold.
-  const std::uint32_t capacity = in.flag() ? static_cast<std::uint32_t>(in.range(1, 8)) : mailbox_word::max_capacity;
+  const std::uint32_t capacity =
+      in.flag() ? static_cast<std::uint32_t>(in.range(1, 8)) : mailbox_word::max_capacity;
 
   // A starting state an actor can be in: some messages queued (counts may
   // start at the top of their fields), a turn queued if there is work.
   model m;
-  m.depth = static_cast<std::uint32_t>(in.flag() ? capacity - in.range(0, std::min<std::uint32_t>(capacity, 3))
-                                                 : in.range(0, capacity));
+  m.depth = static_cast<std::uint32_t>(
+      in.flag() ? capacity - in.range(0, std::min<std::uint32_t>(capacity, 3)) : in.range(0, capacity));
   m.sys = static_cast<std::uint32_t>(in.flag() ? sys_max - in.range(0, 64) : in.range(0, 3));
   m.pause = in.flag();
   m.sched = m.has_work() || in.flag();
@@ -90,10 +92,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         op = "send";
         const auto r = w.try_reserve(capacity);
         reserve want;
-        if (m.closed || m.final) want = reserve::closed;
-        else if (m.admit) want = reserve::behind;
-        else if (m.depth >= capacity) want = reserve::full;
-        else want = (!m.sched && !m.pause) ? reserve::scheduled : reserve::queued;
+        if (m.closed || m.final)
+          want = reserve::closed;
+        else if (m.admit)
+          want = reserve::behind;
+        else if (m.depth >= capacity)
+          want = reserve::full;
+        else
+          want = (!m.sched && !m.pause) ? reserve::scheduled : reserve::queued;
         FUZZ_CHECK(r.outcome == want, "try_reserve: outcome " + std::to_string(int(r.outcome)) + ", model " +
                                           std::to_string(int(want)) + " (" + m.describe() + ")");
         if (want == reserve::scheduled || want == reserve::queued) {
@@ -124,8 +130,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         op = "post_sys";
         if (m.sys == sys_max) break;  // the system lane is bounded by what exists to send
         const auto r = w.post_sys();
-        FUZZ_CHECK(r.has_value() == !m.final, "post_sys: accepted " + std::to_string(r.has_value()) +
-                                                  " (" + m.describe() + ")");
+        FUZZ_CHECK(r.has_value() == !m.final,
+                   "post_sys: accepted " + std::to_string(r.has_value()) + " (" + m.describe() + ")");
         if (!r) break;
         FUZZ_CHECK(r->sets_sched == !m.sched, "post_sys: sets_sched disagrees (" + m.describe() + ")");
         ++m.sys;
@@ -218,7 +224,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
     check_same(w, m, op);
-    FUZZ_CHECK(m.depth <= capacity, std::string("after ") + op + ": depth above capacity (" + m.describe() + ")");
+    FUZZ_CHECK(m.depth <= capacity,
+               std::string("after ") + op + ": depth above capacity (" + m.describe() + ")");
     FUZZ_CHECK(m.waiting == 0 || m.admit, std::string("after ") + op + ": a waiting sender without ADMIT");
     FUZZ_CHECK(!m.has_work() || m.sched || m.final,
                std::string("after ") + op + ": runnable work and no turn queued (" + m.describe() + ")");
