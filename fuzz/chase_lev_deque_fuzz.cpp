@@ -16,6 +16,7 @@
 #include <string>
 
 #include "fuzz_input.hpp"
+
 #include "troupe/runtime/detail/chase_lev_deque.hpp"
 
 namespace {
@@ -35,7 +36,8 @@ struct model {
 
 // An item handed back by the deque: the one the model expected, freed.
 void take(item* got, const model::entry& want, const char* by) {
-  FUZZ_CHECK(got == want.p, std::string(by) + " returned the wrong item (index " + std::to_string(want.index) + ")");
+  FUZZ_CHECK(got == want.p,
+             std::string(by) + " returned the wrong item (index " + std::to_string(want.index) + ")");
   FUZZ_CHECK(*got == want.index, std::string(by) + ": item's payload changed");
   delete got;
 }
@@ -65,8 +67,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
       FUZZ_CHECK(got != nullptr, std::string(by) + " returned nothing from a non-empty deque");
       take(got, m.items.back(), by);
-      if (m.items.size() == 1) ++m.top;
-      else --m.bottom;
+      if (m.items.size() == 1)
+        ++m.top;
+      else
+        --m.bottom;
       m.items.pop_back();
     };
     auto thief_take = [&](item* got, const char* by) {
@@ -116,8 +120,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           break;
         }
       }
-      FUZZ_CHECK(dq.bottom_index() == m.bottom, "bottom_index " + std::to_string(dq.bottom_index()) +
-                                                    ", model " + std::to_string(m.bottom));
+      FUZZ_CHECK(dq.bottom_index() == m.bottom,
+                 "bottom_index " + std::to_string(dq.bottom_index()) + ", model " + std::to_string(m.bottom));
       FUZZ_CHECK(dq.size_estimate() == m.items.size(), "size_estimate " + std::to_string(dq.size_estimate()) +
                                                            ", model " + std::to_string(m.items.size()));
       FUZZ_CHECK(dq.empty_estimate() == m.items.empty(), "empty_estimate disagrees with the model");

@@ -72,7 +72,7 @@ class input {
 
 // FUZZ_CHECK(condition, detail): detail (a std::string expression) is built
 // only when the condition fails.
-#define FUZZ_CHECK(condition, detail)                                     \
-  do {                                                                    \
+#define FUZZ_CHECK(condition, detail)                                                 \
+  do {                                                                                \
     if (!(condition)) ::troupe::fuzz::fail(__FILE__, __LINE__, #condition, (detail)); \
   } while (false)
