@@ -11,14 +11,26 @@ target_compile_options(troupe_internal INTERFACE -Wall -Wextra -Wpedantic)
 # the flags must reach every object and every link in the tree (libraries,
 # tests, benchmarks, samples), including targets that do not link
 # troupe_internal, or the instrumented and uninstrumented code would disagree.
-# GCC defines __SANITIZE_ADDRESS__ / __SANITIZE_THREAD__, which the runtime
-# uses to announce fiber switches to the sanitizer.
+# The runtime announces fiber switches to the sanitizer when it sees one
+# (TROUPE_ASAN / TROUPE_TSAN in troupe/runtime/detail/platform.hpp).
+#
+# 'fuzzer' (clang only, the `fuzz` preset): ASan+UBSan, plus libFuzzer's
+# coverage instrumentation on every object (-fsanitize=fuzzer-no-link), so
+# the library code a fuzz target drives guides the fuzzer. Only the fuzz
+# targets link libFuzzer itself (-fsanitize=fuzzer, fuzz/CMakeLists.txt).
 if(TROUPE_SANITIZER STREQUAL "address")
   set(_troupe_san_flags -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
 elseif(TROUPE_SANITIZER STREQUAL "thread")
   set(_troupe_san_flags -fsanitize=thread -fno-omit-frame-pointer)
+elseif(TROUPE_SANITIZER STREQUAL "fuzzer")
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "TROUPE_SANITIZER=fuzzer needs clang (libFuzzer), not ${CMAKE_CXX_COMPILER_ID}: "
+                        "use the `fuzz` preset")
+  endif()
+  set(_troupe_san_flags -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
+  add_compile_options(-fsanitize=fuzzer-no-link)
 elseif(NOT TROUPE_SANITIZER STREQUAL "")
-  message(FATAL_ERROR "TROUPE_SANITIZER must be '', 'address' or 'thread', not '${TROUPE_SANITIZER}'")
+  message(FATAL_ERROR "TROUPE_SANITIZER must be '', 'address', 'thread' or 'fuzzer', not '${TROUPE_SANITIZER}'")
 endif()
 if(_troupe_san_flags)
   message(STATUS "troupe: sanitizer build (${TROUPE_SANITIZER}): ${_troupe_san_flags}")

@@ -11,13 +11,13 @@
 
 #include <boost/context/fiber.hpp>
 
-#if defined(__SANITIZE_ADDRESS__)
+#include "troupe/runtime/detail/platform.hpp"  // TROUPE_ASAN, TROUPE_TSAN
+
+#if TROUPE_ASAN
 #include <sanitizer/common_interface_defs.h>
-#define TROUPE_ASAN 1
 #endif
-#if defined(__SANITIZE_THREAD__)
+#if TROUPE_TSAN
 #include <sanitizer/tsan_interface.h>
-#define TROUPE_TSAN 1
 #endif
 
 namespace troupe::detail {

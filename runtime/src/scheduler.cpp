@@ -50,7 +50,7 @@ constexpr auto stuck_interval = std::chrono::microseconds(20);
 // stuck one delays others' timeouts by about a millisecond.
 constexpr std::uint64_t timer_grace_ns = 1'000'000;
 
-#if defined(__SANITIZE_THREAD__)
+#if TROUPE_TSAN
 std::atomic<int> fence_word{0};
 #endif
 
@@ -100,7 +100,7 @@ void*& fiber_local() noexcept {
 }
 
 void full_fence() noexcept {
-#if defined(__SANITIZE_THREAD__)
+#if TROUPE_TSAN
   fence_word.fetch_add(0, std::memory_order_seq_cst);
 #else
   seq_cst_fence();

@@ -176,18 +176,23 @@ timer_entry* timer_wheel::take_due(std::uint64_t now_ns, bool try_lock) noexcept
     }
     if (kept) break;  // nothing later in the wheel can be due yet
   }
-  hint_.store(next_poll_locked(), std::memory_order_relaxed);
+  hint_.store(next_poll_locked(now_ns), std::memory_order_relaxed);
   return head;
 }
 
-std::uint64_t timer_wheel::next_poll_locked() const noexcept {
+std::uint64_t timer_wheel::next_poll_locked(std::uint64_t now_ns) const noexcept {
   expiry x;
   if (!next_expiry(x)) return never;
   if (x.level != 0) return x.tick << tick_shift;
   std::uint64_t earliest = never;
   int scanned = 0;
   for (const timer_entry* e = slots_[x.slot].head; e; e = e->next) {
-    if (++scanned > max_scan) return x.tick << tick_shift;
+    // Too long to scan: the slot's start, but never now or earlier. A slot
+    // of the current tick was just polled, so all it holds is due after
+    // now; a hint of its start would have its worker poll again at once,
+    // and again, until the tick ended (and a driven runtime's next_timer()
+    // would not move on).
+    if (++scanned > max_scan) return std::max(x.tick << tick_shift, now_ns == never ? never : now_ns + 1);
     earliest = std::min(earliest, e->when);
   }
   return earliest;

@@ -81,7 +81,7 @@ class timer_wheel {
   void unlink(timer_entry* e) noexcept;
   list take_list(std::uint16_t slot) noexcept;
   bool next_expiry(expiry& out) const noexcept;
-  std::uint64_t next_poll_locked() const noexcept;
+  std::uint64_t next_poll_locked(std::uint64_t now_ns) const noexcept;  // after polling at now_ns
   void count(timer_entry* e, int delta) noexcept;
 
   spinlock lock_;

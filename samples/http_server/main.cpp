@@ -8,6 +8,7 @@
 //   http_server [--port N] [--deadline-ms N]     (port 0: an ephemeral one)
 //
 // Prints "listening on 127.0.0.1:PORT" first; stops on SIGINT or SIGTERM.
+#include "params.hpp"
 #include "services.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -19,10 +20,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include <charconv>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
 #include <exception>
 #include <future>
 #include <memory>
@@ -74,18 +73,6 @@ response error_response(troupe::actor_errc e) {
   }
 }
 
-// The `ms` parameter of a query such as "ms=250", the only one the routes
-// take; nullopt if the query is malformed.
-std::optional<std::chrono::milliseconds> ms_param(std::string_view query, std::chrono::milliseconds fallback) {
-  if (query.empty()) return fallback;
-  if (!query.starts_with("ms=")) return std::nullopt;
-  query.remove_prefix(3);
-  unsigned ms = 0;
-  auto [end, ec] = std::from_chars(query.data(), query.data() + query.size(), ms);
-  if (ec != std::errc{} || end != query.data() + query.size() || ms > 60'000) return std::nullopt;
-  return std::chrono::milliseconds(ms);
-}
-
 // One connection: read a request, answer it, read the next (keep-alive).
 // Every handler runs on the connection's strand, so they never overlap.
 class session : public std::enable_shared_from_this<session> {
@@ -109,8 +96,7 @@ class session : public std::enable_shared_from_this<session> {
 
   void route() {
     const std::string_view target(req_.target().data(), req_.target().size());
-    const std::string_view path = target.substr(0, target.find('?'));
-    const std::string_view query = path.size() < target.size() ? target.substr(path.size() + 1) : "";
+    const auto [path, query] = split_target(target);
     const http::verb method = req_.method();
 
     if (path.starts_with("/value/") && path.size() > 7) {
@@ -213,31 +199,8 @@ class listener : public std::enable_shared_from_this<listener> {
   const services& svc_;
 };
 
-struct config {
-  unsigned short port = 8080;
-  std::chrono::milliseconds deadline{100};
-};
-
-std::optional<config> parse(int argc, char** argv) {
-  config c;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    unsigned v = 0;
-    const char* s = argv[i + 1];
-    auto [end, ec] = std::from_chars(s, s + std::strlen(s), v);
-    if (ec != std::errc{} || *end != '\0') return std::nullopt;
-    if (std::string_view(argv[i]) == "--port" && v <= 65535)
-      c.port = static_cast<unsigned short>(v);
-    else if (std::string_view(argv[i]) == "--deadline-ms" && v > 0)
-      c.deadline = std::chrono::milliseconds(v);
-    else
-      return std::nullopt;
-  }
-  if (argc % 2 == 0) return std::nullopt;  // an option without its value
-  return c;
-}
-
 int main(int argc, char** argv) {
-  const std::optional<config> cfg = parse(argc, argv);
+  const std::optional<config> cfg = parse_command_line(argc, argv);
   if (!cfg) {
     std::fprintf(stderr, "usage: %s [--port N] [--deadline-ms N]\n", argv[0]);
     return 2;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "troupe/runtime.hpp"
+#include "troupe/runtime/detail/platform.hpp"  // TROUPE_ASAN, TROUPE_TSAN
 
 namespace {
 
@@ -268,7 +269,7 @@ TEST(RuntimeTest, DestroyingTheRuntimeFromItsOwnWorkerDetachesIt) {
   EXPECT_TRUE(current_was_null.load()) << "a detached runtime is no longer current";
 }
 
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if !TROUPE_ASAN && !TROUPE_TSAN
 // In a forked child: lower the address-space limit so that no thread stack
 // can be mapped, then start a runtime. Exits 0 if it threw
 // resource_exhausted.

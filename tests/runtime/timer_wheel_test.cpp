@@ -118,6 +118,22 @@ TEST(TimerWheelTest, EntriesWithinOneTickFireInArmingOrderAndOnlyWhenDue) {
   EXPECT_EQ(drain(w, base + 50'000).size(), 1u);
 }
 
+// More entries in the current tick's slot than the hint scans (64), all due
+// later in the tick: the hint is still later than the poll (found by
+// fuzz/timer_wheel_fuzz.cpp; it was the slot's start, already past, so the
+// worker polled again at once until the tick ended).
+TEST(TimerWheelTest, AFullSlotOfTheCurrentTickAsksForAPollLaterThanNow) {
+  timer_wheel w;
+  const std::uint64_t base = 64 * tick * 1000;
+  drain(w, base);
+  std::vector<probe> entries(100);
+  for (std::size_t i = 0; i < entries.size(); ++i) arm(w, &entries[i], base + 20'000 + i);
+  EXPECT_TRUE(drain(w, base + 10'000).empty());
+  EXPECT_GT(w.hint(), base + 10'000);
+  EXPECT_LE(w.hint(), base + 20'000) << "still no later than the earliest deadline";
+  EXPECT_EQ(drain(w, base + 20'000 + 99).size(), 100u);
+}
+
 TEST(TimerWheelTest, CancelledEntriesNeverFireAndLeaveTheWheelAtOnce) {
   timer_wheel w;
   drain(w, 0);

@@ -240,17 +240,7 @@ class chase_lev_deque {
   // atomics need 128 bytes between them to stay out of each other's way.
   static constexpr std::size_t kCacheLine = 128;
   static constexpr std::size_t kMaxInitial = std::size_t{1} << 40;
-#if defined(__SANITIZE_THREAD__)
-  static constexpr bool kTsanBuild = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-  static constexpr bool kTsanBuild = true;
-#else
-  static constexpr bool kTsanBuild = false;
-#endif
-#else
-  static constexpr bool kTsanBuild = false;
-#endif
+  static constexpr bool kTsanBuild = TROUPE_TSAN;
 
   // A circular array: header, then `capacity` slots, in one allocation.
   struct buffer {

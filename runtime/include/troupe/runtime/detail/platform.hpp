@@ -4,6 +4,31 @@
 
 #include <atomic>
 
+// TROUPE_ASAN / TROUPE_TSAN: 1 in an AddressSanitizer / ThreadSanitizer
+// build, else 0. GCC says so with __SANITIZE_ADDRESS__ / __SANITIZE_THREAD__;
+// clang 19 defines neither and answers __has_feature instead (the fuzz build
+// is clang's ASan: without this its fibers would switch stacks unannounced).
+#if defined(__SANITIZE_ADDRESS__)
+#define TROUPE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TROUPE_ASAN 1
+#endif
+#endif
+#ifndef TROUPE_ASAN
+#define TROUPE_ASAN 0
+#endif
+#if defined(__SANITIZE_THREAD__)
+#define TROUPE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TROUPE_TSAN 1
+#endif
+#endif
+#ifndef TROUPE_TSAN
+#define TROUPE_TSAN 0
+#endif
+
 // On a function that returns (the address of) a thread_local: every call
 // computes it afresh. A fiber may suspend on one thread and resume on
 // another, so a caller must never reuse a result from before a switch. GCC:
@@ -24,7 +49,7 @@ namespace troupe::detail {
 // mfence, which made its fork-join 2-5x slower). Sanitizer builds keep the
 // standard fence (ThreadSanitizer's callers avoid fences altogether).
 inline void seq_cst_fence() noexcept {
-#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__) && !defined(__SANITIZE_ADDRESS__)
+#if defined(__x86_64__) && !TROUPE_TSAN && !TROUPE_ASAN
   asm volatile("lock orq $0, (%%rsp)" ::: "memory", "cc");
 #else
   std::atomic_thread_fence(std::memory_order_seq_cst);

@@ -23,7 +23,7 @@
 
 // Sanitizer builds bypass the cache, so ASan sees every block's lifetime and
 // TSan every reuse.
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#if TROUPE_ASAN || TROUPE_TSAN
 #define TROUPE_SMALL_ALLOC_BYPASS 1
 #endif
 
