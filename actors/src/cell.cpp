@@ -50,7 +50,7 @@ void deliver_exit(actor_cell* peer, actor_cell* who, const exit_reason& r) {
       c->vt->on_exit(c, &x);
     } else if (x.reason.abnormal()) {
       exit_reason why{exit_kind::linked, "linked actor failed: " + x.reason.message, x.reason.exception};
-      handle_failure(c, std::move(why));
+      handle_failure(c, why);
     }
   }));
 }
@@ -120,7 +120,7 @@ void finalize(actor_cell* c) {
     deliver_exit(peer, c, reason);
     release_cell(peer);
   }
-  if (!names.empty()) unregister_names(c, std::move(names));
+  if (!names.empty()) unregister_names(c, names);
   if (actor_cell* p = c->parent) {
     add_ref(c);
     post_or_dispose(p, make_sys([c](actor_cell* sup, bool deliver) {
@@ -361,7 +361,7 @@ bool try_finalize(actor_cell* c, std::uint64_t w) {
   return true;
 }
 
-void handle_failure(actor_cell* c, exit_reason reason) {
+void handle_failure(actor_cell* c, const exit_reason& reason) {
   system_impl* s = c->sys;
   // relaxed: statistics.
   s->failures.fetch_add(1, std::memory_order_relaxed);

@@ -79,7 +79,7 @@ void post_or_dispose(actor_cell* target, sys_message* m) noexcept;
 // --- the running turn's side of the lifecycle ----------------------------------
 // A handler threw (or a linked actor died): supervised, the actor is
 // suspended and its supervisor decides; otherwise it stops.
-void handle_failure(actor_cell* c, exit_reason reason);
+void handle_failure(actor_cell* c, const exit_reason& reason);
 // Runs a system message in the turn, turning an exception into a failure.
 void run_sys(actor_cell* c, sys_message* m);
 // Sets FINAL if the word still equals `w` (nothing arrived), then finalises.

@@ -66,7 +66,7 @@ void escalate(actor_cell* sc, supervisor& s, const exit_reason& cause) {
                     std::to_string(s.options.within.count()) + " ms); last failure: " + cause.message,
                 cause.exception};
   if (sc->parent) {
-    handle_failure(sc, std::move(r));  // our parent decides
+    handle_failure(sc, r);  // our parent decides
     return;
   }
   // relaxed: a statistic.

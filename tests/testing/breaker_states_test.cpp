@@ -57,8 +57,12 @@ TEST(BreakerOnVirtualTime, GoesThroughEveryStateWithoutASleep) {
   auto svc = h.system().spawn<payment>(&received);
   auto pay = troupe::protect(svc).breaker({.consecutive_failures = tp::consecutive_failures_trip{.threshold = 3},
                                            .failure_rate = std::nullopt,
+                                           .slow_calls = std::nullopt,
+                                           .window = {},
                                            .open = {.base = 30s, .cap = 5min, .multiplier = 2.0, .jitter = 0.0},
-                                           .half_open_probes = 1});
+                                           .half_open_probes = 1,
+                                           .classify = {},
+                                           .seed = 1});
   std::vector<seen> log;
   pay.subscribe([&](const tp::breaker_transition& t) {
     log.push_back({t.from, t.to, t.reason, t.at - start, t.open_for});
@@ -129,7 +133,9 @@ TEST(BreakerOnVirtualTime, GoesThroughEveryStateWithoutASleep) {
     EXPECT_EQ(log[i].to, want[i].to);
     EXPECT_EQ(log[i].why, want[i].why);
     EXPECT_EQ(log[i].at, want[i].at);
-    if (want[i].to == S::open) EXPECT_EQ(log[i].open_for, want[i].open_for);
+    if (want[i].to == S::open) {
+      EXPECT_EQ(log[i].open_for, want[i].open_for);
+    }
   }
 }
 

@@ -21,7 +21,7 @@ int main() {
   troupe::runtime rt{troupe::runtime_options{.driven = true}};
   troupe::counting_semaphore gate;
   std::atomic<int> passed{0};
-  std::vector<troupe::task<void>> tasks;
+  std::vector<troupe::join_handle<void>> tasks;
   for (int i = 0; i < 3; ++i) tasks.push_back(troupe::spawn(rt, [&] { wait_for_the_gate(gate, passed); }));
   rt.run_until_idle();
   troupe_gdb_stop_here();
