@@ -113,6 +113,8 @@ bool on_worker_of(const scheduler& s) noexcept {
   worker* w = this_worker();
   return w && &w->sched == &s;
 }
+
+bool accepting_external(const scheduler& s) noexcept { return s.accepting_external(); }
 scheduler& scheduler_of(runtime& rt) noexcept { return rt.scheduler(); }
 void retain_until_exit(scheduler& s, std::shared_ptr<void> p) { s.retain(std::move(p)); }
 

@@ -32,6 +32,12 @@ void schedule_yield(scheduler& s, task_header* t) noexcept;
 // True on one of s's workers.
 bool on_worker_of(const scheduler& s) noexcept;
 
+// False once shutdown of s has begun (as runtime::stopping()). Callers on
+// foreign threads refuse work then: nothing may run it once shutdown is
+// complete. Thread-safe; usable until the scheduler is freed, which outlives
+// the runtime object when a task destroyed it.
+bool accepting_external(const scheduler& s) noexcept;
+
 scheduler& scheduler_of(runtime& rt) noexcept;
 
 // Keeps `p` alive until the runtime has shut down (every worker joined, every
