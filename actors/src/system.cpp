@@ -183,6 +183,9 @@ shutdown_report actor_system::shutdown(stop_mode mode) {
   const auto give_up = default_clock()->now() + s->shutdown_timeout;
   auto pause = std::chrono::microseconds(50);
   while (live_top_level(s) > 0 && default_clock()->now() < give_up) {
+    // The runtime shutting down under the system: what it can still run, its
+    // own shutdown runs; waiting here would only wait out the timeout.
+    if (!detail::accepting_external(*s->sched)) break;
     if (s->rt->driven()) {
       // Nothing runs unless this thread runs it; nothing left to run while
       // actors live means they wait on something that will not come.
