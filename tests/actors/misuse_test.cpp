@@ -332,6 +332,102 @@ TEST(ActorMisuse, ABlockingGetOnTheDrivingThreadIsWouldDeadlock) {
   EXPECT_EQ(w.dead(dead_letter_reason::unanswered), 1u);
 }
 
+// A full mailbox (capacity 1, one message queued) under each policy, met by
+// each way of sending from outside: every refusal is the documented code
+// and a dead letter of the matching reason; nothing is lost uncounted.
+TEST(ActorMisuse, AFullMailboxUnderEachPolicyRefusesOrDropsWithItsReason) {
+  struct expectation {
+    overflow_policy policy;
+    actor_errc send, ask;
+    dead_letter_reason reason;
+  };
+  const expectation cases[] = {
+      {overflow_policy::fail, actor_errc::mailbox_full, actor_errc::mailbox_full, dead_letter_reason::mailbox_full},
+      {overflow_policy::drop_newest, actor_errc::dropped, actor_errc::dropped, dead_letter_reason::dropped_newest},
+      {overflow_policy::drop_oldest, actor_errc::ok, actor_errc::ok, dead_letter_reason::dropped_oldest},
+  };
+  for (const expectation& x : cases) {
+    SCOPED_TRACE(static_cast<int>(x.policy));
+    world w;
+    auto c = w.sys.spawn<counter>(spawn_options{.capacity = 1, .policy = x.policy});
+    EXPECT_TRUE(c.send(add{1}));
+    EXPECT_EQ(c.send(add{10}), x.send);
+    EXPECT_EQ(c.try_send(add{100}), x.send);
+    EXPECT_EQ(c.send(add{1000}, w.sys.now() + 1s, when_full::fail), x.send);
+    auto async = c.send_async(add{10000});
+    auto asked = c.ask(total{}, 1s, when_full::fail);
+    w.run();
+    EXPECT_EQ(w.settle(std::move(async)).error_code(), x.send);
+    const auto r = w.settle(std::move(asked));
+    EXPECT_EQ(r.error_code(), x.ask);
+    // Every message is handled or counted: five offered after the first,
+    // the first one too under drop_oldest.
+    const std::uint64_t dead = w.dead(x.reason);
+    const int sum = w.settle(c.ask(total{}, 1s)).value();
+    if (x.policy == overflow_policy::drop_oldest) {
+      // Each newcomer pushed out the one before it, the first add{1}
+      // included; the ask came last, pushed out add{10000}, and was the one
+      // message handled.
+      EXPECT_EQ(dead, 5u);
+      EXPECT_EQ(sum, 0);
+      EXPECT_EQ(r.value(), 0);
+    } else {
+      EXPECT_EQ(dead, 5u);
+      EXPECT_EQ(sum, 1);
+    }
+  }
+  // `block`, from outside with when_full::fail or try_send: mailbox_full at
+  // once; a blocking send on the driving thread is
+  // ABlockingSendOnTheDrivingThreadIsWouldDeadlockAndLeavesNothingBehind.
+  world w;
+  auto c = w.sys.spawn<counter>(spawn_options{.capacity = 1});
+  EXPECT_TRUE(c.send(add{1}));
+  EXPECT_EQ(c.try_send(add{}), actor_errc::mailbox_full);
+  EXPECT_EQ(c.send(add{}, w.sys.now() + 1s, when_full::fail), actor_errc::mailbox_full);
+  EXPECT_EQ(w.settle(c.ask(total{}, 1s, when_full::fail)).error_code(), actor_errc::mailbox_full);
+  // send_async and ask (when_full::wait) wait for room without blocking:
+  // accepted once the actor makes room.
+  auto waits = c.send_async(add{10});
+  auto asks = c.ask(total{}, 5s);
+  w.run();
+  EXPECT_TRUE(w.settle(std::move(waits)).has_value());
+  EXPECT_EQ(w.settle(std::move(asks)).value(), 11);
+  EXPECT_EQ(w.dead(dead_letter_reason::mailbox_full), 3u);
+}
+
+// The same asks from a thread outside a threaded runtime, where get()
+// blocks that thread (fine), and from inside a plain handler, where get()
+// blocks the asking actor until the reply (documented; another actor
+// answers, so it ends). Consumed and moved-from futures refuse a second
+// get() with invalid_argument instead of reading freed state.
+struct relay : actor<relay> {
+  actor_ref<counter> target;
+  explicit relay(actor_ref<counter> t) : target(std::move(t)) {}
+  int on(total) { return target.ask(total{}, 5s).get() + 1; }
+};
+
+TEST(ActorMisuse, GetFromAForeignThreadOrAHandlerWorksAndAConsumedFutureIsInvalidArgument) {
+  runtime rt(runtime_options{.workers = 2});
+  actor_system sys(rt);
+  auto c = sys.spawn<counter>();
+  EXPECT_TRUE(c.send(add{41}));
+  EXPECT_EQ(c.ask(total{}, 5s).get(), 41) << "a foreign thread blocks until the reply";
+  auto r = sys.spawn<relay>(c);
+  EXPECT_EQ(r.ask(total{}, 5s).get(), 42) << "a plain handler waits inside its turn";
+
+  auto f = c.ask(total{}, 5s);
+  EXPECT_EQ(f.get(), 41);
+  EXPECT_FALSE(f.valid());
+  EXPECT_EQ(actor_error_of([&] { (void)f.get(); }), actor_errc::invalid_argument);
+  EXPECT_EQ(actor_error_of([&] { (void)f.get_result(); }), actor_errc::invalid_argument);
+  auto g = c.ask(total{}, 5s);
+  auto moved = std::move(g);
+  EXPECT_EQ(actor_error_of([&] { (void)g.get(); }), actor_errc::invalid_argument);  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(moved.get(), 41);
+  ask_future<int> never_made;
+  EXPECT_EQ(actor_error_of([&] { (void)never_made.get(); }), actor_errc::invalid_argument);
+}
+
 // ------------------------------------------------------------ deadlines
 
 TEST(ActorMisuse, AZeroNegativeOrPastDeadlineIsDeadlinePassed) {
