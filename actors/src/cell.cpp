@@ -140,7 +140,7 @@ void finalize(actor_cell* c) {
 actor_cell*& constructing_cell_slot() noexcept { return tl_constructing; }
 
 constructing_scope::constructing_scope(actor_cell* c) noexcept
-    : saved(std::exchange(tl_constructing, c)), turn{.cell = c}, saved_turn(set_current_turn(&turn)) {
+    : saved(std::exchange(tl_constructing, c)), turn{c}, saved_turn(set_current_turn(&turn)) {
   // Asks made in the constructor inherit the deadline of the turn that
   // spawns the actor, as asks made in that turn would.
   if (saved_turn) turn.deadline = saved_turn->deadline;
