@@ -191,7 +191,8 @@ void check_can_spawn(system_impl* s) {
     throw actor_error(actor_errc::system_stopped, "spawn: the actor system is shutting down");
   // The runtime shutting down under the system: no turn of a new actor
   // could be guaranteed to run (work from running tasks is still accepted).
-  if (!accepting_external(*s->sched) && !on_worker_of(*s->sched))
+  // relaxed: a refusal "soon after" the runtime's shutdown begins.
+  if (!s->runtime_accepting->load(std::memory_order_relaxed) && !on_worker_of(*s->sched))
     throw actor_error(actor_errc::system_stopped, "spawn: the runtime is shutting down");
 }
 

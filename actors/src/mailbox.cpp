@@ -371,7 +371,9 @@ send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_dea
   // A runtime shutting down under a live system refuses them too: once it
   // has shut down nothing would run the actor, and the message would sit
   // in its mailbox forever.
-  if ((s->stopping.load(std::memory_order_relaxed) || !accepting_external(*s->sched)) && !on_worker_of(*s->sched))
+  // relaxed (the runtime's flag): the same "soon after" promise.
+  if ((s->stopping.load(std::memory_order_relaxed) || !s->runtime_accepting->load(std::memory_order_relaxed)) &&
+      !on_worker_of(*s->sched))
     return reject(c, e, dead_letter_reason::system_stopped, actor_errc::system_stopped, accepted);
   // relaxed: only the CAS below decides.
   std::uint64_t w = c->word.load(std::memory_order_relaxed);

@@ -114,7 +114,7 @@ bool on_worker_of(const scheduler& s) noexcept {
   return w && &w->sched == &s;
 }
 
-bool accepting_external(const scheduler& s) noexcept { return s.accepting_external(); }
+const std::atomic<bool>& accepting_external_flag(const scheduler& s) noexcept { return s.accepting_flag(); }
 scheduler& scheduler_of(runtime& rt) noexcept { return rt.scheduler(); }
 void retain_until_exit(scheduler& s, std::shared_ptr<void> p) { s.retain(std::move(p)); }
 

@@ -206,6 +206,7 @@ class scheduler final : public clock_listener {
   static void detach(std::unique_ptr<scheduler> self, std::shared_ptr<troupe::clock> clk);
   bool detached() const noexcept { return detached_.load(std::memory_order_acquire); }
   bool accepting_external() const noexcept { return accepting_.load(std::memory_order_acquire); }
+  const std::atomic<bool>& accepting_flag() const noexcept { return accepting_; }
 
   metrics_snapshot metrics() const;
   void retain(std::shared_ptr<void> p);
