@@ -8,6 +8,7 @@
 #include "cell.hpp"
 #include "system.hpp"
 #include "troupe/actors/ask.hpp"
+#include "troupe/runtime/error.hpp"
 
 namespace troupe::detail {
 
@@ -74,6 +75,15 @@ bool wait_reply(reply_state_base* s) {
       s->status = reply_status::abandoned;
       s->lock.unlock();
       return false;
+    }
+    if (!thread_may_block()) {
+      // The thread that drives the runtime: the wait could never end. The
+      // future is consumed, so a reply that comes later is unanswered.
+      s->status = reply_status::abandoned;
+      s->lock.unlock();
+      throw error(errc::would_deadlock,
+                  "ask_future::get: the thread that drives the runtime cannot block on it (nothing would run); "
+                  "use testing::harness::await, or run_until_idle() then get_result()");
     }
     const wake_reason why = s->waiters.wait(s->lock, s->deadline, /*cancellable=*/true, s->sys->sched);
     s->lock.lock();

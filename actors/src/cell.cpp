@@ -140,8 +140,16 @@ void finalize(actor_cell* c) {
 
 actor_cell*& constructing_cell_slot() noexcept { return tl_constructing; }
 
-constructing_scope::constructing_scope(actor_cell* c) noexcept : saved(std::exchange(tl_constructing, c)) {}
-constructing_scope::~constructing_scope() { tl_constructing = saved; }
+constructing_scope::constructing_scope(actor_cell* c) noexcept
+    : saved(std::exchange(tl_constructing, c)), turn{c}, saved_turn(set_current_turn(&turn)) {
+  // Asks made in the constructor inherit the deadline of the turn that
+  // spawns the actor, as asks made in that turn would.
+  if (saved_turn) turn.deadline = saved_turn->deadline;
+}
+constructing_scope::~constructing_scope() {
+  set_current_turn(saved_turn);
+  tl_constructing = saved;
+}
 
 actor_base::actor_base() : troupe_cell_(tl_constructing) {
   if (!troupe_cell_)
@@ -187,6 +195,11 @@ void check_can_spawn(system_impl* s) {
   // relaxed: a fast refusal; start_cell re-checks under the shard lock.
   if (s->stopping.load(std::memory_order_relaxed))
     throw actor_error(actor_errc::system_stopped, "spawn: the actor system is shutting down");
+  // The runtime shutting down under the system: no turn of a new actor
+  // could be guaranteed to run (work from running tasks is still accepted).
+  // relaxed: a refusal "soon after" the runtime's shutdown begins.
+  if (!s->runtime_accepting->load(std::memory_order_relaxed) && !on_worker_of(*s->sched))
+    throw actor_error(actor_errc::system_stopped, "spawn: the runtime is shutting down");
 }
 
 void set_factory(actor_cell* c, unique_function<void(void*)> f) { ensure_ext(c)->factory = std::move(f); }

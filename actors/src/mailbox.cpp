@@ -17,6 +17,7 @@
 #include "troupe/runtime/detail/timer.hpp"
 #include "troupe/runtime/detail/trace.hpp"
 #include "troupe/runtime/detail/wait_list.hpp"
+#include "troupe/runtime/error.hpp"
 
 namespace troupe::detail {
 
@@ -376,7 +377,12 @@ send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_dea
     return reject(c, e, dead_letter_reason::deadline_passed, actor_errc::deadline_passed, accepted);
   // relaxed: shutdown refuses external sends from "soon after" it begins;
   // what it guarantees about accepted messages rests on each actor's CLOSED bit.
-  if (s->stopping.load(std::memory_order_relaxed) && !on_worker_of(*s->sched))
+  // A runtime shutting down under a live system refuses them too: once it
+  // has shut down nothing would run the actor, and the message would sit
+  // in its mailbox forever.
+  // relaxed (the runtime's flag): the same "soon after" promise.
+  if ((s->stopping.load(std::memory_order_relaxed) || !s->runtime_accepting->load(std::memory_order_relaxed)) &&
+      !on_worker_of(*s->sched))
     return reject(c, e, dead_letter_reason::system_stopped, actor_errc::system_stopped, accepted);
   // relaxed: only the CAS below decides.
   std::uint64_t w = c->word.load(std::memory_order_relaxed);
@@ -428,6 +434,15 @@ send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_dea
       if (wait_deadline != no_deadline) arm_timer(*s->sched, a, wait_deadline);
       else a->release();  // no timer will ever hold it
       return send_result();
+    }
+    if (wait_deadline > now_of(s) && !thread_may_block()) {
+      // The thread that drives the runtime would wait for room only it can
+      // make: refuse before anything is queued (the record lives on this
+      // stack), and count the message like any other refused one.
+      (void)reject(c, e, dead_letter_reason::mailbox_full, actor_errc::mailbox_full, accepted);
+      throw error(errc::would_deadlock,
+                  "actor_ref::send: the thread that drives the runtime cannot wait for room in a full mailbox; "
+                  "use try_send, send_async or a deadline with when_full::fail");
     }
     blocking_admission b(e, wait_deadline);
     if (!enqueue_admission(c, &b)) {
@@ -639,7 +654,11 @@ pass_result pass(actor_cell* c, mailbox_word w, int& budget, bool dispose, turn_
       ctx = turn_context{c};
     }
   }
-  if (p.lagging || (!dispose && w.paused())) return p;
+  // `w` was read before the system messages ran: one of them may have
+  // paused the actor since (on_start failed and the supervisor will restart
+  // it; a resumed coroutine holds it again). The flags are this turn's own.
+  // Handing the next user message to the failed object would be wrong.
+  if (p.lagging || (!dispose && (w.paused() || (c->flags & (flag_suspended | flag_holding))))) return p;
   const std::uint32_t nu = w.depth();
   while (p.user < nu && (dispose || budget > 0)) {
     envelope* e = pop_user(c);

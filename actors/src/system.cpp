@@ -81,6 +81,7 @@ actor_system& system_of(system_impl* s) noexcept { return *s->owner; }
 system_impl::system_impl(runtime& r, actor_system* o, system_options opts)
     : rt(&r),
       sched(&scheduler_of(r)),
+      runtime_accepting(&accepting_external_flag(*sched)),
       owner(o),
       hook(std::move(opts.dead_letter_hook)),
       shutdown_timeout(opts.shutdown_timeout),
@@ -196,6 +197,10 @@ shutdown_report actor_system::shutdown(stop_mode mode) {
   const auto give_up = default_clock()->now() + s->shutdown_timeout;
   auto pause = std::chrono::microseconds(50);
   while (live_top_level(s) > 0 && default_clock()->now() < give_up) {
+    // The runtime shutting down under the system: what it can still run, its
+    // own shutdown runs; waiting here would only wait out the timeout.
+    // acquire: what the runtime's shutdown did before is seen after.
+    if (!s->runtime_accepting->load(std::memory_order_acquire)) break;
     if (s->rt->driven()) {
       // Nothing runs unless this thread runs it; nothing left to run while
       // actors live means they wait on something that will not come.

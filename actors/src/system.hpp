@@ -40,6 +40,9 @@ struct system_impl {
 
   runtime* rt;
   scheduler* sched;
+  // The runtime's "accepting external work" flag (see schedule.hpp): sends
+  // and spawns from outside are refused once it falls.
+  const std::atomic<bool>* runtime_accepting;
   actor_system* owner;  // null once the actor_system object is gone
   std::function<void(const dead_letter&)> hook;
   std::chrono::milliseconds shutdown_timeout;

@@ -26,17 +26,23 @@ void finish(actor_timer* t) noexcept {
 
 void timer_fired(timer_entry* e) noexcept {
   auto* t = static_cast<actor_timer*>(e);
+  const bool periodic = t->period > clock::duration::zero();
+  // A periodic timer to a stopped actor just ends. A one-shot one still
+  // posts: its message is then an actor_stopped dead letter, like any send
+  // to a stopped actor, instead of vanishing.
   // acquire: a cancel's store is seen with what preceded it.
-  if (t->cancelled.load(std::memory_order_acquire) || cell_stopped(t->target)) {
+  if (t->cancelled.load(std::memory_order_acquire) || (periodic && cell_stopped(t->target))) {
     finish(t);
     return;
   }
-  const bool periodic = t->period > clock::duration::zero();
   // A periodic tick that finds the previous one still queued is skipped, so
   // a slow actor never accumulates ticks. acq_rel: pairs with delivery_done.
   if (!periodic || !t->queued.exchange(true, std::memory_order_acq_rel)) {
     try {
-      post_or_dispose(t->target, t->make_delivery());
+      // Disposed of with its target, so that the dead letter is counted
+      // against the actor and its system.
+      sys_message* m = t->make_delivery();
+      if (!post_sys(t->target, m)) m->fn(m, t->target, false);
     } catch (...) {
       t->queued.store(false, std::memory_order_relaxed);  // no memory: this tick is lost, the next may go
     }
@@ -48,7 +54,15 @@ void timer_fired(timer_entry* e) noexcept {
   // Re-arm for the next period (from the deadline, so ticks do not drift),
   // then look at `cancelled` again: a cancel that raced with this firing
   // either sees the entry pending (and cancels it) or we see its flag.
-  const auto next = clock::after(clock::time_point(std::chrono::nanoseconds(e->when)), t->period);
+  const auto due = clock::time_point(std::chrono::nanoseconds(e->when));
+  auto next = clock::after(due, t->period);
+  if (const auto now = now_of(t->target->sys); next <= now) {
+    // Time jumped over several periods (a virtual clock moved far, a worker
+    // stalled): skip the missed ticks, keeping the phase. Re-arming one
+    // period at a time would fire once per missed period, back to back (a
+    // day at 1 ns is 8.64e13 firings).
+    next = clock::after(due, t->period * ((now - due) / t->period + 1));
+  }
   arm_timer(*t->target->sys->sched, e, next);
   if (t->cancelled.load(std::memory_order_seq_cst) && cancel_timer(e)) finish(t);
 }

@@ -119,6 +119,8 @@ std::size_t worker_index(const scheduler& s) noexcept {
   return w && &w->sched == &s ? w->index : not_a_worker;
 }
 std::size_t worker_count(const scheduler& s) noexcept { return s.worker_count; }
+
+const std::atomic<bool>& accepting_external_flag(const scheduler& s) noexcept { return s.accepting_flag(); }
 scheduler& scheduler_of(runtime& rt) noexcept { return rt.scheduler(); }
 void retain_until_exit(scheduler& s, std::shared_ptr<void> p) { s.retain(std::move(p)); }
 

@@ -35,6 +35,8 @@ constexpr unsigned lifo_cap = 3;
 // Every this many ticks a worker takes work from the far ends of its queues
 // (injection queue, oldest deque item) and checks its timers.
 constexpr unsigned fairness_interval = 61;
+// The largest runtime_options::stack_size accepted.
+constexpr std::size_t max_stack_size = std::size_t{1} << 30;
 // Idle runner fibers kept per worker; more are freed.
 constexpr std::size_t max_idle_runners = 16;
 // How long a searching worker keeps looking before it parks. A futex
@@ -77,6 +79,8 @@ auto real_now() noexcept { return std::chrono::steady_clock::now(); }
 }  // namespace
 
 TROUPE_FRESH_TLS_GETTER worker* this_worker() noexcept { return tl_worker; }
+
+bool thread_may_block() noexcept { return this_worker() != nullptr || tl_driven_here == 0; }
 
 void check_thread_may_block() {
   if (tl_driven_here != 0)
@@ -217,13 +221,20 @@ scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock&
     throw error(errc::invalid_argument, "runtime: a driven runtime has no worker threads to count or pin");
   if ((options.shuffle_seed != 0 || options.log_steps) && !options.driven)
     throw error(errc::invalid_argument, "runtime: shuffle_seed and log_steps are for driven runtimes");
-  // The labels of actors' turns and events reach the log through the
-  // tracing hooks: keep them switched on while this runtime lives.
-  if (log_steps_) tracing_on.fetch_add(1, std::memory_order_relaxed);
   if (options.workers && *options.workers == 0)
     throw error(errc::invalid_argument, "runtime: worker count must be at least 1");
   if (options.stack_size < std::size_t{16} * 1024)
     throw error(errc::invalid_argument, "runtime: stack_size must be at least 16 KiB");
+  // Stacks are mapped lazily, on the workers: a size no system can map must
+  // be refused here, not when a worker's first fiber needs one (an escaped
+  // bad_alloc there ends the process). 1 GiB is far beyond any real need.
+  if (options.stack_size > max_stack_size)
+    throw error(errc::invalid_argument, "runtime: stack_size must be at most 1 GiB");
+  // After every check that throws: the destructor that undoes it runs only
+  // for a constructed scheduler. The labels of actors' turns and events
+  // reach the log through the tracing hooks: keep them switched on while
+  // this runtime lives.
+  if (log_steps_) tracing_on.fetch_add(1, std::memory_order_relaxed);
   workers_.reserve(worker_count);
   for (std::size_t i = 0; i < worker_count; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
   if (clock_is_virtual_) clock.subscribe(this);
@@ -1039,7 +1050,15 @@ std::size_t scheduler::drive(std::size_t max_steps) {
   w.counters.busy.stopped();
   w.run_after_switch();
   tl_worker = nullptr;
-  return w.drive_steps;
+  const std::size_t steps = w.drive_steps;
+  if (orphaned_ && !orphan_finishing_) {
+    // A task destroyed the runtime (detach): finish here, on the driving
+    // thread. The destructor's own drive() calls skip this branch.
+    orphan_finishing_ = true;
+    std::shared_ptr<troupe::clock> clk = std::move(orphan_clock_);
+    delete this;
+  }
+  return steps;
 }
 
 void scheduler::yield_to_driver(worker& w) noexcept {
@@ -1114,6 +1133,15 @@ void scheduler::finish_driven_shutdown() {
 void scheduler::detach(std::unique_ptr<scheduler> self, std::shared_ptr<troupe::clock> clk) {
   self->begin_shutdown();
   self->detached_.store(true, std::memory_order_release);
+  if (self->driven_) {
+    // No thread of its own, and a second thread must never drive it while
+    // the driving thread is inside drive() (it is: this runs in a task).
+    // That drive() completes the shutdown when control comes back to it.
+    self->orphan_clock_ = std::move(clk);
+    self->orphaned_ = true;
+    (void)self.release();
+    return;
+  }
   // A thread of its own completes the shutdown (a worker cannot join
   // itself), then frees the scheduler and lets go of the clock.
   std::thread([s = std::move(self), c = std::move(clk)]() mutable {

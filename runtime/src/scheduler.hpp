@@ -258,10 +258,12 @@ class scheduler final : public clock_listener {
   void begin_shutdown() noexcept;
   void finish_shutdown();  // foreign thread only
   // The runtime object is being destroyed on one of our own workers: begin
-  // shutdown and let a thread of its own finish it and free us.
+  // shutdown and let a thread of its own finish it and free us (driven: the
+  // driving thread, when its drive() gets control back).
   static void detach(std::unique_ptr<scheduler> self, std::shared_ptr<troupe::clock> clk);
   bool detached() const noexcept { return detached_.load(std::memory_order_acquire); }
   bool accepting_external() const noexcept { return accepting_.load(std::memory_order_acquire); }
+  const std::atomic<bool>& accepting_flag() const noexcept { return accepting_; }
 
   metrics_snapshot metrics() const;
   void retain(std::shared_ptr<void> p);
@@ -349,6 +351,12 @@ class scheduler final : public clock_listener {
 
   std::atomic<bool> accepting_{true};
   std::atomic<bool> detached_{false};
+  // Driven and detached: drive() finishes the shutdown and frees this
+  // scheduler (and then the clock) once control is back on the driving
+  // thread. Only the driving thread touches these.
+  bool orphaned_ = false;
+  bool orphan_finishing_ = false;
+  std::shared_ptr<troupe::clock> orphan_clock_;
   std::atomic<bool> exiting_{false};
   std::mutex shutdown_mutex_;
   bool joined_ = false;

@@ -28,12 +28,16 @@ void yield() {
 
 void sleep_until(clock::time_point deadline) {
   // A wait on a private list that nobody notifies: only the deadline ends
-  // it (a fiber's timer, or a foreign thread's timed park). Not
-  // cancellable: shutdown lets sleepers finish.
+  // it (a fiber's timer, or a foreign thread's timed park). Shutdown lets
+  // sleepers with a deadline finish; a sleep without one could never end,
+  // so shutdown cancels it like a wait nobody can signal (else its stack
+  // would be freed without unwinding it).
+  const bool forever = deadline == clock::time_point::max();
   detail::spinlock lock;
   detail::wait_list list;
   lock.lock();
-  list.wait(lock, deadline, /*cancellable=*/false);
+  if (list.wait(lock, deadline, /*cancellable=*/forever) == detail::wake_reason::cancelled)
+    throw error(errc::cancelled, "this_fiber::sleep_until: a sleep without end, cancelled by runtime shutdown");
 }
 
 }  // namespace troupe::this_fiber

@@ -59,11 +59,14 @@ void check_can_spawn(system_impl* s);
 // child. On failure it frees the cell itself and throws.
 void start_cell(actor_cell* c, actor_cell* parent);
 // The cell whose object the calling thread is constructing, around which
-// actor_base takes it.
+// actor_base takes it. The constructor is actor context: this_actor names
+// the actor being built (not the one whose handler spawns it).
 struct constructing_scope {
   explicit constructing_scope(actor_cell* c) noexcept;
   ~constructing_scope();
   actor_cell* saved;
+  turn_context turn;
+  turn_context* saved_turn;
 };
 // A cell that never started: destroy what was built, free it (and its
 // extension block).

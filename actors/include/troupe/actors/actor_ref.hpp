@@ -423,7 +423,9 @@ class actor_ref : public actor_addr {
   // (a fiber suspends, a foreign thread blocks; in a plain handler the whole
   // actor waits, so prefer send_async or when_full::fail there). Returns ok
   // when accepted; otherwise the reason (also counted as a dead letter).
-  // Throws actor_error(invalid_argument) on an empty ref.
+  // Throws actor_error(invalid_argument) on an empty ref, and
+  // troupe::error(would_deadlock) when it would wait on the thread that
+  // drives a driven runtime (the message is then a mailbox_full dead letter).
   template <class M>
     requires handles<A, std::decay_t<M>>
   send_result send(M&& m) const {

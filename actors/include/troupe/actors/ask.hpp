@@ -282,7 +282,9 @@ class ask_future {
   }
   // Like get() but returns errors as a result instead of throwing (except
   // actor_error(cancelled) when runtime shutdown cancels the wait, and
-  // actor_error(would_deadlock) from the asked actor's own turn).
+  // actor_error(would_deadlock) from the asked actor's own turn, and
+  // troupe::error(would_deadlock) on the thread that drives a driven
+  // runtime, whose wait nothing could end; the future is consumed then too).
   result<T> get_result() {
     auto* s = take("ask_future::get");
     struct holder {

@@ -17,7 +17,11 @@
 //     waiting forever on something that never comes, such as a blocking
 //     wait on itself) are abandoned: the report names them, they are asked
 //     to stop immediately, and their state lives on until the runtime shuts
-//     down (which cancels blocked waits).
+//     down (which cancels blocked waits). If the runtime is shutting down
+//     or shut down already, shutdown() does not wait: nothing would run the
+//     actors' stops from then on but the runtime's own shutdown.
+// A runtime shut down under a live system: sends and spawns from threads
+// outside the runtime are refused with system_stopped, as in 1.
 // The system's internal state outlives the actor_system object until its
 // runtime shuts down, so late timers and replies never reach freed memory;
 // handles must still not be used after their actor_system is destroyed.
@@ -83,7 +87,8 @@ class actor_system {
 
   // Spawns a top-level actor of class A, constructed from args on the
   // calling thread (its exception propagates). Thread-safe. Throws
-  // actor_error(system_stopped) once shutdown began, actor_error(
+  // actor_error(system_stopped) once shutdown began (of the system, or of
+  // the runtime from a thread outside it), actor_error(
   // invalid_argument) for bad options (zero capacity, zero budget).
   template <class A, class... Args>
     requires(std::is_base_of_v<actor<A>, A> &&

@@ -9,7 +9,8 @@
 //     sleeping fibers and timed waits wake at their deadlines as usual
 //     (under a virtual clock, which only a test moves, they wake at once).
 //  3. When nothing is runnable and no sleep or timed wait is pending, fibers
-//     still blocked on a primitive nobody can signal any more are cancelled:
+//     still blocked on a primitive nobody can signal any more, or asleep
+//     without a deadline (until time_point::max()), are cancelled:
 //     their wait throws error(cancelled), so their destructors run. A join
 //     or task group wait is never cancelled (what it waits for always
 //     finishes). Other timers still pending (ask deadlines, actor timers)
@@ -18,8 +19,10 @@
 //
 // Destroying the runtime from one of its own workers (inside a task) cannot
 // join that worker: the destructor then only begins shutdown and returns; a
-// thread of the runtime's own completes it and frees what is left. From then
-// on runtime::current() is nullptr on its workers.
+// thread of the runtime's own completes it and frees what is left (for a
+// driven runtime, the driving thread, before its run_until_idle() or step()
+// returns: that call is then the last use of the runtime). From then on
+// runtime::current() is nullptr on its workers.
 
 #include <chrono>
 #include <cstddef>
@@ -42,7 +45,8 @@ struct runtime_options {
   // Pin worker i to CPU (i mod hardware threads). If the system refuses, the
   // constructor throws error(invalid_argument) naming the worker and CPU.
   bool pin_workers = false;
-  // Usable bytes per fiber stack (a guard page is added below it).
+  // Usable bytes per fiber stack (a guard page is added below it), 16 KiB
+  // .. 1 GiB.
   std::size_t stack_size = std::size_t{256} * 1024;
   // The only source of time of this runtime and of everything built on it.
   // Null: the steady clock. A manual_clock gives virtual time.
@@ -62,7 +66,9 @@ struct runtime_options {
 class runtime {
  public:
   // Starts the workers. Throws error(invalid_argument) for zero workers, a
-  // stack smaller than 16 KiB or a pinning the system refuses;
+  // stack smaller than 16 KiB or larger than 1 GiB, driven-only options on
+  // a threaded runtime (or workers/pinning on a driven one), or a pinning
+  // the system refuses;
   // error(resource_exhausted) if a worker thread cannot be started (the
   // workers already started are stopped first).
   runtime();

@@ -24,7 +24,9 @@ void yield();
 
 // Suspends the fiber until the deadline, on its runtime's clock; a foreign
 // thread blocks instead (on the steady clock). A deadline in the past returns
-// at once.
+// at once. A fiber sleeping until time_point::max() (which nothing ends) is
+// cancelled by runtime shutdown: it throws error(cancelled), so its
+// destructors run.
 void sleep_until(clock::time_point deadline);
 // sleep_until(now + d), saturated: a huge d sleeps "forever".
 template <class Rep, class Period>

@@ -139,7 +139,8 @@ class retry_state {
  public:
   // `safe`: may_retry<M>(per-call override) of the request's message.
   // `cfg` is not copied: it must outlive the state (it is usually the
-  // wrapper's, shared by all its requests).
+  // wrapper's, shared by all its requests). Throws std::invalid_argument
+  // for max_attempts 0 or an invalid backoff (see backoff).
   retry_state(const retry_config& cfg, bool safe);
 
   // Attempt number attempts() ended with `o` at `now`: retry, and when? On a

@@ -3,6 +3,7 @@
 // actors layer schedules an actor by its embedded task_header). Not for
 // applications: use spawn() and the primitives instead.
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <memory>
@@ -41,6 +42,13 @@ bool on_worker_of(const scheduler& s) noexcept;
 inline constexpr std::size_t not_a_worker = static_cast<std::size_t>(-1);
 std::size_t worker_index(const scheduler& s) noexcept;
 std::size_t worker_count(const scheduler& s) noexcept;
+// True until shutdown of s begins (runtime::stopping() is its negation).
+// Callers on foreign threads refuse work once it is false: nothing may run
+// it once shutdown is complete. The flag only ever goes from true to false;
+// a hot path may keep its address and load it relaxed (a refusal "soon
+// after" shutdown begins is all it promises). Valid until the scheduler is
+// freed, which outlives the runtime object when a task destroyed it.
+const std::atomic<bool>& accepting_external_flag(const scheduler& s) noexcept;
 
 scheduler& scheduler_of(runtime& rt) noexcept;
 

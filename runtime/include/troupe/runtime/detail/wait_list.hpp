@@ -20,6 +20,12 @@ class scheduler;
 
 enum class wake_reason { notified, timeout, cancelled };
 
+// False on a thread outside every runtime that drives a driven runtime: it
+// is the only thread that runs that runtime's work, so a blocking wait
+// there could never end. Callers that must undo something before a wait
+// refuses (a queued record, a reply to abandon) check it first.
+bool thread_may_block() noexcept;
+
 class wait_list {
  public:
   wait_list() = default;
@@ -35,7 +41,9 @@ class wait_list {
   // the clock of `time_source` if given (a virtual clock then ends the wait
   // through that runtime's timers), else on the steady clock. Pass
   // time_point::max() for no deadline; a deadline already past returns
-  // timeout at once. Throws std::bad_alloc only before linking anything.
+  // timeout at once. Throws std::bad_alloc only before linking anything,
+  // and error(would_deadlock), before linking anything, on a thread for
+  // which thread_may_block() is false.
   wake_reason wait(spinlock& lock, troupe::clock::time_point deadline = troupe::clock::time_point::max(),
                    bool cancellable = true, scheduler* time_source = nullptr);
 
