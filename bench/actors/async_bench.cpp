@@ -4,17 +4,23 @@
 // ask.foreign_callback (a thread outside the runtime asking with on_complete,
 // against blocking get() from the same thread). Each compares with
 // actor.ask (bench/actors/actor_bench.cpp), the blocking form inside a
-// handler, measured in the same run.
+// handler, measured in the same run. actor.ask_many: a thousand actors each
+// ask one shared actor from inside their handlers and wait, with co_await
+// (actor.ask_many) or blocking get() (actor.ask_many.get); its CAF peer is in
+// bench/peers/caf_bench.cpp.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 
 #include "bench_registry.hpp"
+#include "process_memory.hpp"
+#include "workload_sizes.hpp"
 #include "troupe/actors.hpp"
 #include "troupe/runtime/runtime.hpp"
 
@@ -176,6 +182,111 @@ void bm_foreign_get(benchmark::State& state, int threads) {
   state.SetItemsProcessed(kAsks * state.iterations());
 }
 
+// --- actor.ask_many ----------------------------------------------------------
+// kAskers clients each make `rounds` asks of one shared server from inside a
+// handler, one at a time. Items: asks. Counter waiter_bytes: resident memory
+// per client while all of them wait at once (the server holds every reply
+// until all have asked), measured once in a fresh runtime before the timed
+// runs: a blocked get() holds a fiber and its stack, a co_await a frame.
+
+constexpr i64 kAskers = 1'000;
+
+struct open_gate {};
+struct held_count {};
+struct shared_server : troupe::actor<shared_server> {
+  bool gated = false;
+  std::vector<troupe::reply_promise<i64>> held;
+  explicit shared_server(bool start_gated) : gated(start_gated) {}
+  troupe::reply_promise<i64> on(query q) {
+    auto p = troupe::this_actor::reply_later<i64>();
+    if (gated) held.push_back(p);
+    else p.deliver(q.x);
+    return p;
+  }
+  i64 on(held_count) { return static_cast<i64>(held.size()); }
+  void on(open_gate) {
+    gated = false;
+    for (auto& p : held) p.deliver(0);
+    held.clear();
+  }
+};
+
+struct awaiting_asker : troupe::actor<awaiting_asker> {
+  troupe::actor_ref<shared_server> s;
+  explicit awaiting_asker(troupe::actor_ref<shared_server> srv) : s(std::move(srv)) {}
+  troupe::task<i64> on(run r) {
+    i64 sum = 0;
+    for (i64 i = 0; i < r.n; ++i) {
+      auto f = s.ask(query{i}, kTimeout);
+      sum += co_await std::move(f);
+    }
+    co_return sum;
+  }
+};
+
+struct blocking_asker : troupe::actor<blocking_asker> {
+  troupe::actor_ref<shared_server> s;
+  explicit blocking_asker(troupe::actor_ref<shared_server> srv) : s(std::move(srv)) {}
+  i64 on(run r) {
+    i64 sum = 0;
+    for (i64 i = 0; i < r.n; ++i) sum += s.ask(query{i}, kTimeout).get();
+    return sum;
+  }
+};
+
+// Every client runs `rounds` asks at once; the sum of all their replies.
+template <class Asker>
+i64 ask_many_round(std::vector<troupe::actor_ref<Asker>>& askers, i64 rounds) {
+  std::vector<troupe::ask_future<i64>> fs;
+  fs.reserve(askers.size());
+  for (auto& a : askers) fs.push_back(a.ask(run{rounds}, kTimeout));
+  i64 sum = 0;
+  for (auto& f : fs) sum += f.get();
+  return sum;
+}
+
+// Resident bytes per client while every client waits for its reply; < 0 if
+// the run went wrong.
+template <class Asker>
+double ask_many_waiter_bytes(int threads) {
+  env e(threads);
+  auto server = e.sys.spawn<shared_server>(true);
+  std::vector<troupe::actor_ref<Asker>> askers;
+  for (i64 i = 0; i < kAskers; ++i) askers.push_back(e.sys.spawn<Asker>(server));
+  std::vector<troupe::ask_future<i64>> fs;
+  fs.reserve(askers.size());
+  troupe::bench::trim_heap();
+  const i64 before = troupe::bench::rss_bytes();
+  for (auto& a : askers) fs.push_back(a.ask(run{1}, kTimeout));
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (server.ask(held_count{}, kTimeout).get() != kAskers)
+    if (std::chrono::steady_clock::now() > give_up) return -1;
+  const i64 after = troupe::bench::rss_bytes();
+  server.send(open_gate{});
+  for (auto& f : fs)
+    if (f.get() != 0) return -1;
+  return static_cast<double>(after - before) / static_cast<double>(kAskers);
+}
+
+template <class Asker>
+void bm_ask_many(benchmark::State& state, int threads) {
+  const i64 rounds = troupe::bench::sizes().asks / kAskers;
+  const double waiter_bytes = ask_many_waiter_bytes<Asker>(threads);
+  env e(threads);
+  auto server = e.sys.spawn<shared_server>(false);
+  std::vector<troupe::actor_ref<Asker>> askers;
+  for (i64 i = 0; i < kAskers; ++i) askers.push_back(e.sys.spawn<Asker>(server));
+  const i64 want = kAskers * (rounds * (rounds - 1) / 2);
+  for (auto _ : state) {
+    if (waiter_bytes < 0 || ask_many_round(askers, rounds) != want) {
+      state.SkipWithError("ask_many: wrong replies");
+      break;
+    }
+  }
+  state.SetItemsProcessed(kAskers * rounds * state.iterations());
+  state.counters["waiter_bytes"] = waiter_bytes;
+}
+
 void register_async(const troupe::bench::config& cfg) {
   for (int t : cfg.threads) {
     const std::string suffix = "/troupe/threads:" + std::to_string(t);
@@ -189,6 +300,8 @@ void register_async(const troupe::bench::config& cfg) {
     add("actor.fan_in", &bm_fan_in, 10);
     add("ask.foreign_callback", &bm_foreign_callback, 5);
     add("ask.foreign_get", &bm_foreign_get, 5);
+    add("actor.ask_many", &bm_ask_many<awaiting_asker>, 10);
+    add("actor.ask_many.get", &bm_ask_many<blocking_asker>, 10);
   }
 }
 

@@ -525,6 +525,124 @@ void bm_ask(benchmark::State& state, int threads) {
 }
 
 // ---------------------------------------------------------------------------
+// actor.ask_many: a thousand actors each make `rounds` requests of one shared
+// actor from inside their handlers, one at a time, with request().await (the
+// turn-based form: the asker handles nothing else while it waits, like a
+// troupe coroutine handler). Counter waiter_bytes: resident memory per asker
+// while all of them wait at once (the server holds every response promise).
+
+using open_atom = caf::atom_constant<caf::atom("cb_open")>;
+using held_atom = caf::atom_constant<caf::atom("cb_held")>;
+constexpr i64 kAskers = 1'000;
+
+struct gate_state {
+  bool gated = false;
+  std::vector<caf::response_promise> held;
+};
+
+caf::behavior shared_server(caf::stateful_actor<gate_state>* self, bool gated) {
+  self->state.gated = gated;
+  return {
+      [=](i64 x) -> caf::result<i64> {
+        if (!self->state.gated) return x;
+        self->state.held.push_back(self->make_response_promise());
+        return caf::delegated<i64>();
+      },
+      [=](held_atom) { return static_cast<i64>(self->state.held.size()); },
+      [=](open_atom) {
+        self->state.gated = false;
+        for (auto& p : self->state.held) p.deliver(i64{0});
+        self->state.held.clear();
+      },
+  };
+}
+
+struct asker_state {
+  caf::actor server, done_to;
+  i64 left = 0, next = 0, sum = 0;
+};
+
+void asker_next(caf::stateful_actor<asker_state>* self) {
+  auto& st = self->state;
+  if (st.left == 0) {
+    self->send(st.done_to, done_atom::value, st.sum);
+    return;
+  }
+  --st.left;
+  self->request(st.server, caf::infinite, st.next++).await([self](i64 r) {
+    self->state.sum += r;
+    asker_next(self);
+  });
+}
+
+caf::behavior asker(caf::stateful_actor<asker_state>* self, caf::actor server, caf::actor done_to) {
+  self->state.server = std::move(server);
+  self->state.done_to = std::move(done_to);
+  return {[=](start_atom, i64 rounds) {
+    self->state.left = rounds;
+    self->state.next = 0;
+    self->state.sum = 0;
+    asker_next(self);
+  }};
+}
+
+// Starts every asker for `rounds` and sums what they report; -1 on timeout.
+i64 ask_many_round(caf::scoped_actor& self, const std::vector<caf::actor>& askers, i64 rounds) {
+  for (const auto& a : askers) self->send(a, start_atom::value, rounds);
+  i64 sum = 0;
+  for (std::size_t i = 0; i < askers.size(); ++i)
+    if (!await_one(self, [&](done_atom, i64 s) { sum += s; })) return -1;
+  return sum;
+}
+
+double ask_many_waiter_bytes(int threads) {
+  caf_env env{threads};
+  caf::scoped_actor self{env.sys};
+  auto server = env.sys.spawn(shared_server, true);
+  std::vector<caf::actor> askers;
+  for (i64 i = 0; i < kAskers; ++i) askers.push_back(env.sys.spawn(asker, server, caf::actor{self}));
+  trim_heap();
+  const i64 before = rss_bytes();
+  for (const auto& a : askers) self->send(a, start_atom::value, i64{1});
+  const auto give_up = clk::now() + std::chrono::seconds(60);
+  for (i64 held = 0; held != kAskers;) {
+    if (clk::now() > give_up) return -1;
+    self->request(server, kTimeout, held_atom::value).receive([&](i64 n) { held = n; }, [&](caf::error&) {});
+  }
+  const i64 after = rss_bytes();
+  self->send(server, open_atom::value);
+  i64 sum = 0;
+  for (i64 i = 0; i < kAskers; ++i)
+    if (!await_one(self, [&](done_atom, i64 s) { sum += s; })) return -1;
+  for (const auto& a : askers) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+  return sum == 0 ? static_cast<double>(after - before) / static_cast<double>(kAskers) : -1;
+}
+
+void bm_ask_many(benchmark::State& state, int threads) {
+  const i64 rounds = troupe::bench::sizes().asks / kAskers;
+  const double waiter_bytes = ask_many_waiter_bytes(threads);
+  caf_env env{threads};
+  if (!check_env(state, env, threads)) return;
+  caf::scoped_actor self{env.sys};
+  auto server = env.sys.spawn(shared_server, false);
+  std::vector<caf::actor> askers;
+  for (i64 i = 0; i < kAskers; ++i) askers.push_back(env.sys.spawn(asker, server, caf::actor{self}));
+  const i64 want = kAskers * (rounds * (rounds - 1) / 2);
+  for (auto _ : state) {
+    if (waiter_bytes < 0 || ask_many_round(self, askers, rounds) != want) {
+      env.abandon();
+      state.SkipWithError("ask_many: wrong/missing responses or timeout");
+      break;
+    }
+  }
+  for (const auto& a : askers) caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(server, caf::exit_reason::user_shutdown);
+  state.SetItemsProcessed(kAskers * rounds * state.iterations());
+  state.counters["waiter_bytes"] = waiter_bytes;
+}
+
+// ---------------------------------------------------------------------------
 
 void register_caf(const troupe::bench::config& config) {
   // Iterations per repetition, measured on 2 noisy cores: ping_pong ~1.2 s,
@@ -538,6 +656,7 @@ void register_caf(const troupe::bench::config& config) {
       {"actor.ring", &bm_ring, 1},
       {"actor.overload", &bm_overload, 1},
       {"actor.ask", &bm_ask, 10},
+      {"actor.ask_many", &bm_ask_many, 10},
   });
 }
 

@@ -254,14 +254,6 @@ sample::sample(std::string name, std::string description)
       ->capture_default_str();
 }
 
-void sample::add_workers_option(std::size_t default_workers, std::string help) {
-  opts_.workers = default_workers;
-  has_workers_ = true;
-  app_.add_option("--workers", opts_.workers, std::move(help))
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-}
-
 std::optional<int> sample::parse(int argc, char** argv) {
   try {
     app_.parse(argc, argv);
@@ -271,7 +263,6 @@ std::optional<int> sample::parse(int argc, char** argv) {
   json_["sample"] = name_;
   json_["quick"] = opts_.quick;
   json_["seed"] = opts_.seed;
-  if (has_workers_) json_["workers"] = opts_.workers;
   return std::nullopt;
 }
 

@@ -1,23 +1,22 @@
 #pragma once
-// What every failure-story sample shares (samples/README of each story):
+// What every failure-story sample shares (each story: samples/<name>/README.md):
 //
 //   troupe::samples::sample app("video_pipeline", "one huge job blocks a worker while the others idle");
-//   app.add_workers_option(2);                  // only where a worker count means something
 //   if (auto code = app.parse(argc, argv)) return *code;
 //   ... run the naive way and the troupe way ...
 //   app.set_headline({"p99 job completion", "s", better::lower, naive_p99, troupe_p99});
-//   app.print(results_table);                   // the sample's own table
+//   app.print("heading", results_table);        // the sample's own table
 //   app.print_story("issue 9", rows);           // the story's numbers beside ours
 //   return app.finish(figure);                  // --json, --plot
 //
 // Command line (CLI11): --quick (the whole sample in under 30 s on two busy
 // cores), --json PATH, --plot PATH (PNG, drawn by gnuplot), --plot-script PATH
-// (the gnuplot script with its data inline, to redraw or restyle), --seed N,
-// and --workers N where add_workers_option() was called.
+// (the gnuplot script with its data inline, to redraw or restyle), --seed N;
+// a sample adds its own options through cli().
 //
 // JSON: always one object `headline` {"metric", "unit", "better": "lower" |
 // "higher", "naive", "troupe"} (what sample_headline_check reads), `story`
-// (the story table's rows), `quick`, `seed`, `workers` if any, plus whatever
+// (the story table's rows), `quick`, `seed`, plus whatever
 // the sample puts in json().
 //
 // Not thread-safe: a sample's main thread owns its `sample`.
@@ -134,7 +133,6 @@ struct options {
   std::string plot_path;
   std::string plot_script_path;
   std::uint64_t seed = 1;
-  std::size_t workers = 0;  // 0 unless add_workers_option() was called
 };
 
 class sample {
@@ -143,8 +141,6 @@ class sample {
 
   // Sample-specific options, added before parse().
   CLI::App& cli() noexcept { return app_; }
-  // Adds --workers N (default `default_workers`, must be >= 1).
-  void add_workers_option(std::size_t default_workers, std::string help = "runtime worker threads");
 
   // Parses the command line. Returns an exit code when the program should
   // stop now (--help, or an error it has printed), nullopt to go on.
@@ -174,7 +170,6 @@ class sample {
   std::string name_;
   CLI::App app_;
   options opts_;
-  bool has_workers_ = false;
   bool has_headline_ = false;
   nlohmann::json json_ = nlohmann::json::object();
 };

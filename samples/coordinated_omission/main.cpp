@@ -3,6 +3,7 @@
 // most load tools do) and troupe::load's open loop (requests sent on a fixed
 // schedule, latency from when each was meant to start) drive the same
 // service actor, which freezes once for a while. README.md tells the story.
+#include <troupe/load/actor_target.hpp>
 #include <troupe/load/load.hpp>
 #include <troupe/troupe.hpp>
 
@@ -85,10 +86,7 @@ measured drive(troupe::actor_system& system, Config cfg, troupe::clock::duration
         std::lock_guard lock(mu);
         m.points.push_back({seconds(from - t0), seconds(now - from)});
       }
-      // Not load::outcome_of (actor_target.hpp): on this branch it names
-      // actor_errc values the actors layer does not have yet.
-      done(res ? load::outcome::ok
-               : res.error_code() == troupe::actor_errc::timeout ? load::outcome::timeout : load::outcome::error);
+      done(load::outcome_of(res.error_code()));
     });
   };
   load::run_options opts;

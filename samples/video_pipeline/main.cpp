@@ -153,6 +153,7 @@ int main(int argc, char** argv) {
     troupe::runtime rt(ro);
     troupe::actor_system system(rt);
     fleet_log log;
+    log.busy_s.assign(machines, 0.0);  // a machine that never ran a job counts, idle
     mode_result m;
     load::target t;
     std::vector<troupe::actor_ref<machine>> fleet;
