@@ -7,15 +7,11 @@
 #include <troupe/load/load.hpp>
 #include <troupe/troupe.hpp>
 
-#include <algorithm>
-#include <array>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <deque>
 #include <fmt/format.h>
-#include <memory>
 #include <mutex>
 #include <random>
 #include <string>

@@ -14,7 +14,6 @@
 #include <deque>
 #include <fmt/format.h>
 #include <mutex>
-#include <optional>
 #include <random>
 #include <string>
 #include <vector>

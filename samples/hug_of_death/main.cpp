@@ -9,7 +9,6 @@
 #include <troupe/troupe.hpp>
 
 #include <algorithm>
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -17,7 +16,6 @@
 #include <fmt/format.h>
 #include <fstream>
 #include <functional>
-#include <memory>
 #include <mutex>
 #include <random>
 #include <string>
