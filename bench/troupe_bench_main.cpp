@@ -102,6 +102,7 @@ constexpr figure figures[] = {
     {"fib.cutoff16", "ms", better::lower, source::ms_per_iteration},
     {"skynet", "ms", better::lower, source::ms_per_iteration},
     {"actor.ping_pong", "msgs/s", better::higher, source::items_per_second},
+    {"actor.ping_pong.traced_off", "msgs/s", better::higher, source::items_per_second},
     {"actor.spawn", "actors/s", better::higher, source::items_per_second},
     {"actor.spawn.idle_bytes", "bytes", better::lower, source::counter},
     {"actor.fan_out", "msgs/s", better::higher, source::items_per_second},

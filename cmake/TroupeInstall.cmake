@@ -62,3 +62,49 @@ install(FILES
     "${PROJECT_BINARY_DIR}/troupeConfigVersion.cmake"
   DESTINATION "${TROUPE_INSTALL_CMAKEDIR}"
   COMPONENT troupe_development)
+
+# pkg-config: troupe-<layer>.pc per layer, and troupe.pc for the core layers
+# (what troupe::troupe links). Paths are relative to the .pc file, so an
+# install moved with --prefix still works. C++20 is the user's to ask for
+# (-std=c++20), as with any C++20 library.
+set(_troupe_pc_dir "${CMAKE_INSTALL_LIBDIR}/pkgconfig")
+file(RELATIVE_PATH _troupe_pc_to_prefix "/prefix/${_troupe_pc_dir}" "/prefix")
+foreach(_layer IN LISTS _troupe_layers)
+  get_property(_deps GLOBAL PROPERTY TROUPE_LAYER_${_layer}_DEPS)
+  get_property(_pc_libs GLOBAL PROPERTY TROUPE_LAYER_${_layer}_PKGCONFIG_LIBS)
+  get_property(_header_only GLOBAL PROPERTY TROUPE_LAYER_${_layer}_HEADER_ONLY)
+  get_property(_pc_requires GLOBAL PROPERTY TROUPE_LAYER_${_layer}_PKGCONFIG_REQUIRES)
+  list(TRANSFORM _deps PREPEND "troupe-")
+  list(APPEND _deps ${_pc_requires})
+  list(JOIN _deps ", " _requires)
+  set(_libs "")
+  if(NOT _header_only)
+    set(_libs "-L\${libdir} -ltroupe_${_layer}")
+  endif()
+  list(JOIN _pc_libs " " _pc_libs)
+  file(GENERATE OUTPUT "${PROJECT_BINARY_DIR}/pkgconfig/troupe-${_layer}.pc" CONTENT
+"prefix=\${pcfiledir}/${_troupe_pc_to_prefix}
+libdir=\${prefix}/${CMAKE_INSTALL_LIBDIR}
+includedir=\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}
+
+Name: troupe-${_layer}
+Description: troupe's ${_layer} layer (find_package(troupe COMPONENTS ${_layer}) for CMake)
+Version: ${PROJECT_VERSION}
+Requires: ${_requires}
+Cflags: -I\${includedir}
+Libs: ${_libs} ${_pc_libs} -pthread
+")
+  install(FILES "${PROJECT_BINARY_DIR}/pkgconfig/troupe-${_layer}.pc"
+    DESTINATION "${_troupe_pc_dir}" COMPONENT troupe_development)
+endforeach()
+set(_troupe_core_pc ${TROUPE_CORE_LAYERS})
+list(TRANSFORM _troupe_core_pc PREPEND "troupe-")
+list(JOIN _troupe_core_pc ", " _troupe_core_pc)
+file(GENERATE OUTPUT "${PROJECT_BINARY_DIR}/pkgconfig/troupe.pc" CONTENT
+"Name: troupe
+Description: an embedded actor runtime for one multicore machine (core layers: ${TROUPE_CORE_LAYERS})
+Version: ${PROJECT_VERSION}
+Requires: ${_troupe_core_pc}
+")
+install(FILES "${PROJECT_BINARY_DIR}/pkgconfig/troupe.pc"
+  DESTINATION "${_troupe_pc_dir}" COMPONENT troupe_development)

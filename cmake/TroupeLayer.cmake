@@ -6,6 +6,9 @@
 #                    [PRIVATE_LIBS <target>...]   external libraries only its sources use
 #                    [PACKAGES <find_dependency args>...]   ';'-separated per package, e.g.
 #                                                 "Boost 1.74 COMPONENTS context"
+#                    [PKGCONFIG_LIBS <flag>...]   what a pkg-config user links for
+#                                                 PRIVATE_LIBS (the libraries are static)
+#                    [PKGCONFIG_REQUIRES <module>...]  pkg-config modules for PUBLIC_LIBS
 #                    [HEADER_ONLY])
 #
 # One call gives the layer:
@@ -18,14 +21,15 @@
 #    below it, so an upward include fails to build; and a CTest test that no
 #    public header includes a private one (src/, internal/, "../");
 #  - install rules and a package component: find_package(troupe COMPONENTS
-#    <name>) re-finds PACKAGES and loads troupe_<name>Targets.cmake.
+#    <name>) re-finds PACKAGES and loads troupe_<name>Targets.cmake; and a
+#    pkg-config file troupe-<name>.pc.
 #
 # Layers must be added bottom-up (a layer's DEPS first).
 
 set(TROUPE_LAYER_SCRIPT_DIR "${CMAKE_CURRENT_LIST_DIR}")
 
 function(troupe_add_layer name)
-  cmake_parse_arguments(PARSE_ARGV 1 arg "HEADER_ONLY" "DIR" "DEPS;PUBLIC_LIBS;PRIVATE_LIBS;PACKAGES")
+  cmake_parse_arguments(PARSE_ARGV 1 arg "HEADER_ONLY" "DIR" "DEPS;PUBLIC_LIBS;PRIVATE_LIBS;PACKAGES;PKGCONFIG_LIBS;PKGCONFIG_REQUIRES")
   if(NOT arg_DIR)
     message(FATAL_ERROR "troupe_add_layer(${name}): DIR is required")
   endif()
@@ -65,6 +69,9 @@ function(troupe_add_layer name)
   set_property(GLOBAL APPEND PROPERTY TROUPE_LAYERS ${name})
   set_property(GLOBAL PROPERTY TROUPE_LAYER_${name}_DEPS "${arg_DEPS}")
   set_property(GLOBAL PROPERTY TROUPE_LAYER_${name}_PACKAGES "${arg_PACKAGES}")
+  set_property(GLOBAL PROPERTY TROUPE_LAYER_${name}_PKGCONFIG_LIBS "${arg_PKGCONFIG_LIBS}")
+  set_property(GLOBAL PROPERTY TROUPE_LAYER_${name}_PKGCONFIG_REQUIRES "${arg_PKGCONFIG_REQUIRES}")
+  set_property(GLOBAL PROPERTY TROUPE_LAYER_${name}_HEADER_ONLY ${arg_HEADER_ONLY})
 
   _troupe_layer_tests(${name} "${dir}")
   _troupe_layer_header_check(${name} "${dir}" "${headers}")

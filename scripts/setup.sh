@@ -24,7 +24,12 @@ packages=(
   libssl-dev                                   # MD5 of the naive ring in troupe-bench (ring.lookup/naive_md5)
   gnuplot-nox                                  # troupe-bench --plot
   zlib1g-dev                                   # the histogram's compressed V2 encoding
+  gdb                                          # tests: scripts/troupe-gdb.py lists a stopped program's fibers
+  clang-format-14 clang-tidy-14                # scripts/lint.sh: formatting and clang-tidy checks
   default-jdk-headless libhdrhistogram-java    # tests: HdrHistogram's Java reader reads troupe's interval logs
+  prometheus-cpp-dev                           # troupe::prometheus: metrics for a server's prometheus-cpp Exposer
+  python3 python3-prometheus-client            # tests: Prometheus's own parser reads troupe's metrics
+  chromium                                     # scripts/trace_screenshot.sh: headless Chromium draws docs/images/trace.png (with node, npm)
 )
 
 log=/tmp/troupe-setup.log

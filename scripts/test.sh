@@ -3,6 +3,7 @@
 #
 #   scripts/test.sh              everything
 #   scripts/test.sh -R deque     extra arguments go to ctest
+#   TROUPE_PRESET=dev scripts/test.sh   another preset (CI: dev, -Werror)
 #
 # Steps: install missing Debian packages (scripts/setup.sh), configure, build,
 # ctest. Exits non-zero if any step or any test fails. TROUPE_JOBS sets the
@@ -11,14 +12,15 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 jobs=${TROUPE_JOBS:-$(nproc)}
+preset=${TROUPE_PRESET:-debug}
 step() { printf '\n== [%s] test.sh: %s\n' "$(date '+%H:%M:%S')" "$*"; }
 
 step "setup (Debian packages)"
 scripts/setup.sh
-step "configure (cmake --preset debug)"
-scripts/configure.sh --preset debug
-step "build (cmake --build --preset debug -j $jobs)"
-cmake --build --preset debug -j "$jobs"
-step "test (ctest --preset debug -j $jobs $*)"
-ctest --preset debug -j "$jobs" "$@"
+step "configure (cmake --preset $preset)"
+scripts/configure.sh --preset "$preset"
+step "build (cmake --build --preset $preset -j $jobs)"
+cmake --build --preset "$preset" -j "$jobs"
+step "test (ctest --preset $preset -j $jobs $*)"
+ctest --preset "$preset" -j "$jobs" "$@"
 step "done"

@@ -15,6 +15,7 @@
 #include "coroutine.hpp"
 #include "mailbox.hpp"
 #include "mailbox_word.hpp"
+#include "metrics.hpp"
 #include "registry.hpp"
 #include "supervisor.hpp"
 #include "system.hpp"
@@ -34,16 +35,16 @@ exit_reason final_reason_of(actor_cell* c, cell_ext* x) {
 
 void deliver_down(actor_cell* watcher, actor_cell* who, const exit_reason& r) {
   add_ref(who);
-  post_or_dispose(watcher, make_sys([who, r](actor_cell* c, bool deliver) mutable {
-    down d{actor_addr(who, actor_addr::adopt_t{}), std::move(r)};
+  post_or_dispose(watcher, make_sys([who, reason = r](actor_cell* c, bool deliver) mutable {
+    down d{actor_addr(who, actor_addr::adopt_t{}), std::move(reason)};
     if (deliver && c->vt->on_down && (c->flags & flag_alive)) c->vt->on_down(c, &d);
   }));
 }
 
 void deliver_exit(actor_cell* peer, actor_cell* who, const exit_reason& r) {
   add_ref(who);
-  post_or_dispose(peer, make_sys([who, r](actor_cell* c, bool deliver) mutable {
-    exit_signal x{actor_addr(who, actor_addr::adopt_t{}), std::move(r)};
+  post_or_dispose(peer, make_sys([who, reason = r](actor_cell* c, bool deliver) mutable {
+    exit_signal x{actor_addr(who, actor_addr::adopt_t{}), std::move(reason)};
     if (!deliver) return;
     if (c->vt->on_exit && (c->flags & flag_alive)) {
       c->vt->on_exit(c, &x);
@@ -179,6 +180,7 @@ void init_cell(actor_cell* c, system_impl* s, const spawn_options& o, const cell
     c->dequeue = o.dequeue.get();
   }
   if (!vt->on_start) c->flags |= flag_started;
+  s->classes.of(vt);  // the class's metrics entry, made by its first spawn
 }
 
 void check_can_spawn(system_impl* s) {
@@ -259,6 +261,7 @@ const char* type_name(const std::type_info& t) noexcept {
   // Demangled once per type and kept for the program's life: dead letters
   // and metrics show `order_request`, not `N3shop13order_requestE`.
   static std::mutex mutex;
+  // NOLINTNEXTLINE(bugprone-unhandled-exception-at-new): out of memory at first use ends the program
   static auto* names = new std::unordered_map<const std::type_info*, std::string>;
   std::lock_guard g(mutex);
   auto it = names->find(&t);
@@ -277,6 +280,7 @@ void note_dead_letter(system_impl* s, actor_cell* target, dead_letter_reason why
   const auto i = static_cast<std::size_t>(why);
   // relaxed: counters, read as statistics.
   s->dead[i].fetch_add(1, std::memory_order_relaxed);
+  if (target) count_dead_letter(target, why);
   try {
     if (target) ensure_ext(target)->dead_letters[i].fetch_add(1, std::memory_order_relaxed);
     if (s->hook) s->hook(dead_letter{why, actor_addr(target), type});
@@ -361,6 +365,7 @@ void handle_failure(actor_cell* c, exit_reason reason) {
   system_impl* s = c->sys;
   // relaxed: statistics.
   s->failures.fetch_add(1, std::memory_order_relaxed);
+  count_failure(c);
   try {
     ensure_ext(c)->failures.fetch_add(1, std::memory_order_relaxed);
   } catch (...) {
@@ -372,7 +377,7 @@ void handle_failure(actor_cell* c, exit_reason reason) {
     }
     add_ref(c);
     sys_message* m = make_sys([c, reason](actor_cell* sup, bool deliver) mutable {
-      if (deliver) supervisor_child_failed(sup, c, std::move(reason));
+      if (deliver) supervisor_child_failed(sup, c, reason);
       release_cell(c);
     });
     if (post_sys(p, m)) return;
@@ -426,6 +431,7 @@ void restart_in_place(actor_cell* c) {
   }
   // relaxed: statistics.
   c->sys->restarts.fetch_add(1, std::memory_order_relaxed);
+  count_restart(c);
   if (x) x->restarts.fetch_add(1, std::memory_order_relaxed);
   if (c->flags & flag_suspended) {
     c->flags &= static_cast<std::uint8_t>(~flag_suspended);

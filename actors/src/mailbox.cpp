@@ -10,6 +10,7 @@
 
 #include "cell.hpp"
 #include "coroutine.hpp"
+#include "metrics.hpp"
 #include "system.hpp"
 #include "troupe/runtime/detail/fiber_local.hpp"
 #include "troupe/runtime/detail/schedule.hpp"
@@ -72,6 +73,7 @@ send_result reject(actor_cell* c, envelope* e, dead_letter_reason why, actor_err
 // Pushes an accepted message and schedules the actor if this send set SCHED.
 void enqueue(actor_cell* c, envelope* e, mailbox_word accepted_word, bool scheduled) noexcept {
   update_high_water(c, accepted_word.depth());
+  stamp_enqueued(c, e);
   c->user_q.push(e);
   if (scheduled) schedule_cell(c);
 }
@@ -228,6 +230,7 @@ void admit_waiting(actor_cell* c) noexcept {
       // SCHED is set and nothing needs scheduling.
       w = mailbox_word(c->word.fetch_add(1, std::memory_order_seq_cst) + 1);
       update_high_water(c, w.depth());
+      stamp_enqueued(c, a->e);
       c->user_q.push(a->e);
       a->queue_next = nullptr;
       *tail = a;
@@ -355,6 +358,7 @@ send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* a
   }
   // The new message takes the victim's slot: depth unchanged, and the actor
   // is already scheduled (or paused) since its depth is non-zero.
+  stamp_enqueued(c, e);
   c->user_q.push(e);
   c->lock.unlock();
   auto* v = static_cast<envelope*>(victim);
@@ -581,7 +585,10 @@ void deliver_user(actor_cell* c, envelope* e) {
   if (c->dequeue && shed_at_dequeue(c, e)) [[unlikely]]
     return;
   try {
-    e->fn(e, c, envelope_op::deliver, dead_letter_reason::actor_stopped);
+    if (histograms_on(c->sys)) [[unlikely]]
+      deliver_timed(c, e);  // the same, timing the handler and the message's wait (metrics.cpp)
+    else
+      e->fn(e, c, envelope_op::deliver, dead_letter_reason::actor_stopped);
   } catch (...) {
     handle_failure(c, describe(std::current_exception(), exit_kind::failed));
   }
@@ -685,8 +692,10 @@ void run_turn(task_header* h) {
     }
     const pass_result p = pass(c, w, budget, dispose, ctx);
     // relaxed: only this turn writes it; readers want a statistic.
-    if (!dispose)
+    if (!dispose) {
       c->processed.store(c->processed.load(std::memory_order_relaxed) + p.sys + p.user, std::memory_order_relaxed);
+      count_processed(c, p.sys + p.user);  // per class and worker (metrics.cpp)
+    }
     const std::uint64_t sub =
         mailbox_word::consumed(p.sys, c->policy == overflow_policy::drop_oldest ? 0 : p.user);
     // seq_cst: against senders queuing for admission (enqueue_admission).

@@ -45,7 +45,7 @@ actor_addr actor_system::whereis(const std::string& name) const {
 
 namespace detail {
 
-void unregister_names(actor_cell* c, std::vector<std::string> names) {
+void unregister_names(actor_cell* c, const std::vector<std::string>& names) {
   actor_addr dropped;  // released after the accessor's lock
   for (const std::string& n : names) {
     decltype(c->sys->names)::accessor acc;

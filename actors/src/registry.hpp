@@ -9,6 +9,6 @@
 namespace troupe::detail {
 
 // Drops the names an actor held (it has stopped).
-void unregister_names(actor_cell* c, std::vector<std::string> names);
+void unregister_names(actor_cell* c, const std::vector<std::string>& names);
 
 }  // namespace troupe::detail

@@ -1,6 +1,7 @@
 // Supervision: restart decisions, intensity, backoff, escalation, and
 // stopping children first. Everything here runs in the supervisor's turn
-// except supervisor_adopt and child_count (any thread, under children_lock).
+// except supervisor_adopt, supervisor_children and child_count (any thread,
+// under children_lock).
 
 #include <algorithm>
 #include <cmath>
@@ -93,6 +94,8 @@ void check_supervisor_options(const supervisor_options& o) {
     throw actor_error(actor_errc::invalid_argument, "supervisor: backoff_multiplier must be >= 1");
 }
 
+std::vector<actor_cell*> supervisor_children(actor_cell* sup) { return snapshot(sup_of(sup)); }
+
 bool supervisor_adopt(actor_cell* sup, actor_cell* child) {
   supervisor& s = sup_of(sup);
   std::lock_guard g(s.children_lock);
@@ -105,7 +108,7 @@ bool supervisor_adopt(actor_cell* sup, actor_cell* child) {
   return ok;
 }
 
-void supervisor_child_failed(actor_cell* sc, actor_cell* child, exit_reason reason) {
+void supervisor_child_failed(actor_cell* sc, actor_cell* child, const exit_reason& reason) {
   supervisor& s = sup_of(sc);
   bool known;
   std::size_t index;

@@ -83,7 +83,8 @@ system_impl::system_impl(runtime& r, actor_system* o, system_options opts)
       sched(&scheduler_of(r)),
       owner(o),
       hook(std::move(opts.dead_letter_hook)),
-      shutdown_timeout(opts.shutdown_timeout) {}
+      shutdown_timeout(opts.shutdown_timeout),
+      classes(worker_count(*sched)) {}
 
 bool system_impl::add_top_level(actor_cell* c) {
   shard& sh = shard_of(c);

@@ -1,6 +1,7 @@
 #pragma once
 // The private state of an actor system (system.cpp): counters, the sharded
-// lists of top-level actors, the registry's map, the live actor timers.
+// lists of top-level actors, the registry's map, the live actor timers, the
+// per-class metrics and metric sources (metrics.hpp).
 
 #include <tbb/concurrent_hash_map.h>
 
@@ -12,6 +13,7 @@
 #include <memory>
 #include <string>
 
+#include "metrics.hpp"
 #include "troupe/actors/actor_ref.hpp"
 #include "troupe/actors/detail/cell.hpp"
 #include "troupe/actors/system.hpp"
@@ -42,6 +44,10 @@ struct system_impl {
   std::function<void(const dead_letter&)> hook;
   std::chrono::milliseconds shutdown_timeout;
   std::atomic<bool> stopping{false};
+  // actor_system::enable_histograms; read on every send and handled message
+  // (beside `stopping`, on a line that is rarely written).
+  std::atomic<bool> histograms{false};
+  std::atomic<bool> histograms_ever{false};  // enabled at least once: snapshots carry histograms
   alignas(64) std::array<std::atomic<std::uint64_t>, dead_letter_reason_count> dead{};
   std::atomic<std::uint64_t> failures{0};
   std::atomic<std::uint64_t> restarts{0};
@@ -51,6 +57,8 @@ struct system_impl {
   registry_map names;
   spinlock timers_lock;           // guards the list of live actor timers
   actor_timer* timers = nullptr;
+  class_table classes;            // per-class metrics, by vtable
+  std::shared_ptr<metric_sources> sources = std::make_shared<metric_sources>();
 
   shard& shard_of(const actor_cell* c) noexcept {
     return shards[(reinterpret_cast<std::uintptr_t>(c) >> 6) % shards.size()];
@@ -64,5 +72,18 @@ struct system_impl {
   void remove_timer(actor_timer* t) noexcept;
   void cancel_timers() noexcept;
 };
+
+// Whether messages are timed now (actor_system::enable_histograms). relaxed:
+// a switch that takes effect soon after it is thrown; a message stamped or
+// not, timed or not, is right either way.
+inline bool histograms_on(const system_impl* s) noexcept { return s->histograms.load(std::memory_order_relaxed); }
+
+// The send path, as it pushes an accepted message: stamps when it entered
+// the mailbox, for the mailbox sojourn histogram; only while histograms are
+// on (off, this is one predictable branch).
+inline void stamp_enqueued(actor_cell* c, envelope* e) noexcept {
+  if (histograms_on(c->sys)) [[unlikely]]
+    e->enqueued = c->sys->rt->now();
+}
 
 }  // namespace troupe::detail

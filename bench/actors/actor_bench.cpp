@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <fstream>
@@ -36,6 +37,7 @@
 #include "troupe/actors.hpp"
 #include "troupe/runtime/histogram.hpp"
 #include "troupe/runtime/runtime.hpp"
+#include "troupe/runtime/trace.hpp"
 
 namespace {
 
@@ -145,10 +147,8 @@ struct pinger : troupe::actor<pinger> {
 
 void ponger::on(ball b) { ping.send(b); }
 
-void bm_ping_pong(benchmark::State& state, int threads) {
+void run_ping_pong(benchmark::State& state, troupe_env& env) {
   const i64 kRounds = troupe::bench::sizes().ping_pong_rounds;
-  troupe_env env{threads};
-  if (!check_env(state, env, threads)) return;
   for (auto _ : state) {
     auto ping = env.sys.spawn<pinger>(kRounds);
     auto pong = env.sys.spawn<ponger>(ping);
@@ -162,6 +162,49 @@ void bm_ping_pong(benchmark::State& state, int threads) {
   }
   if (state.error_occurred() || !no_dead_letters(state, env)) return;
   state.SetItemsProcessed(2 * kRounds * state.iterations());
+}
+
+void bm_ping_pong(benchmark::State& state, int threads) {
+  troupe_env env{threads};
+  if (check_env(state, env, threads)) run_ping_pong(state, env);
+}
+
+// actor.ping_pong.traced_off: the same, on a runtime that traced and stopped
+// before the timed loop, so the hooks are compiled in, have been live and
+// are now switched off (the process-wide flag back at 0). troupe has no
+// build without the hooks: actor.ping_pong pays the same one branch per
+// hook, so the ratio of the two shows that switching tracing off leaves no
+// cost behind, not what the branch itself costs.
+void bm_ping_pong_traced_off(benchmark::State& state, int threads) {
+  troupe_env env{threads};
+  if (!check_env(state, env, threads)) return;
+  char path[] = "/tmp/troupe-bench-trace.XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) {
+    state.SkipWithError("traced_off: cannot create a temporary trace file");
+    return;
+  }
+  close(fd);
+  troupe::start_tracing(env.rt);
+  {  // something to record, so that the buffers were written to
+    auto ping = env.sys.spawn<pinger>(i64{1000});
+    auto pong = env.sys.spawn<ponger>(ping);
+    auto f = ping.ask(pinger::begin{pong}, kTimeout);
+    std::string err;
+    const auto got = await(f, err);
+    if (!got || *got != 1000) {
+      std::remove(path);
+      fail(state, env, "traced_off: the traced warm-up failed", err);
+      return;
+    }
+  }
+  const std::size_t events = troupe::stop_tracing(env.rt, path);
+  std::remove(path);
+  if (events == 0) {
+    state.SkipWithError("traced_off: the warm-up recorded no trace events");
+    return;
+  }
+  run_ping_pong(state, env);
 }
 
 // ---------------------------------------------------------------------------
@@ -625,6 +668,7 @@ void register_troupe_actors(const troupe::bench::config& config) {
   // ~0.07 s per 100k round trips.
   troupe::bench::register_actor_workloads(config, "troupe", {
       {"actor.ping_pong", &bm_ping_pong, 10},
+      {"actor.ping_pong.traced_off", &bm_ping_pong_traced_off, 10},
       {"actor.spawn", &bm_spawn, 3},
       {"actor.fan_out", &bm_fan_out, 1},
       {"actor.ring", &bm_ring, 3},

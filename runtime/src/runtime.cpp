@@ -96,6 +96,7 @@ worker_metrics& worker_metrics::operator+=(const worker_metrics& o) noexcept {
   fibers_created += o.fibers_created;
   timers_fired += o.timers_fired;
   timers_pending += o.timers_pending;
+  busy_ns += o.busy_ns;
   return *this;
 }
 
@@ -113,6 +114,11 @@ bool on_worker_of(const scheduler& s) noexcept {
   worker* w = this_worker();
   return w && &w->sched == &s;
 }
+std::size_t worker_index(const scheduler& s) noexcept {
+  worker* w = this_worker();
+  return w && &w->sched == &s ? w->index : not_a_worker;
+}
+std::size_t worker_count(const scheduler& s) noexcept { return s.worker_count; }
 scheduler& scheduler_of(runtime& rt) noexcept { return rt.scheduler(); }
 void retain_until_exit(scheduler& s, std::shared_ptr<void> p) { s.retain(std::move(p)); }
 

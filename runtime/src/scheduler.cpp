@@ -146,7 +146,29 @@ worker_metrics worker_counters::snapshot() const noexcept {
   m.lifo_runs = r(lifo_runs);
   m.fibers_created = r(fibers_created);
   m.timers_fired = r(timers_fired);
+  m.busy_ns = busy.busy_ns();
   return m;
+}
+
+std::uint64_t busy_clock::now_ns() noexcept {
+  const auto ns = std::chrono::steady_clock::now().time_since_epoch().count();
+  return ns > 0 ? static_cast<std::uint64_t>(ns) : 1;
+}
+
+std::uint64_t busy_clock::busy_ns() const noexcept {
+  for (unsigned spins = 0;; ++spins) {
+    const std::uint64_t before = seq_.load(std::memory_order_seq_cst);
+    if (before & 1) {  // the owner is between its stores: a few instructions
+      if (spins < 64) cpu_relax();
+      else std::this_thread::yield();
+      continue;
+    }
+    const std::uint64_t accumulated = accumulated_.load(std::memory_order_seq_cst);
+    const std::uint64_t since = since_.load(std::memory_order_seq_cst);
+    const std::uint64_t now = now_ns();
+    if (seq_.load(std::memory_order_seq_cst) != before) continue;
+    return accumulated + (since != 0 && now > since ? now - since : 0);
+  }
 }
 
 // ------------------------------------------------------------ construction
@@ -158,6 +180,26 @@ fiber::fiber(scheduler& s, stack_pool& pool)
 
 worker::worker(scheduler& s, std::size_t i)
     : sched(s), index(i), rng(0x9E3779B97F4A7C15ull * (i + 1)), seen_tasks_run(s.worker_count, 0) {}
+
+namespace {
+std::mutex live_schedulers_mutex;  // guards live_schedulers and every listing's links
+}  // namespace
+
+scheduler_listing* live_schedulers = nullptr;
+
+scheduler_listing::scheduler_listing(scheduler* s) noexcept : self(s) {
+  std::lock_guard g(live_schedulers_mutex);
+  next = live_schedulers;
+  if (next) next->prev = this;
+  live_schedulers = this;
+}
+
+scheduler_listing::~scheduler_listing() {
+  std::lock_guard g(live_schedulers_mutex);
+  if (prev) prev->next = next;
+  else live_schedulers = next;
+  if (next) next->prev = prev;
+}
 
 scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock& clk)
     : owner(rt),
@@ -180,11 +222,12 @@ scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock&
   if (log_steps_) tracing_on.fetch_add(1, std::memory_order_relaxed);
   if (options.workers && *options.workers == 0)
     throw error(errc::invalid_argument, "runtime: worker count must be at least 1");
-  if (options.stack_size < 16 * 1024)
+  if (options.stack_size < std::size_t{16} * 1024)
     throw error(errc::invalid_argument, "runtime: stack_size must be at least 16 KiB");
   workers_.reserve(worker_count);
   for (std::size_t i = 0; i < worker_count; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
   if (clock_is_virtual_) clock.subscribe(this);
+  // NOLINTNEXTLINE(concurrency-mt-unsafe): troupe never changes the environment
   if (const char* path = std::getenv("TROUPE_TRACE"); path && *path) {
     env_trace_path_ = trace_path_for_this_runtime(path);
     start_tracing(trace_options{}.events_per_worker);
@@ -209,7 +252,7 @@ scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock&
         if (const int err = pthread_setaffinity_np(w.thread.native_handle(), sizeof(set), &set); err != 0)
           throw error(errc::invalid_argument, "runtime: pin_workers: cannot pin worker " + std::to_string(w.index) +
                                                   " to CPU " + std::to_string(w.index % cpus) + ": " +
-                                                  std::strerror(err));
+                                                  std::system_category().message(err));
       }
     }
   } catch (const std::system_error& e) {
@@ -242,12 +285,14 @@ scheduler::~scheduler() {
 
 void scheduler::thread_main(worker& w) {
   tl_worker = &w;
+  w.counters.busy.started();
   w.thread_ctx = std::make_unique<context>();
   fiber* first = acquire_runner(w);
   w.current = first;
   context::switch_to(*w.thread_ctx, first->ctx);
   // The last runner of this worker switched back here to exit.
   w.run_after_switch();
+  w.counters.busy.stopped();
   tl_worker = nullptr;
 }
 
@@ -681,12 +726,16 @@ void scheduler::park(worker& w) {
   trace_point(w, "park");
   bool woken;
   if (until == timer_wheel::never) {
+    w.counters.busy.stopped();
     w.park_token.park();
+    w.counters.busy.started();
     woken = true;
   } else if (until <= now_ns()) {
     woken = false;  // a timer is already due
   } else {
+    w.counters.busy.stopped();
     woken = w.park_token.park_until(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
+    w.counters.busy.started();
   }
   w.parked_until.store(0, std::memory_order_relaxed);
   worker_counters::bump(w.counters.wakeups);
@@ -958,7 +1007,7 @@ std::size_t scheduler::stop_tracing(const std::string& path) {
   // writer reads: they are simply not in the file.
   const std::size_t n = t->write(path);
   if (n == static_cast<std::size_t>(-1))
-    throw error(errc::invalid_argument, "stop_tracing: cannot write " + path + ": " + std::strerror(errno));
+    throw error(errc::invalid_argument, "stop_tracing: cannot write " + path + ": " + std::system_category().message(errno));
   return n;
 }
 
@@ -984,8 +1033,10 @@ std::size_t scheduler::drive(std::size_t max_steps) {
   w.drive_budget = max_steps;
   w.drive_steps = 0;
   if (!w.current) w.current = acquire_runner(w);
+  w.counters.busy.started();  // a driven worker is busy while it is driven
   context::switch_to(*w.thread_ctx, w.current->ctx);
   // Back: the worker ran out of work or of budget (or exited).
+  w.counters.busy.stopped();
   w.run_after_switch();
   tl_worker = nullptr;
   return w.drive_steps;

@@ -69,11 +69,56 @@ class injection_queue {
   std::atomic<std::size_t> size_{0};
 };
 
+// A worker's busy time (worker_metrics::busy_ns): the real time it was not
+// parked, accumulated at each park and wake-up, never per task.
+//
+// The worker alone writes (stopped() before it parks or exits, started()
+// when it wakes or starts); any thread reads (busy_ns()). A reader must see
+// `accumulated` and `since` of the same instant, or a park between its two
+// loads would count the last run twice (and a later reading would go
+// back): so the writer brackets its two stores with a sequence number made
+// odd while it writes (a seqlock). Every access is seq_cst, so all of them
+// fall in one total order and the argument is the plain one: a reader that
+// sees the same even number before and after its loads saw no write in
+// between. Each store is one locked instruction, four per park, beside a
+// futex wait. The writer reads the clock after making the number odd, so a
+// reader whose loads came before it also read the clock before it: the
+// running interval it adds never reaches past the park, and busy_ns() never
+// goes back.
+class busy_clock {
+ public:
+  // Owner only. The worker runs from now on (it started, or woke up).
+  void started() noexcept {
+    seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+    since_.store(now_ns(), std::memory_order_seq_cst);
+    seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+  }
+  // Owner only. The worker stops running (it parks, or exits).
+  void stopped() noexcept {
+    seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+    const std::uint64_t now = now_ns();
+    const std::uint64_t since = since_.load(std::memory_order_relaxed);
+    if (since != 0 && now > since)
+      accumulated_.store(accumulated_.load(std::memory_order_relaxed) + (now - since), std::memory_order_seq_cst);
+    since_.store(0, std::memory_order_seq_cst);
+    seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
+  }
+  // Any thread: the busy time up to now.
+  std::uint64_t busy_ns() const noexcept;
+
+ private:
+  static std::uint64_t now_ns() noexcept;
+  std::atomic<std::uint64_t> seq_{0};          // odd while the owner writes
+  std::atomic<std::uint64_t> accumulated_{0};  // busy time up to the last stop
+  std::atomic<std::uint64_t> since_{0};        // steady-clock ns of the last start; 0 while stopped
+};
+
 // Per-worker counters, each written only by its worker. Aligned so two
 // workers' counters never share a cache line.
 struct alignas(64) worker_counters {
   std::atomic<std::uint64_t> tasks_run{0}, steals{0}, failed_steals{0}, parks{0}, wakeups{0},
       injection_pops{0}, lifo_runs{0}, fibers_created{0}, timers_fired{0};
+  busy_clock busy;
 
   // Owner only: a relaxed load+store, not an RMW, as nobody else writes.
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
@@ -139,6 +184,18 @@ class worker {
       fn(*this, after_arg);
     }
   }
+};
+
+// A scheduler's place on the list of live schedulers that debuggers walk
+// (scripts/troupe-gdb.py); the runtime itself never reads it.
+struct scheduler_listing {
+  explicit scheduler_listing(scheduler* s) noexcept;
+  ~scheduler_listing();
+  scheduler_listing(const scheduler_listing&) = delete;
+  scheduler_listing& operator=(const scheduler_listing&) = delete;
+  scheduler* self;
+  scheduler_listing* prev = nullptr;
+  scheduler_listing* next = nullptr;
 };
 
 class scheduler final : public clock_listener {
@@ -306,7 +363,13 @@ class scheduler final : public clock_listener {
 
   mutable std::mutex registry_mutex_;
   fiber* registry_head_ = nullptr;
+
+  // On the list of live schedulers; last member: listed once constructed.
+  scheduler_listing debug_listing_{this};
 };
+
+// Head of the live schedulers' list, newest first; for debuggers only.
+extern scheduler_listing* live_schedulers;
 
 // The worker running the calling thread, or nullptr. Never inlined or
 // analysed across calls, so a fiber that migrated while suspended reads the

@@ -7,8 +7,6 @@
 // sends it `hold`, moving one sends the old server `drop` and the new one
 // `hold`, and the loads in the tables are what each server answers when
 // asked how many sessions it holds.
-#include <troupe/troupe.hpp>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -17,6 +15,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <troupe/troupe.hpp>
 #include <unordered_set>
 #include <vector>
 
@@ -74,7 +73,9 @@ spread ask_loads(const std::vector<shard>& servers) {
     total += n;
     most = std::max(most, n);
   }
-  s.max_over_mean = total ? static_cast<double>(most) * static_cast<double>(servers.size()) / static_cast<double>(total) : 0;
+  s.max_over_mean =
+      total ? static_cast<double>(most) * static_cast<double>(servers.size()) / static_cast<double>(total)
+            : 0;
   return s;
 }
 
@@ -155,7 +156,8 @@ struct ring_placement {
 
 std::string counts_text(const spread& s) {
   std::string t;
-  for (std::size_t i = 0; i < s.per_server.size(); ++i) t += fmt::format("{}{}", i ? " / " : "", s.per_server[i]);
+  for (std::size_t i = 0; i < s.per_server.size(); ++i)
+    t += fmt::format("{}{}", i ? " / " : "", s.per_server[i]);
   return t;
 }
 
@@ -168,7 +170,8 @@ int main(int argc, char** argv) {
   std::size_t users_opt = 0;
   double epsilon = 0.05;
   app.cli().add_option("--users", users_opt, "users to shard (default 1,000,000; --quick 200,000)");
-  app.cli().add_option("--epsilon", epsilon, "bounded loads: no server above ceil((1 + epsilon) x mean)")
+  app.cli()
+      .add_option("--epsilon", epsilon, "bounded loads: no server above ceil((1 + epsilon) x mean)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   if (auto code = app.parse(argc, argv)) return *code;
@@ -189,7 +192,8 @@ int main(int argc, char** argv) {
     ring_placement p;
     p.cfg.virtual_nodes = 150;
     p.cfg.bounded_load_epsilon = epsilon;
-    results.push_back(run_scheme(system, fmt::format("ring, 150 vnodes, bounded (eps {})", epsilon), users, p));
+    results.push_back(
+        run_scheme(system, fmt::format("ring, 150 vnodes, bounded (eps {})", epsilon), users, p));
     results.back().vnodes = 150;
     results.back().bounded = true;
   }
@@ -223,9 +227,11 @@ int main(int argc, char** argv) {
   const auto& modulo = results[0];
   const auto& v150 = results[3];
   const auto& bounded = results[5];
-  const auto frac = [&](const scheme_result& r) { return static_cast<double>(r.moved) / static_cast<double>(users); };
-  app.set_headline({"users moved when a 4th server joins", "fraction", samples::better::lower, frac(modulo),
-                    frac(v150)});
+  const auto frac = [&](const scheme_result& r) {
+    return static_cast<double>(r.moved) / static_cast<double>(users);
+  };
+  app.set_headline(
+      {"users moved when a 4th server joins", "fraction", samples::better::lower, frac(modulo), frac(v150)});
   app.print_story(
       "issue 9; Karger et al. 1997; Mirrokni et al. 2018",
       {{"users moved, 3 -> 4 servers", "~3/4 (modulo)", "1/4 (ring)", samples::format_percent(frac(modulo)),
@@ -254,9 +260,12 @@ int main(int argc, char** argv) {
   for (std::size_t i = 0; i < results.size(); ++i) {
     const double x = static_cast<double>(i);
     std::string label = results[i].name;
-    if (results[i].bounded) label = "150 vnodes, bounded";
-    else if (results[i].vnodes) label = fmt::format("{} vnode{}", *results[i].vnodes, *results[i].vnodes == 1 ? "" : "s");
-    else label = "modulo";
+    if (results[i].bounded)
+      label = "150 vnodes, bounded";
+    else if (results[i].vnodes)
+      label = fmt::format("{} vnode{}", *results[i].vnodes, *results[i].vnodes == 1 ? "" : "s");
+    else
+      label = "modulo";
     moved.xtics.push_back({x, label});
     load.xtics.push_back({x, label});
     moved_bars.x.push_back(x);

@@ -3,16 +3,15 @@
 // most load tools do) and troupe::load's open loop (requests sent on a fixed
 // schedule, latency from when each was meant to start) drive the same
 // service actor, which freezes once for a while. README.md tells the story.
-#include <troupe/load/actor_target.hpp>
-#include <troupe/load/load.hpp>
-#include <troupe/troupe.hpp>
-
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <fmt/format.h>
 #include <mutex>
 #include <string>
+#include <troupe/load/actor_target.hpp>
+#include <troupe/load/load.hpp>
+#include <troupe/troupe.hpp>
 #include <type_traits>
 #include <vector>
 
@@ -95,36 +94,52 @@ measured drive(troupe::actor_system& system, Config cfg, troupe::clock::duration
   m.result = load::run(std::move(cfg), std::move(t), opts);
   svc.stop();
   std::lock_guard lock(mu);
-  std::sort(m.points.begin(), m.points.end(), [](const point& a, const point& b) { return a.start_s < b.start_s; });
+  std::sort(m.points.begin(), m.points.end(),
+            [](const point& a, const point& b) { return a.start_s < b.start_s; });
   return m;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  samples::sample app("coordinated_omission",
-                      "one service stall measured closed-loop and open-loop (latency from the intended start)");
+  samples::sample app(
+      "coordinated_omission",
+      "one service stall measured closed-loop and open-loop (latency from the intended start)");
   double rate = 2000, stall_s = 1.4;
   double length_opt = 0;
   std::uint32_t connections = 100;
-  app.cli().add_option("--rate", rate, "requests per second, both loops")->capture_default_str()->check(CLI::PositiveNumber);
-  app.cli().add_option("--stall", stall_s, "how long the service freezes, seconds")->capture_default_str()->check(CLI::PositiveNumber);
-  app.cli().add_option("--length", length_opt, "run length, seconds (default 30; --quick 8)")->check(CLI::PositiveNumber);
-  app.cli().add_option("--connections", connections, "closed-loop workers")->capture_default_str()->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--rate", rate, "requests per second, both loops")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--stall", stall_s, "how long the service freezes, seconds")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--length", length_opt, "run length, seconds (default 30; --quick 8)")
+      ->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--connections", connections, "closed-loop workers")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   if (auto code = app.parse(argc, argv)) return *code;
   const double length_s = length_opt > 0 ? length_opt : (app.quick() ? 8.0 : 30.0);
-  const auto length = std::chrono::duration_cast<troupe::clock::duration>(std::chrono::duration<double>(length_s));
-  const auto stall = std::chrono::duration_cast<troupe::clock::duration>(std::chrono::duration<double>(stall_s));
+  const auto length =
+      std::chrono::duration_cast<troupe::clock::duration>(std::chrono::duration<double>(length_s));
+  const auto stall =
+      std::chrono::duration_cast<troupe::clock::duration>(std::chrono::duration<double>(stall_s));
   const auto stall_at = length / 3;
   const auto timeout = stall + 10s;  // nothing is given up: every latency is the real one
 
   troupe::runtime rt;
   troupe::actor_system system(rt);
-  std::fprintf(stderr, "closed loop: %u workers, %.0f req/s for %.1f s, stall %.1f s ...\n", connections, rate,
-               length_s, stall_s);
+  std::fprintf(stderr, "closed loop: %u workers, %.0f req/s for %.1f s, stall %.1f s ...\n", connections,
+               rate, length_s, stall_s);
   measured closed = drive(system, load::closed_loop{connections, length, rate}, stall, stall_at, timeout);
   std::fprintf(stderr, "open loop: %.0f req/s for %.1f s, stall %.1f s ...\n", rate, length_s, stall_s);
-  measured open = drive(system, load::open_loop{load::plan::constant(rate, length)}, stall, stall_at, timeout);
+  measured open =
+      drive(system, load::open_loop{load::plan::constant(rate, length)}, stall, stall_at, timeout);
   system.shutdown();
 
   // Theory for the open loop (docs/design/load.md): a fraction stall/length
@@ -139,11 +154,13 @@ int main(int argc, char** argv) {
   };
   const row rows[] = {{"p50", 0.5}, {"p90", 0.9}, {"p99", 0.99}, {"p99.9", 0.999}};
   samples::table t({"latency", "closed loop (naive)", "open loop (troupe::load)", "open loop, theory"});
-  const auto pct = [](const load::result& r, double p) { return static_cast<double>(r.latency.value_at_percentile(p * 100)) / 1e9; };
+  const auto pct = [](const load::result& r, double p) {
+    return static_cast<double>(r.latency.value_at_percentile(p * 100)) / 1e9;
+  };
   nlohmann::json js;
   for (const auto& rw : rows) {
-    t.add_row({rw.name, samples::format_seconds(pct(closed.result, rw.p)), samples::format_seconds(pct(open.result, rw.p)),
-               samples::format_seconds(theory(rw.p))});
+    t.add_row({rw.name, samples::format_seconds(pct(closed.result, rw.p)),
+               samples::format_seconds(pct(open.result, rw.p)), samples::format_seconds(theory(rw.p))});
     js["closed_loop"][rw.name] = pct(closed.result, rw.p);
     js["open_loop"][rw.name] = pct(open.result, rw.p);
     js["theory"][rw.name] = theory(rw.p);
@@ -151,7 +168,8 @@ int main(int argc, char** argv) {
   const double closed_max = static_cast<double>(closed.result.latency.max()) / 1e9;
   const double open_max = static_cast<double>(open.result.latency.max()) / 1e9;
   const double closed_mean = closed.result.latency.mean() / 1e9, open_mean = open.result.latency.mean() / 1e9;
-  t.add_row({"max", samples::format_seconds(closed_max), samples::format_seconds(open_max), samples::format_seconds(stall_s)});
+  t.add_row({"max", samples::format_seconds(closed_max), samples::format_seconds(open_max),
+             samples::format_seconds(stall_s)});
   t.add_row({"mean", samples::format_seconds(closed_mean), samples::format_seconds(open_mean),
              samples::format_seconds(stall_s * stall_s / (2 * length_s))});
   t.add_row({"requests measured", fmt::format("{}", closed.result.total.completed()),
@@ -170,11 +188,16 @@ int main(int argc, char** argv) {
   js["closed_loop"]["slower_than_100ms"] = slow(closed);
   js["open_loop"]["slower_than_100ms"] = slow(open);
   app.json()["latency_s"] = js;
-  app.json()["config"] = {{"rate", rate}, {"length_s", length_s}, {"stall_s", stall_s}, {"connections", connections},
+  app.json()["config"] = {{"rate", rate},
+                          {"length_s", length_s},
+                          {"stall_s", stall_s},
+                          {"connections", connections},
                           {"stall_at_s", seconds(stall_at)}};
-  app.print(fmt::format("{:.0f} req/s for {:.0f} s, the service frozen {:.1f} s at t = {:.1f} s; closed loop: {} workers",
-                        rate, length_s, stall_s, seconds(stall_at), connections),
-            t);
+  app.print(
+      fmt::format(
+          "{:.0f} req/s for {:.0f} s, the service frozen {:.1f} s at t = {:.1f} s; closed loop: {} workers",
+          rate, length_s, stall_s, seconds(stall_at), connections),
+      t);
 
   const double closed_p99 = pct(closed.result, 0.99), open_p99 = pct(open.result, 0.99);
   // "Better" here is the figure that tells the truth about the stall: the
@@ -183,15 +206,18 @@ int main(int argc, char** argv) {
                     samples::better::higher, closed_p99, open_p99});
   app.print_story(
       "wrk2 README (Gil Tene): 30 s at 2,000 req/s against httpd, one 1.4 s ^Z pause",
-      {{"p99 latency", "~6 ms (wrk, closed loop)", "1.27 s (wrk2, corrected)", samples::format_seconds(closed_p99),
-        samples::format_seconds(open_p99),
+      {{"p99 latency", "~6 ms (wrk, closed loop)", "1.27 s (wrk2, corrected)",
+        samples::format_seconds(closed_p99), samples::format_seconds(open_p99),
         length_s == 30 && stall_s == 1.4
-            ? "reproduced in shape: the closed loop hides the stall, the open loop shows about what theory says "
-              "(1.1 s for a 1.4 s stall in 30 s); the story's few ms of closed-loop p99 were a real network and "
+            ? "reproduced in shape: the closed loop hides the stall, the open loop shows about what theory "
+              "says "
+              "(1.1 s for a 1.4 s stall in 30 s); the story's few ms of closed-loop p99 were a real network "
+              "and "
               "httpd, here the service answers in microseconds"
             : "same shape at a different size: the full run (30 s, 1.4 s stall) is the story's; --quick runs "
               "8 s, so the stall is a larger share and the open-loop p99 closer to the stall itself; the "
-              "closed-loop p99 is microseconds here because the service answers in-process, not over a network"}});
+              "closed-loop p99 is microseconds here because the service answers in-process, not over a "
+              "network"}});
 
   samples::figure f;
   f.title = fmt::format("coordinated_omission: {:.0f} req/s, a {:.1f} s stall", rate, stall_s);

@@ -4,9 +4,6 @@
 // the service at the same time: attempts per request over time, and how long
 // after the service is back the clients stop hammering it. README.md tells
 // the story.
-#include <troupe/load/load.hpp>
-#include <troupe/troupe.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -16,6 +13,8 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <troupe/load/load.hpp>
+#include <troupe/troupe.hpp>
 #include <vector>
 
 #include "common/sample.hpp"
@@ -110,7 +109,8 @@ struct client : troupe::actor<client> {
   troupe::actor_ref<service> svc;
   strategy* how;
   patterns::random_source rng;
-  client(troupe::actor_ref<service> s, strategy* h, std::uint64_t seed) : svc(std::move(s)), how(h), rng(seed) {}
+  client(troupe::actor_ref<service> s, strategy* h, std::uint64_t seed)
+      : svc(std::move(s)), how(h), rng(seed) {}
 
   troupe::task<bool> on(call) {
     patterns::retry_state state(how->retry, /*safe=*/true);  // `work` is a read: safe to repeat
@@ -165,26 +165,40 @@ struct run_result {
 }  // namespace
 
 int main(int argc, char** argv) {
-  samples::sample app("retry_storm",
-                      "a service down for a few seconds, then back: uncapped doubling, capped backoff with jitter, "
-                      "and the same under a retry budget");
+  samples::sample app(
+      "retry_storm",
+      "a service down for a few seconds, then back: uncapped doubling, capped backoff with jitter, "
+      "and the same under a retry budget");
   double rate = 250, down_s_opt = 0, length_opt = 0;
   double service_ms = 2;
   std::size_t clients = 100;
-  app.cli().add_option("--rate", rate, "new requests per second")->capture_default_str()->check(CLI::PositiveNumber);
-  app.cli().add_option("--service-ms", service_ms, "the service's time per request (capacity 1000 / this per second)")
+  app.cli()
+      .add_option("--rate", rate, "new requests per second")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.cli().add_option("--down", down_s_opt, "outage length, seconds (default 5; --quick 2)")->check(CLI::PositiveNumber);
-  app.cli().add_option("--length", length_opt, "run length, seconds (default 20; --quick 8)")->check(CLI::PositiveNumber);
-  app.cli().add_option("--clients", clients, "client actors")->capture_default_str()->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--service-ms", service_ms,
+                  "the service's time per request (capacity 1000 / this per second)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--down", down_s_opt, "outage length, seconds (default 5; --quick 2)")
+      ->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--length", length_opt, "run length, seconds (default 20; --quick 8)")
+      ->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--clients", clients, "client actors")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   if (auto code = app.parse(argc, argv)) return *code;
   const double length_s = length_opt > 0 ? length_opt : (app.quick() ? 8.0 : 20.0);
   const double down_s = down_s_opt > 0 ? down_s_opt : (app.quick() ? 2.0 : 5.0);
   const double down_at_s = 2.0, up_at_s = down_at_s + down_s;
   const auto attempt_timeout = 250ms;
   const auto request_timeout = from_seconds(app.quick() ? 6.0 : 10.0);
-  const std::size_t bins = static_cast<std::size_t>((length_s + seconds(request_timeout) + 2) / timeline::bin_s);
+  const std::size_t bins =
+      static_cast<std::size_t>((length_s + seconds(request_timeout) + 2) / timeline::bin_s);
 
   // The three ways to retry. Same first attempt, same attempt timeout, same
   // number of attempts; they differ in the delays and in the budget.
@@ -197,13 +211,19 @@ int main(int argc, char** argv) {
   troupe::runtime rt;
   troupe::actor_system system(rt);
   std::vector<std::unique_ptr<strategy>> strategies;
-  strategies.push_back(std::make_unique<strategy>("uncapped doubling, no jitter", naive, attempt_timeout, bins));
-  strategies.push_back(std::make_unique<strategy>("capped (1 s), full jitter", capped, attempt_timeout, bins));
-  strategies.push_back(std::make_unique<strategy>("capped, full jitter, retry budget", capped, attempt_timeout, bins));
+  strategies.push_back(
+      std::make_unique<strategy>("uncapped doubling, no jitter", naive, attempt_timeout, bins));
+  strategies.push_back(
+      std::make_unique<strategy>("capped (1 s), full jitter", capped, attempt_timeout, bins));
+  strategies.push_back(
+      std::make_unique<strategy>("capped, full jitter, retry budget", capped, attempt_timeout, bins));
   // Finagle's defaults: 20% of requests, 10 retries a second, 100 in hand at most.
-  strategies.back()->budget = std::make_unique<patterns::retry_budget>(patterns::retry_budget_config{}, system.now());
+  strategies.back()->budget =
+      std::make_unique<patterns::retry_budget>(patterns::retry_budget_config{}, system.now());
 
-  std::fprintf(stderr, "retry_storm: %.0f req/s for %.0f s, service down from %.0f s to %.0f s, three strategies at once ...\n",
+  std::fprintf(stderr,
+               "retry_storm: %.0f req/s for %.0f s, service down from %.0f s to %.0f s, three strategies at "
+               "once ...\n",
                rate, length_s, down_at_s, up_at_s);
   std::vector<run_result> results(strategies.size());
   std::vector<std::thread> drivers;
@@ -212,7 +232,8 @@ int main(int argc, char** argv) {
       strategy& st = *strategies[k];
       auto svc = system.spawn<service>(from_seconds(service_ms / 1000));
       std::vector<troupe::actor_ref<client>> pool;
-      for (std::size_t c = 0; c < clients; ++c) pool.push_back(system.spawn<client>(svc, &st, app.opts().seed * 1000 + c));
+      for (std::size_t c = 0; c < clients; ++c)
+        pool.push_back(system.spawn<client>(svc, &st, app.opts().seed * 1000 + c));
       bool started = false;
       load::target t = [&](load::request r) {
         if (!started) {  // the run's clock starts with its first request
@@ -228,7 +249,8 @@ int main(int argc, char** argv) {
       };
       load::run_options opts;
       opts.timeout = request_timeout;
-      results[k].result = load::run(load::open_loop{load::plan::constant(rate, from_seconds(length_s))}, std::move(t), opts);
+      results[k].result =
+          load::run(load::open_loop{load::plan::constant(rate, from_seconds(length_s))}, std::move(t), opts);
       for (auto& c : pool) c.stop();
       svc.stop();
     });
@@ -256,7 +278,8 @@ int main(int argc, char** argv) {
       if (b >= plan_bins) continue;
       const double amp = o ? static_cast<double>(a) / static_cast<double>(o) : 0;
       const auto fd = timeline::at(line.first_done, b);
-      const double ok = fd ? static_cast<double>(timeline::at(line.first_ok, b)) / static_cast<double>(fd) : 1;
+      const double ok =
+          fd ? static_cast<double>(timeline::at(line.first_ok, b)) / static_cast<double>(fd) : 1;
       rr.t.push_back(static_cast<double>(b) * timeline::bin_s);
       rr.amplification.push_back(amp);
       rr.first_ok_ratio.push_back(ok);
@@ -267,8 +290,10 @@ int main(int argc, char** argv) {
       }
       if (b >= up_bin && !(ok >= 0.95 && amp <= 1.25)) last_unhealthy = b;
     }
-    rr.outage_amplification = outage_originals ? static_cast<double>(outage_attempts) / static_cast<double>(outage_originals) : 0;
-    rr.total_amplification = rr.originals ? static_cast<double>(rr.attempts) / static_cast<double>(rr.originals) : 0;
+    rr.outage_amplification =
+        outage_originals ? static_cast<double>(outage_attempts) / static_cast<double>(outage_originals) : 0;
+    rr.total_amplification =
+        rr.originals ? static_cast<double>(rr.attempts) / static_cast<double>(rr.originals) : 0;
     rr.recovered = !last_unhealthy || *last_unhealthy + 1 < plan_bins;
     rr.recovery_s = last_unhealthy ? static_cast<double>(*last_unhealthy + 1 - up_bin) * timeline::bin_s : 0;
   }
@@ -277,37 +302,47 @@ int main(int argc, char** argv) {
     return rr.recovered ? samples::format_seconds(rr.recovery_s)
                         : fmt::format("> {} (not within the run)", samples::format_seconds(rr.recovery_s));
   };
-  samples::table t({"strategy", "attempts / request, outage", "peak (per 100 ms)", "whole run", "retries refused",
-                    "time to recover", "requests ok", "failed", "p99 (ok or not)"});
+  samples::table t({"strategy", "attempts / request, outage", "peak (per 100 ms)", "whole run",
+                    "retries refused", "time to recover", "requests ok", "failed", "p99 (ok or not)"});
   nlohmann::json js = nlohmann::json::array();
   for (std::size_t k = 0; k < strategies.size(); ++k) {
     const auto& rr = results[k];
     const auto& n = rr.result.total;
     const double offered = static_cast<double>(n.offered);
     const double p99 = static_cast<double>(rr.result.latency.value_at_percentile(99)) / 1e9;
-    t.add_row({strategies[k]->name, fmt::format("{:.2f}", rr.outage_amplification), fmt::format("{:.2f}", rr.peak_amplification),
-               fmt::format("{:.2f}", rr.total_amplification), fmt::format("{}", rr.refused),
-               recovery_text(rr),
+    t.add_row({strategies[k]->name, fmt::format("{:.2f}", rr.outage_amplification),
+               fmt::format("{:.2f}", rr.peak_amplification), fmt::format("{:.2f}", rr.total_amplification),
+               fmt::format("{}", rr.refused), recovery_text(rr),
                samples::format_percent(static_cast<double>(n.ok) / offered),
-               samples::format_percent(static_cast<double>(n.completed() - n.ok) / offered), samples::format_seconds(p99)});
-    js.push_back({{"strategy", strategies[k]->name},
-                  {"outage_amplification", rr.outage_amplification},
-                  {"peak_amplification", rr.peak_amplification},
-                  {"total_amplification", rr.total_amplification},
-                  {"attempts", rr.attempts},
-                  {"originals", rr.originals},
-                  {"retries_refused", rr.refused},
-                  {"recovery_s", rr.recovery_s},
-                  {"recovered_within_run", rr.recovered},
-                  {"requests", {{"offered", n.offered}, {"ok", n.ok}, {"failed", n.failed}, {"timed_out", n.timed_out}}},
-                  {"p99_s", p99},
-                  {"timeline", {{"t_s", rr.t}, {"amplification", rr.amplification}, {"first_attempt_ok", rr.first_ok_ratio}}}});
+               samples::format_percent(static_cast<double>(n.completed() - n.ok) / offered),
+               samples::format_seconds(p99)});
+    js.push_back(
+        {{"strategy", strategies[k]->name},
+         {"outage_amplification", rr.outage_amplification},
+         {"peak_amplification", rr.peak_amplification},
+         {"total_amplification", rr.total_amplification},
+         {"attempts", rr.attempts},
+         {"originals", rr.originals},
+         {"retries_refused", rr.refused},
+         {"recovery_s", rr.recovery_s},
+         {"recovered_within_run", rr.recovered},
+         {"requests",
+          {{"offered", n.offered}, {"ok", n.ok}, {"failed", n.failed}, {"timed_out", n.timed_out}}},
+         {"p99_s", p99},
+         {"timeline",
+          {{"t_s", rr.t}, {"amplification", rr.amplification}, {"first_attempt_ok", rr.first_ok_ratio}}}});
   }
   app.json()["strategies"] = js;
-  app.json()["config"] = {{"rate", rate},           {"capacity", 1000 / service_ms}, {"down_at_s", down_at_s},
-                          {"up_at_s", up_at_s},     {"length_s", length_s},          {"clients", clients},
-                          {"attempt_timeout_s", seconds(attempt_timeout)}, {"max_attempts", naive.max_attempts}};
-  app.print(fmt::format("{:.0f} req/s into a service of capacity {:.0f}/s, down from {:.0f} s to {:.0f} s; {} client actors, "
+  app.json()["config"] = {{"rate", rate},
+                          {"capacity", 1000 / service_ms},
+                          {"down_at_s", down_at_s},
+                          {"up_at_s", up_at_s},
+                          {"length_s", length_s},
+                          {"clients", clients},
+                          {"attempt_timeout_s", seconds(attempt_timeout)},
+                          {"max_attempts", naive.max_attempts}};
+  app.print(fmt::format("{:.0f} req/s into a service of capacity {:.0f}/s, down from {:.0f} s to {:.0f} s; "
+                        "{} client actors, "
                         "up to {} attempts of {} each",
                         rate, 1000 / service_ms, down_at_s, up_at_s, clients, naive.max_attempts,
                         samples::format_seconds(seconds(attempt_timeout))),
@@ -318,19 +353,22 @@ int main(int argc, char** argv) {
   app.set_headline({"time to recover after the service is back", "s", samples::better::lower,
                     worst.recovery_s, best.recovery_s});
   app.print_story(
-      "issue 9 (no published figures); Brooker, \"Exponential Backoff And Jitter\", 2015; Finagle's RetryBudget",
+      "issue 9 (no published figures); Brooker, \"Exponential Backoff And Jitter\", 2015; Finagle's "
+      "RetryBudget",
       {{"load amplification while down", "grows with each retry", "<= 1 + ratio (budget)",
         fmt::format("{:.2f}x", worst.outage_amplification), fmt::format("{:.2f}x", best.outage_amplification),
-        fmt::format("the issue gives no figure; the budget's bound holds: 1.2x, plus 10 retries a second, plus "
-                    "the 100 tokens it may have banked before the outage: {:.2f}x over this outage",
-                    1.2 + 10 / rate + 100 / (rate * down_s))},
+        fmt::format(
+            "the issue gives no figure; the budget's bound holds: 1.2x, plus 10 retries a second, plus "
+            "the 100 tokens it may have banked before the outage: {:.2f}x over this outage",
+            1.2 + 10 / rate + 100 / (rate * down_s))},
        {"time to recover", "long (the storm)", "short", recovery_text(worst), recovery_text(best),
         "no published figure to compare with; the direction is the story's: the budget leaves no backlog of "
-        "retries to hit the service when it comes back, at the price of failing more requests during the outage"}});
+        "retries to hit the service when it comes back, at the price of failing more requests during the "
+        "outage"}});
 
   samples::figure f;
-  f.title = fmt::format("retry_storm: {:.0f} req/s, capacity {:.0f}/s, down {:.0f}-{:.0f} s", rate, 1000 / service_ms,
-                        down_at_s, up_at_s);
+  f.title = fmt::format("retry_storm: {:.0f} req/s, capacity {:.0f}/s, down {:.0f}-{:.0f} s", rate,
+                        1000 / service_ms, down_at_s, up_at_s);
   f.columns = 3;
   f.panel_width = 520;
   samples::panel amp, okp, rec;
@@ -358,7 +396,9 @@ int main(int argc, char** argv) {
   bars.title = "time to recover";
   bars.style = "boxes";
   for (std::size_t k = 0; k < strategies.size(); ++k) {
-    rec.xtics.push_back({static_cast<double>(k), k == 0 ? "uncapped" : k == 1 ? "capped + jitter" : "+ budget"});
+    rec.xtics.push_back({static_cast<double>(k), k == 0   ? "uncapped"
+                                                 : k == 1 ? "capped + jitter"
+                                                          : "+ budget"});
     bars.x.push_back(static_cast<double>(k));
     bars.y.push_back(results[k].recovery_s);
   }

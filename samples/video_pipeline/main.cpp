@@ -2,9 +2,6 @@
 // heavy-tailed) on a fleet of machines. Round-robin onto per-machine queues
 // against troupe's work-stealing scheduler: machine utilization and p99 job
 // completion time. README.md tells the story.
-#include <troupe/load/load.hpp>
-#include <troupe/troupe.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -15,6 +12,8 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <troupe/load/load.hpp>
+#include <troupe/troupe.hpp>
 #include <vector>
 
 #include "common/sample.hpp"
@@ -114,15 +113,28 @@ struct mode_result {
 }  // namespace
 
 int main(int argc, char** argv) {
-  samples::sample app("video_pipeline",
-                      "heavy-tailed transcoding jobs: round-robin onto per-machine queues against work stealing");
+  samples::sample app(
+      "video_pipeline",
+      "heavy-tailed transcoding jobs: round-robin onto per-machine queues against work stealing");
   std::size_t machines = 16, jobs_opt = 0;
   double load_factor = 0.9, alpha = 1.1, unit_ms = 3;
-  app.cli().add_option("--machines", machines, "machines in the fleet (runtime workers)")->capture_default_str()->check(CLI::Range(2, 64));
+  app.cli()
+      .add_option("--machines", machines, "machines in the fleet (runtime workers)")
+      ->capture_default_str()
+      ->check(CLI::Range(2, 64));
   app.cli().add_option("--jobs", jobs_opt, "jobs (default 20,000; --quick 3,000)");
-  app.cli().add_option("--load", load_factor, "offered work over the fleet's capacity")->capture_default_str()->check(CLI::Range(0.1, 1.0));
-  app.cli().add_option("--alpha", alpha, "Pareto shape of job sizes (smaller: heavier tail)")->capture_default_str()->check(CLI::PositiveNumber);
-  app.cli().add_option("--unit-ms", unit_ms, "transcoding time of the smallest job (10 MB), ms")->capture_default_str()->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--load", load_factor, "offered work over the fleet's capacity")
+      ->capture_default_str()
+      ->check(CLI::Range(0.1, 1.0));
+  app.cli()
+      .add_option("--alpha", alpha, "Pareto shape of job sizes (smaller: heavier tail)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--unit-ms", unit_ms, "transcoding time of the smallest job (10 MB), ms")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   if (auto code = app.parse(argc, argv)) return *code;
   const std::size_t n_jobs = jobs_opt ? jobs_opt : (app.quick() ? 3000 : 20000);
 
@@ -135,12 +147,16 @@ int main(int argc, char** argv) {
   for (auto& u : units) total_units += (u = bounded_pareto(alpha, 1, 1000, unit(rng)));
   const double work_s = total_units * unit_ms / 1000;
   const double rate = load_factor * static_cast<double>(machines) * static_cast<double>(n_jobs) / work_s;
-  const auto window = std::chrono::duration_cast<tclock::duration>(std::chrono::duration<double>(static_cast<double>(n_jobs) / rate));
+  const auto window = std::chrono::duration_cast<tclock::duration>(
+      std::chrono::duration<double>(static_cast<double>(n_jobs) / rate));
   const auto length_of = [&](std::uint64_t id) {
-    return std::chrono::duration_cast<tclock::duration>(std::chrono::duration<double, std::milli>(units[id] * unit_ms));
+    return std::chrono::duration_cast<tclock::duration>(
+        std::chrono::duration<double, std::milli>(units[id] * unit_ms));
   };
   const double biggest = *std::max_element(units.begin(), units.end());
-  std::fprintf(stderr, "video_pipeline: %zu jobs (%.1f s of transcoding, the biggest %.2f s) at %.0f jobs/s on %zu machines ...\n",
+  std::fprintf(stderr,
+               "video_pipeline: %zu jobs (%.1f s of transcoding, the biggest %.2f s) at %.0f jobs/s on %zu "
+               "machines ...\n",
                n_jobs, work_s, biggest * unit_ms / 1000, rate, machines);
 
   load::run_options opts;
@@ -163,7 +179,8 @@ int main(int argc, char** argv) {
       for (std::size_t i = 0; i < machines; ++i) fleet.push_back(system.spawn<machine>(i, &log));
       t = [&](load::request r) {
         const auto id = r.id;
-        fleet[id % machines].send(job{id, length_of(id), units[id] / 100, std::move(r.done), r.intended_start});
+        fleet[id % machines].send(
+            job{id, length_of(id), units[id] / 100, std::move(r.done), r.intended_start});
       };
     } else {
       m.name = "troupe work stealing";
@@ -198,9 +215,11 @@ int main(int argc, char** argv) {
   for (const auto& m : modes) {
     const auto [lo, hi] = std::minmax_element(m.busy_s.begin(), m.busy_s.end());
     t.add_row({m.name, fmt::format("{}", m.result.total.ok), samples::format_seconds(m.makespan_s),
-               samples::format_percent(m.utilization), samples::format_seconds(m.p50), samples::format_seconds(m.p99),
-               samples::format_seconds(m.max),
-               m.busy_s.empty() ? "" : fmt::format("{} / {}", samples::format_seconds(*hi), samples::format_seconds(*lo))});
+               samples::format_percent(m.utilization), samples::format_seconds(m.p50),
+               samples::format_seconds(m.p99), samples::format_seconds(m.max),
+               m.busy_s.empty()
+                   ? ""
+                   : fmt::format("{} / {}", samples::format_seconds(*hi), samples::format_seconds(*lo))});
     js.push_back({{"assignment", m.name},
                   {"jobs", m.result.total.ok},
                   {"makespan_s", m.makespan_s},
@@ -212,10 +231,11 @@ int main(int argc, char** argv) {
                   {"scheduler_steals", m.steals}});
   }
   app.json()["modes"] = js;
-  app.json()["config"] = {{"machines", machines}, {"jobs", n_jobs}, {"load", load_factor}, {"alpha", alpha},
-                          {"unit_ms", unit_ms}, {"rate_per_s", rate}, {"work_s", work_s}};
-  app.print(fmt::format("{} jobs of 10 MB to 10 GB (Pareto {}), {:.0f} jobs/s = {} of {} machines' capacity", n_jobs,
-                        alpha, rate, samples::format_percent(load_factor), machines),
+  app.json()["config"] = {{"machines", machines}, {"jobs", n_jobs},     {"load", load_factor},
+                          {"alpha", alpha},       {"unit_ms", unit_ms}, {"rate_per_s", rate},
+                          {"work_s", work_s}};
+  app.print(fmt::format("{} jobs of 10 MB to 10 GB (Pareto {}), {:.0f} jobs/s = {} of {} machines' capacity",
+                        n_jobs, alpha, rate, samples::format_percent(load_factor), machines),
             t);
 
   const auto& rr = modes[0];
@@ -223,18 +243,22 @@ int main(int argc, char** argv) {
   app.set_headline({"p99 job completion", "s", samples::better::lower, rr.p99, ws.p99});
   app.print_story(
       "issue 9 (a video transcoding pipeline)",
-      {{"worker utilization", "45%", "89%", samples::format_percent(rr.utilization), samples::format_percent(ws.utilization),
+      {{"worker utilization", "45%", "89%", samples::format_percent(rr.utilization),
+        samples::format_percent(ws.utilization),
         "direction reproduced, not the size: both fleets get the same jobs at 90% of their capacity, so "
-        "utilization over the makespan differs by how long the last backlog outlasts the arrivals (the busiest "
+        "utilization over the makespan differs by how long the last backlog outlasts the arrivals (the "
+        "busiest "
         "round-robin machine's; for stealing, the biggest job's own length); the story's numbers come from a "
         "longer stretch of a real fleet"},
-       {"p99 job completion", "45 min", "12 min", samples::format_seconds(rr.p99), samples::format_seconds(ws.p99),
+       {"p99 job completion", "45 min", "12 min", samples::format_seconds(rr.p99),
+        samples::format_seconds(ws.p99),
         fmt::format("direction reproduced ({} better here, 3.75x in the story); minutes become seconds: the "
                     "biggest job takes {:.1f} s here",
                     samples::format_ratio(rr.p99 / ws.p99), biggest * unit_ms / 1000)}});
 
   samples::figure f;
-  f.title = fmt::format("video_pipeline: {} jobs on {} machines, {} load", n_jobs, machines, samples::format_percent(load_factor));
+  f.title = fmt::format("video_pipeline: {} jobs on {} machines, {} load", n_jobs, machines,
+                        samples::format_percent(load_factor));
   samples::panel busy, comp;
   busy.title = "how busy each machine was (sorted)";
   busy.xlabel = "machine";

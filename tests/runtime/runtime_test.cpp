@@ -85,6 +85,55 @@ TEST(RuntimeTest, MetricsCountTasksAndParks) {
   EXPECT_GE(m.total().parks, 1u);
 }
 
+// Busy time is bounded both ways by facts, not by timing guesses: a worker
+// that ran one task for 30 ms of real time was not parked meanwhile, and no
+// worker is busy for longer than the runtime has existed. Read from another
+// thread while the workers park and wake, it never goes back.
+TEST(RuntimeTest, BusyTimeCoversWorkAndNeverGoesBack) {
+  const auto born = std::chrono::steady_clock::now();
+  troupe::runtime rt(troupe::runtime_options{.workers = 1});
+  troupe::spawn(rt, [] {
+    const auto until = std::chrono::steady_clock::now() + 30ms;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  }).join();
+  std::uint64_t last = 0;
+  for (int i = 0; i < 200; ++i) {
+    if (i % 10 == 0) troupe::spawn(rt, [] {}).join();  // a wake-up, a run, a park
+    const std::uint64_t busy = rt.metrics().workers.at(0).busy_ns;
+    EXPECT_GE(busy, last) << "reading " << i;
+    last = busy;
+  }
+  const auto lived = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - born);
+  EXPECT_GE(last, std::uint64_t{30'000'000});
+  EXPECT_LE(last, static_cast<std::uint64_t>(lived.count()));
+}
+
+TEST(RuntimeTest, ADrivenWorkerIsBusyWhileDriven) {
+  troupe::runtime_options driven;  // built field by field: -Wextra warns about a designated one
+  driven.driven = true;
+  troupe::runtime rt(driven);
+  EXPECT_EQ(rt.metrics().workers.at(0).busy_ns, 0u);
+  (void)troupe::spawn(rt, [] {
+    const auto until = std::chrono::steady_clock::now() + 5ms;
+    while (std::chrono::steady_clock::now() < until) {
+    }
+  });
+  rt.run_until_idle();
+  const std::uint64_t after = rt.metrics().workers[0].busy_ns;
+  EXPECT_GE(after, std::uint64_t{5'000'000});
+  std::this_thread::sleep_for(2ms);  // not driven: not busy
+  EXPECT_EQ(rt.metrics().workers[0].busy_ns, after);
+}
+
+TEST(RuntimeTest, MetricsCountTimersFiredAndPending) {
+  troupe::runtime rt(troupe::runtime_options{.workers = 1});
+  troupe::spawn(rt, [] { troupe::this_fiber::sleep_for(1ms); }).join();
+  const auto m = rt.metrics();
+  EXPECT_EQ(m.total().timers_fired, 1u);
+  EXPECT_EQ(m.total().timers_pending, 0u);
+}
+
 TEST(RuntimeTest, DetachedFailuresAreCounted) {
   troupe::runtime rt(troupe::runtime_options{.workers = 2});
   { (void)troupe::spawn(rt, [] { throw std::runtime_error("nobody joins me"); }); }

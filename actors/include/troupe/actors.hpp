@@ -8,6 +8,7 @@
 #include "troupe/actors/error.hpp"
 #include "troupe/actors/lifecycle.hpp"
 #include "troupe/actors/mailbox.hpp"
+#include "troupe/actors/metrics.hpp"
 #include "troupe/actors/result.hpp"
 #include "troupe/actors/supervisor.hpp"
 #include "troupe/actors/system.hpp"

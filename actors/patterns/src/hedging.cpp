@@ -24,7 +24,7 @@ std::size_t latency_estimator::bucket_of(std::uint64_t ns) noexcept {
   if (ns < (1u << kSubBits)) return static_cast<std::size_t>(ns);
   const auto e = static_cast<std::uint32_t>(std::bit_width(ns) - 1);  // >= kSubBits
   const std::uint64_t sub = (ns >> (e - kSubBits)) & ((1u << kSubBits) - 1);
-  return static_cast<std::size_t>((e - kSubBits + 1) * (1u << kSubBits) + sub);
+  return static_cast<std::size_t>(e - kSubBits + 1) * (std::size_t{1} << kSubBits) + sub;
 }
 
 std::uint64_t latency_estimator::upper_edge(std::size_t bucket) noexcept {

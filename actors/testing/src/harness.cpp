@@ -19,7 +19,7 @@ runtime_options driven_options(const harness_options& o, std::shared_ptr<troupe:
 
 }  // namespace
 
-harness::harness(harness_options options)
+harness::harness(const harness_options& options)
     : seed_(options.seed),
       clock_(std::make_shared<troupe::manual_clock>()),
       runtime_(std::make_unique<troupe::runtime>(driven_options(options, clock_))),
@@ -63,7 +63,7 @@ bool harness::run_until(const std::function<bool()>& done, clock::duration limit
 std::string harness::trace() const { return runtime_->step_log(); }
 
 exploration explore(std::uint64_t first, std::size_t count, const std::function<void(harness&)>& body,
-                    harness_options base) {
+                    const harness_options& base) {
   exploration ex;
   for (std::size_t i = 0; i < count; ++i) {
     harness_options o = base;

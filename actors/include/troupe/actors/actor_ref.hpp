@@ -95,7 +95,7 @@ bool actor_reentrant(const actor_cell* c) noexcept;
 
 template <class A, class M>
 struct user_envelope final : envelope {
-  template <class X>
+  template <class X>  // NOLINTNEXTLINE(bugprone-forwarding-reference-overload): envelopes are never copied
   explicit user_envelope(X&& x) : msg(std::forward<X>(x)) {
     this->fn = &run;
   }

@@ -68,8 +68,10 @@ class result<void> {
  public:
   result() = default;
   static result ok() { result r; r.has_ = true; return r; }
+  // NOLINTBEGIN(bugprone-throw-keyword-missing): holding an error, not throwing it
   result(std::exception_ptr e) : e_(std::move(e)) {}
   result(actor_errc code, std::exception_ptr e) : e_(std::move(e)), code_(code) {}
+  // NOLINTEND(bugprone-throw-keyword-missing)
   bool has_value() const noexcept { return has_; }
   explicit operator bool() const noexcept { return has_; }
   void value() const {

@@ -40,6 +40,7 @@
 #include "troupe/actors/detail/unique_function.hpp"
 #include "troupe/actors/lifecycle.hpp"
 #include "troupe/actors/mailbox.hpp"
+#include "troupe/actors/metrics.hpp"
 #include "troupe/runtime/runtime.hpp"
 
 namespace troupe {
@@ -61,15 +62,6 @@ struct system_options {
   std::function<void(const dead_letter&)> dead_letter_hook = nullptr;
   // How long shutdown() waits for actors to stop before it abandons them.
   std::chrono::milliseconds shutdown_timeout{10'000};
-};
-
-struct system_stats {
-  dead_letter_counts dead_letters;
-  std::uint64_t spawned = 0;       // actors spawned
-  std::uint64_t failures = 0;      // handler exceptions (and linked failures, throwing completion callbacks)
-  std::uint64_t restarts = 0;      // restarts made by supervisors
-  std::uint64_t escalations = 0;   // top-level supervisors that gave up (restart intensity)
-  std::uint64_t live_actors = 0;   // top-level actors not yet stopped (supervised children not counted)
 };
 
 // What shutdown() left behind.
@@ -114,7 +106,34 @@ class actor_system {
   shutdown_report shutdown(stop_mode mode = stop_mode::graceful);
   bool stopping() const noexcept;
 
+  // The system's totals (system_stats: metrics.hpp). Thread-safe.
   system_stats stats() const;
+
+  // Metrics (metrics.hpp, docs/design/metrics.md): the runtime's workers,
+  // the system's totals, every actor class, the actors named in `options`
+  // and the metric sources' families, as one value that renders itself as
+  // JSON and Prometheus text. Takes the registry of sources' lock and walks
+  // the live actors (O(actors), a few ns each, holding each list's lock
+  // only while it reads that list). Thread-safe; not from inside a metric
+  // source.
+  system_metrics metrics(const metrics_options& options = {}) const;
+  // Handler time and mailbox sojourn histograms, per actor class. Off by
+  // default: off, a send and a handled message each pay one predictable
+  // branch; on, a send reads the clock once and a handled message twice,
+  // plus two records (a few ns each) into per-worker histograms (about
+  // 17 KiB per class and worker, made on first use). Takes effect for
+  // messages sent and handled from soon after the call; what was recorded
+  // stays in later snapshots. Thread-safe.
+  void enable_histograms(bool on) noexcept;
+  bool histograms_enabled() const noexcept;
+  // Adds a metric source: `collect` appends metric families on every
+  // snapshot (metrics(), and the Prometheus collectable on each scrape),
+  // after the system's own. The extension point for layers above: a
+  // pattern wrapper adds its counters here. `name` identifies the source
+  // (e.g. "patterns.breaker.payments"); throws actor_error(invalid_argument)
+  // if it is empty or taken. The source lives until the returned handle is
+  // destroyed or removed. Thread-safe.
+  [[nodiscard]] metric_source add_metric_source(std::string name, metric_source::collect_fn collect);
 
   // Registry of names. register_name: false if the name is taken or the
   // actor is stopped. A name is released when its actor stops. Thread-safe.

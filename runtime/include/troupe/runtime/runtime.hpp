@@ -43,7 +43,7 @@ struct runtime_options {
   // constructor throws error(invalid_argument) naming the worker and CPU.
   bool pin_workers = false;
   // Usable bytes per fiber stack (a guard page is added below it).
-  std::size_t stack_size = 256 * 1024;
+  std::size_t stack_size = std::size_t{256} * 1024;
   // The only source of time of this runtime and of everything built on it.
   // Null: the steady clock. A manual_clock gives virtual time.
   std::shared_ptr<troupe::clock> clock = nullptr;

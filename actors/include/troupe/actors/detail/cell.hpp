@@ -68,6 +68,10 @@ struct envelope : mpsc_node {
   // envelope; a handler exception is given to the asker and rethrown.
   // reject: count a dead letter for `why`, fail the asker, free.
   void (*fn)(envelope*, actor_cell*, envelope_op, dead_letter_reason) = nullptr;
+  // When it was accepted into the mailbox (runtime clock), for the mailbox
+  // sojourn histogram: stamped only while the system records histograms;
+  // time_point::min() otherwise.
+  time_point enqueued = time_point::min();
   time_point deadline = no_deadline;
   reply_state_base* reply = nullptr;  // asks only (one reference)
   send_stamp stamp;                   // priority class; send time if the target has a dequeue policy

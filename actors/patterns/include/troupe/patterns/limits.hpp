@@ -191,7 +191,7 @@ class concurrency_limiter {
 
   // The limit is built in place from `limit_arg` (an aimd_config, a
   // gradient_config, a number for fixed_limit).
-  template <class LimitArg>
+  template <class LimitArg>  // NOLINTNEXTLINE(bugprone-forwarding-reference-overload): not copyable (atomics)
   explicit concurrency_limiter(LimitArg&& limit_arg, limiter_config cfg = {})
       : limit_(std::forward<LimitArg>(limit_arg)), cfg_(cfg) {
     for (double f : cfg_.admit_fraction)

@@ -49,7 +49,7 @@ struct harness_options {
 class harness {
  public:
   // Throws what the runtime or the system throws for bad options.
-  explicit harness(harness_options options = {});
+  explicit harness(const harness_options& options = {});
   // Shuts the system down (running what is left), then the runtime.
   ~harness();
   harness(const harness&) = delete;
@@ -114,6 +114,6 @@ struct exploration {
 // return normally and be checked by the caller). Replay the failing seed
 // with harness({.seed = *failing_seed}). Thread: the caller's.
 exploration explore(std::uint64_t first, std::size_t count, const std::function<void(harness&)>& body,
-                    harness_options base = {});
+                    const harness_options& base = {});
 
 }  // namespace troupe::testing

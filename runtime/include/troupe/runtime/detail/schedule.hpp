@@ -4,6 +4,7 @@
 // applications: use spawn() and the primitives instead.
 
 #include <chrono>
+#include <cstddef>
 #include <memory>
 
 #include "troupe/runtime/detail/task_header.hpp"
@@ -31,6 +32,15 @@ void schedule_yield(scheduler& s, task_header* t) noexcept;
 
 // True on one of s's workers.
 bool on_worker_of(const scheduler& s) noexcept;
+
+// The calling worker's index in s (0 .. worker_count(s) - 1), or
+// not_a_worker on any other thread: for state kept per worker by a layer
+// above (the actors layer's per-class counters). A fiber may move to another
+// worker at any suspension, so the answer holds until the caller next
+// suspends. Thread-safe.
+inline constexpr std::size_t not_a_worker = static_cast<std::size_t>(-1);
+std::size_t worker_index(const scheduler& s) noexcept;
+std::size_t worker_count(const scheduler& s) noexcept;
 
 scheduler& scheduler_of(runtime& rt) noexcept;
 

@@ -124,7 +124,9 @@ class small_alloc {
     return c;
   }
   static depot& shared() noexcept {
-    static depot* d = new depot;  // never destroyed: threads may exit after static destruction
+    // Never destroyed: threads may exit after static destruction. Out of
+    // memory here, at first use, ends the program.
+    static depot* d = new depot;  // NOLINT(bugprone-unhandled-exception-at-new)
     return *d;
   }
 };
