@@ -3,10 +3,6 @@
 // power of two choices (troupe::router<backend, troupe::routing::p2c>) sees
 // its latency and in-flight requests and sends it less, then gives it its
 // share back when it recovers. README.md tells the story.
-#include <troupe/load/actor_target.hpp>
-#include <troupe/load/load.hpp>
-#include <troupe/troupe.hpp>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -16,6 +12,9 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <troupe/load/actor_target.hpp>
+#include <troupe/load/load.hpp>
+#include <troupe/troupe.hpp>
 #include <vector>
 
 #include "common/sample.hpp"
@@ -95,7 +94,8 @@ struct setup {
 std::uint64_t accepted(const troupe::actor_ref<backend>& b, const std::atomic<std::uint64_t>& handled) {
   const troupe::actor_stats s = b.stats();
   // relaxed: a statistic (see backend).
-  return handled.load(std::memory_order_relaxed) + s.dead_letters[troupe::dead_letter_reason::expired] + s.depth;
+  return handled.load(std::memory_order_relaxed) + s.dead_letters[troupe::dead_letter_reason::expired] +
+         s.depth;
 }
 
 template <class Policy>
@@ -109,9 +109,9 @@ run_result drive(troupe::actor_system& system, const char* name, Policy policy, 
   for (std::uint32_t i = 0; i < kBackends; ++i) {
     // The last backend is the one that degrades. A full mailbox refuses at
     // once (the load generator's thread must never block on a send).
-    auto b = system.spawn<backend>(troupe::spawn_options{.capacity = 4096, .policy = troupe::overflow_policy::fail},
-                                   i, cfg.mean, i + 1 == kBackends ? &slow : nullptr, cfg.slowdown,
-                                   cfg.seed * 31 + i, &handled[i]);
+    auto b = system.spawn<backend>(
+        troupe::spawn_options{.capacity = 4096, .policy = troupe::overflow_policy::fail}, i, cfg.mean,
+        i + 1 == kBackends ? &slow : nullptr, cfg.slowdown, cfg.seed * 31 + i, &handled[i]);
     backends.push_back(b);
     pool.add(b, i);
   }
@@ -162,7 +162,8 @@ run_result drive(troupe::actor_system& system, const char* name, Policy policy, 
     out.t.push_back(seconds(ir.start + ir.length / 2));
     out.p99.push_back(static_cast<double>(ir.latency.p99) / 1e9);
     for (std::size_t i = 0; i < kBackends; ++i)
-      out.share[i].push_back(total ? static_cast<double>(now[i] - last[i]) / static_cast<double>(total) : 0.0);
+      out.share[i].push_back(total ? static_cast<double>(now[i] - last[i]) / static_cast<double>(total)
+                                   : 0.0);
     if (end <= cfg.degrade_at) at_degrade = now;
     if (end <= cfg.recover_at) at_recover = now;
     last = now;
@@ -173,7 +174,9 @@ run_result drive(troupe::actor_system& system, const char* name, Policy policy, 
   return out;
 }
 
-double pct(const troupe::histogram& h, double p) { return static_cast<double>(h.value_at_percentile(p)) / 1e9; }
+double pct(const troupe::histogram& h, double p) {
+  return static_cast<double>(h.value_at_percentile(p)) / 1e9;
+}
 
 }  // namespace
 
@@ -181,23 +184,29 @@ int main(int argc, char** argv) {
   samples::sample app("adaptive_lb",
                       "three backends, one degrades mid-run: round-robin against power of two choices (p2c)");
   double rate = 750, mean_ms = 2, slowdown = 5, length_opt = 0;
-  app.cli().add_option("--rate", rate, "requests per second (capacity: 3 / mean)")->capture_default_str()->check(CLI::PositiveNumber);
-  app.cli().add_option("--service-ms", mean_ms, "mean service time of a healthy backend, ms")->capture_default_str()->check(CLI::PositiveNumber);
-  app.cli().add_option("--slowdown", slowdown, "how many times slower the degraded backend gets")->capture_default_str()->check(CLI::PositiveNumber);
-  app.cli().add_option("--length", length_opt, "run length per policy, seconds (default 45; --quick 12)")->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--rate", rate, "requests per second (capacity: 3 / mean)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--service-ms", mean_ms, "mean service time of a healthy backend, ms")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--slowdown", slowdown, "how many times slower the degraded backend gets")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--length", length_opt, "run length per policy, seconds (default 45; --quick 12)")
+      ->check(CLI::PositiveNumber);
   if (auto code = app.parse(argc, argv)) return *code;
 
   const double length_s = length_opt > 0 ? length_opt : (app.quick() ? 12.0 : 45.0);
-  const auto secs = [](double s) { return std::chrono::duration_cast<troupe::clock::duration>(std::chrono::duration<double>(s)); };
-  setup cfg{rate,
-            secs(length_s),
-            secs(length_s / 3),
-            secs(length_s * 2 / 3),
-            secs(mean_ms / 1e3),
-            1s,
-            app.quick() ? 500ms : 1s,
-            slowdown,
-            app.opts().seed};
+  const auto secs = [](double s) {
+    return std::chrono::duration_cast<troupe::clock::duration>(std::chrono::duration<double>(s));
+  };
+  setup cfg{rate, secs(length_s),           secs(length_s / 3), secs(length_s * 2 / 3), secs(mean_ms / 1e3),
+            1s,   app.quick() ? 500ms : 1s, slowdown,           app.opts().seed};
 
   // p2c: latency and error estimates that forget within a second (Finagle's
   // 10 s suits long-lived services; these phases last seconds), and no slow
@@ -210,7 +219,8 @@ int main(int argc, char** argv) {
 
   troupe::runtime rt;
   troupe::actor_system system(rt);
-  std::fprintf(stderr, "round-robin: %.0f req/s for %.0f s, backend 2 %.0fx slower from %.0f s to %.0f s ...\n", rate,
+  std::fprintf(stderr,
+               "round-robin: %.0f req/s for %.0f s, backend 2 %.0fx slower from %.0f s to %.0f s ...\n", rate,
                length_s, slowdown, length_s / 3, length_s * 2 / 3);
   run_result rr = drive(system, "round-robin", troupe::routing::round_robin{}, cfg);
   std::fprintf(stderr, "p2c: the same ...\n");
@@ -234,10 +244,11 @@ int main(int argc, char** argv) {
         }
       const double share = n ? sum / n : 0;
       const auto& h = r->phase[p];
-      const double timed_out = h.count() ? static_cast<double>(r->phase_timeouts[p]) / static_cast<double>(h.count()) : 0;
-      t.add_row({phase_names[p], r->policy, samples::format_seconds(pct(h, 50)), samples::format_seconds(pct(h, 99)),
-                 samples::format_seconds(pct(h, 99.9)), samples::format_percent(timed_out),
-                 samples::format_percent(share)});
+      const double timed_out =
+          h.count() ? static_cast<double>(r->phase_timeouts[p]) / static_cast<double>(h.count()) : 0;
+      t.add_row({phase_names[p], r->policy, samples::format_seconds(pct(h, 50)),
+                 samples::format_seconds(pct(h, 99)), samples::format_seconds(pct(h, 99.9)),
+                 samples::format_percent(timed_out), samples::format_percent(share)});
       js.push_back({{"phase", phase_names[p]},
                     {"policy", r->policy},
                     {"requests", h.count()},
@@ -248,10 +259,12 @@ int main(int argc, char** argv) {
                     {"degraded_backend_share", share}});
     }
   }
-  app.print(fmt::format("{:.0f} req/s over 3 backends (mean service {:.1f} ms each, capacity {:.0f} req/s), backend 2 "
-                        "{:.0f}x slower from {:.0f} s to {:.0f} s; latency from each request's intended start",
-                        rate, mean_ms, kBackends * 1e3 / mean_ms, slowdown, length_s / 3, length_s * 2 / 3),
-            t);
+  app.print(
+      fmt::format(
+          "{:.0f} req/s over 3 backends (mean service {:.1f} ms each, capacity {:.0f} req/s), backend 2 "
+          "{:.0f}x slower from {:.0f} s to {:.0f} s; latency from each request's intended start",
+          rate, mean_ms, kBackends * 1e3 / mean_ms, slowdown, length_s / 3, length_s * 2 / 3),
+      t);
 
   app.json()["phases"] = js;
   const auto series_json = [](const run_result& r) {
@@ -259,18 +272,23 @@ int main(int argc, char** argv) {
     s["t_s"] = r.t;
     s["p99_s"] = r.p99;
     for (std::size_t i = 0; i < kBackends; ++i) s["share"][fmt::format("backend {}", i)] = r.share[i];
-    s["totals"] = {{"offered", r.load.total.offered}, {"ok", r.load.total.ok}, {"timed_out", r.load.total.timed_out},
-                   {"shed", r.load.total.shed},       {"failed", r.load.total.failed}};
+    s["totals"] = {{"offered", r.load.total.offered},
+                   {"ok", r.load.total.ok},
+                   {"timed_out", r.load.total.timed_out},
+                   {"shed", r.load.total.shed},
+                   {"failed", r.load.total.failed}};
     return s;
   };
   app.json()["round_robin"] = series_json(rr);
   app.json()["p2c"] = series_json(pc);
-  app.json()["config"] = {{"rate", rate},         {"service_ms", mean_ms},   {"slowdown", slowdown},
-                          {"length_s", length_s}, {"degrade_at_s", length_s / 3}, {"recover_at_s", length_s * 2 / 3},
-                          {"timeout_s", 1.0}};
+  app.json()["config"] = {
+      {"rate", rate},         {"service_ms", mean_ms},        {"slowdown", slowdown},
+      {"length_s", length_s}, {"degrade_at_s", length_s / 3}, {"recover_at_s", length_s * 2 / 3},
+      {"timeout_s", 1.0}};
 
   const double rr_p99 = pct(rr.phase[1], 99), pc_p99 = pct(pc.phase[1], 99);
-  app.set_headline({"p99 latency while one backend is degraded", "s", samples::better::lower, rr_p99, pc_p99});
+  app.set_headline(
+      {"p99 latency while one backend is degraded", "s", samples::better::lower, rr_p99, pc_p99});
   const auto share_of = [](const run_result& r) {
     std::uint64_t total = 0;
     for (auto v : r.degraded_accepted) total += v;
@@ -284,13 +302,15 @@ int main(int argc, char** argv) {
         pc_p99 < rr_p99 ? "reproduced: p2c keeps the tail down" : "NOT reproduced in this run"},
        {"share of traffic sent to the degraded backend", "1/3, whatever it can handle", "what it can handle",
         samples::format_percent(share_of(rr)), samples::format_percent(share_of(pc)),
-        fmt::format("the degraded backend can serve {:.0f} req/s of the {:.0f} offered ({}); round-robin sends it a "
-                    "third regardless",
-                    1e3 / (mean_ms * slowdown), rate, samples::format_percent(1e3 / (mean_ms * slowdown) / rate))}});
+        fmt::format(
+            "the degraded backend can serve {:.0f} req/s of the {:.0f} offered ({}); round-robin sends it a "
+            "third regardless",
+            1e3 / (mean_ms * slowdown), rate, samples::format_percent(1e3 / (mean_ms * slowdown) / rate))}});
 
   samples::figure f;
-  f.title = fmt::format("adaptive_lb: {:.0f} req/s over 3 backends, backend 2 {:.0f}x slower in the shaded span", rate,
-                        slowdown);
+  f.title =
+      fmt::format("adaptive_lb: {:.0f} req/s over 3 backends, backend 2 {:.0f}x slower in the shaded span",
+                  rate, slowdown);
   const samples::panel::span shade{length_s / 3, length_s * 2 / 3, "backend 2 degraded"};
   samples::panel lat;
   lat.title = "p99 latency per interval (from the intended start)";

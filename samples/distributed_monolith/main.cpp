@@ -4,9 +4,6 @@
 // next); the troupe way asks them all at once from asynchronous actors, each
 // dependency behind a deadline, a breaker and a local cache of its last good
 // answers. README.md tells the story.
-#include <troupe/load/load.hpp>
-#include <troupe/troupe.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +12,8 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <troupe/load/load.hpp>
+#include <troupe/troupe.hpp>
 #include <unordered_map>
 #include <vector>
 
@@ -79,7 +78,8 @@ struct service_pool : troupe::actor<service_pool> {
     troupe::reply_promise<value> reply;
     troupe::clock::time_point deadline;
   };
-  explicit service_pool(std::vector<troupe::actor_ref<blocking_thread>> threads) : threads(std::move(threads)) {
+  explicit service_pool(std::vector<troupe::actor_ref<blocking_thread>> threads)
+      : threads(std::move(threads)) {
     for (std::size_t t = 0; t < this->threads.size(); ++t) idle.push_back(t);
   }
   troupe::reply_promise<value> on(call c) {
@@ -118,7 +118,7 @@ struct service_pool : troupe::actor<service_pool> {
 troupe::task<value> blocking_thread::on(call c) {
   co_await troupe::delay(work_of(index));
   if (fail.next()) co_return value{};
-  if (!next) co_return value{true, false, c.key + 1};  // the last service
+  if (!next) co_return value{true, false, c.key + 1};      // the last service
   auto downstream = next.ask(call{c.key, index + 1}, 1s);  // the hop's timeout
   troupe::result<value> r = co_await troupe::as_result(std::move(downstream));
   if (!r) co_return value{};  // timed out (or refused): the whole request fails
@@ -154,7 +154,9 @@ struct local_cache : troupe::actor<local_cache> {
     if (it == last.end()) return value{};
     return value{true, true, it->second};
   }
-  static std::uint64_t slot(int service, std::uint64_t key) { return key * kServices + static_cast<std::uint64_t>(service); }
+  static std::uint64_t slot(int service, std::uint64_t key) {
+    return key * kServices + static_cast<std::uint64_t>(service);
+  }
   std::unordered_map<std::uint64_t, std::uint64_t> last;
 };
 
@@ -165,7 +167,8 @@ using dependency = troupe::protected_ref<async_service>;
 // through its own breaker with the local cache as fallback.
 struct front : troupe::actor<front> {
   static constexpr bool reentrant = true;
-  front(std::vector<dependency> deps, troupe::actor_ref<local_cache> cache) : deps(std::move(deps)), cache(std::move(cache)) {}
+  front(std::vector<dependency> deps, troupe::actor_ref<local_cache> cache)
+      : deps(std::move(deps)), cache(std::move(cache)) {}
   troupe::task<value> on(call c) {
     std::vector<troupe::ask_future<value>> asks;
     for (int i = 0; i < kServices; ++i) {
@@ -221,29 +224,30 @@ measured drive(const char* name, Ref entry, double rate, troupe::clock::duration
   load::target target = [&](load::request r) {
     const std::uint64_t key = keys() % 500;  // 500 users
     auto reply = entry.ask(call{key, 0}, kClientTimeout, troupe::when_full::fail);
-    reply.on_complete([&, intended = r.intended_start, done = std::move(r.done)](troupe::result<value> res) mutable {
-      const auto latency = static_cast<std::uint64_t>((clock->now() - intended).count());
-      load::outcome o;
-      {
-        std::lock_guard lock(mu);
-        m.latency.record(latency);
-        iv_latency.record(latency);
-        ++iv_all;
-        if (res && res->ok) {
-          ++m.ok;
-          ++iv_ok;
-          if (res->cached) ++m.cached;
-          o = load::outcome::ok;
-        } else if (!res && res.error_code() == troupe::actor_errc::timeout) {
-          ++m.timed_out;
-          o = load::outcome::timeout;
-        } else {
-          ++m.failed;
-          o = load::outcome::error;
-        }
-      }
-      done(o);
-    });
+    reply.on_complete(
+        [&, intended = r.intended_start, done = std::move(r.done)](troupe::result<value> res) mutable {
+          const auto latency = static_cast<std::uint64_t>((clock->now() - intended).count());
+          load::outcome o;
+          {
+            std::lock_guard lock(mu);
+            m.latency.record(latency);
+            iv_latency.record(latency);
+            ++iv_all;
+            if (res && res->ok) {
+              ++m.ok;
+              ++iv_ok;
+              if (res->cached) ++m.cached;
+              o = load::outcome::ok;
+            } else if (!res && res.error_code() == troupe::actor_errc::timeout) {
+              ++m.timed_out;
+              o = load::outcome::timeout;
+            } else {
+              ++m.failed;
+              o = load::outcome::error;
+            }
+          }
+          done(o);
+        });
   };
   load::run_options opts;
   opts.timeout = kClientTimeout + 500ms;
@@ -262,21 +266,33 @@ measured drive(const char* name, Ref entry, double rate, troupe::clock::duration
   return m;
 }
 
-double pct(const troupe::histogram& h, double p) { return static_cast<double>(h.value_at_percentile(p)) / 1e9; }
+double pct(const troupe::histogram& h, double p) {
+  return static_cast<double>(h.value_at_percentile(p)) / 1e9;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  samples::sample app("distributed_monolith",
-                      "15 services, each 99.9% available, one 50 ms slower: a blocking chain against asynchronous actors");
+  samples::sample app(
+      "distributed_monolith",
+      "15 services, each 99.9% available, one 50 ms slower: a blocking chain against asynchronous actors");
   double rate = 170, length_opt = 0;
   std::size_t threads = 32;
-  app.cli().add_option("--rate", rate, "requests per second (Poisson)")->capture_default_str()->check(CLI::PositiveNumber);
-  app.cli().add_option("--threads", threads, "threads per service in the blocking chain")->capture_default_str()->check(CLI::PositiveNumber);
-  app.cli().add_option("--length", length_opt, "run length per side, seconds (default 60; --quick 11)")->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--rate", rate, "requests per second (Poisson)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--threads", threads, "threads per service in the blocking chain")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--length", length_opt, "run length per side, seconds (default 60; --quick 11)")
+      ->check(CLI::PositiveNumber);
   if (auto code = app.parse(argc, argv)) return *code;
   const double length_s = length_opt > 0 ? length_opt : (app.quick() ? 11.0 : 60.0);
-  const auto length = std::chrono::duration_cast<troupe::clock::duration>(std::chrono::duration<double>(length_s));
+  const auto length =
+      std::chrono::duration_cast<troupe::clock::duration>(std::chrono::duration<double>(length_s));
   const std::uint64_t seed = app.opts().seed;
 
   troupe::runtime rt;
@@ -288,13 +304,16 @@ int main(int argc, char** argv) {
     std::vector<troupe::actor_ref<service_pool>> pools(kServices);
     std::vector<troupe::actor_ref<blocking_thread>> all;
     for (int i = kServices - 1; i >= 0; --i) {
-      const auto next = i + 1 < kServices ? pools[static_cast<std::size_t>(i + 1)] : troupe::actor_ref<service_pool>{};
+      const auto next =
+          i + 1 < kServices ? pools[static_cast<std::size_t>(i + 1)] : troupe::actor_ref<service_pool>{};
       std::vector<troupe::actor_ref<blocking_thread>> threads_of;
       for (std::size_t k = 0; k < threads; ++k) {
-        threads_of.push_back(system.spawn<blocking_thread>(i, next, seed * 1000 + static_cast<std::uint64_t>(i) * 64 + k));
+        threads_of.push_back(
+            system.spawn<blocking_thread>(i, next, seed * 1000 + static_cast<std::uint64_t>(i) * 64 + k));
         all.push_back(threads_of.back());
       }
-      pools[static_cast<std::size_t>(i)] = system.spawn<service_pool>(troupe::spawn_options{.capacity = 1 << 20}, threads_of);
+      pools[static_cast<std::size_t>(i)] =
+          system.spawn<service_pool>(troupe::spawn_options{.capacity = 1 << 20}, threads_of);
     }
     std::fprintf(stderr, "blocking chain: %.0f req/s for %.0f s ...\n", rate, length_s);
     naive = drive("blocking chain", pools[0], rate, length, seed);
@@ -313,11 +332,13 @@ int main(int argc, char** argv) {
       services.push_back(system.spawn<async_service>(i, seed * 1000 + static_cast<std::uint64_t>(i) * 64));
       deps.push_back(troupe::protect(services.back())
                          .breaker()
-                         .classify([](const troupe::result<value>& r) { return r && r.value().ok; })  // ok=false is a failure
+                         .classify([](const troupe::result<value>& r) {
+                           return r && r.value().ok;
+                         })  // ok=false is a failure
                          .fallback<call>(cache));
     }
-    auto entry = system.spawn<front>(troupe::spawn_options{.capacity = 4096, .policy = troupe::overflow_policy::fail},
-                                     deps, cache);
+    auto entry = system.spawn<front>(
+        troupe::spawn_options{.capacity = 4096, .policy = troupe::overflow_policy::fail}, deps, cache);
     std::fprintf(stderr, "asynchronous actors: the same ...\n");
     async = drive("asynchronous actors", entry, rate, length, seed);
     for (auto& d : deps) {
@@ -331,51 +352,68 @@ int main(int argc, char** argv) {
   system.shutdown(troupe::stop_mode::immediate);
 
   const double theory = std::pow(1 - kFailure, kServices);
-  samples::table t({"", "requests", "availability", "failed", "timed out", "from cache", "p50", "p99", "p99.9", "max"});
+  samples::table t(
+      {"", "requests", "availability", "failed", "timed out", "from cache", "p50", "p99", "p99.9", "max"});
   nlohmann::json js;
   for (const measured* m : {&naive, &async}) {
-    t.add_row({m->name, fmt::format("{}", m->ok + m->failed + m->timed_out), fmt::format("{:.3f}%", 100 * m->availability_total()),
-               fmt::format("{}", m->failed), fmt::format("{}", m->timed_out), fmt::format("{}", m->cached),
+    t.add_row({m->name, fmt::format("{}", m->ok + m->failed + m->timed_out),
+               fmt::format("{:.3f}%", 100 * m->availability_total()), fmt::format("{}", m->failed),
+               fmt::format("{}", m->timed_out), fmt::format("{}", m->cached),
                samples::format_seconds(pct(m->latency, 50)), samples::format_seconds(pct(m->latency, 99)),
                samples::format_seconds(pct(m->latency, 99.9)),
                samples::format_seconds(static_cast<double>(m->latency.max()) / 1e9)});
-    js[m == &naive ? "naive" : "troupe"] = {
-        {"requests", m->ok + m->failed + m->timed_out}, {"availability", m->availability_total()},
-        {"failed", m->failed},       {"timed_out", m->timed_out},
-        {"answered_from_cache", m->cached}, {"p50_s", pct(m->latency, 50)},
-        {"p99_s", pct(m->latency, 99)},     {"p999_s", pct(m->latency, 99.9)},
-        {"t_s", m->t}, {"p50_per_s", m->p50}, {"p99_per_s", m->p99}, {"availability_per_s", m->availability}};
+    js[m == &naive ? "naive" : "troupe"] = {{"requests", m->ok + m->failed + m->timed_out},
+                                            {"availability", m->availability_total()},
+                                            {"failed", m->failed},
+                                            {"timed_out", m->timed_out},
+                                            {"answered_from_cache", m->cached},
+                                            {"p50_s", pct(m->latency, 50)},
+                                            {"p99_s", pct(m->latency, 99)},
+                                            {"p999_s", pct(m->latency, 99.9)},
+                                            {"t_s", m->t},
+                                            {"p50_per_s", m->p50},
+                                            {"p99_per_s", m->p99},
+                                            {"availability_per_s", m->availability}};
   }
-  app.print(fmt::format("{:.0f} req/s (Poisson) for {:.0f} s; 15 services of {} ms, service {} {} ms slower, each failing "
-                        "0.1%; blocking chain: {} threads per service, 1 s per hop; latency from the intended start",
-                        rate, length_s, std::chrono::milliseconds(kWork).count(), kSlow,
-                        std::chrono::milliseconds(kExtra).count(), threads),
-            t);
+  app.print(
+      fmt::format(
+          "{:.0f} req/s (Poisson) for {:.0f} s; 15 services of {} ms, service {} {} ms slower, each failing "
+          "0.1%; blocking chain: {} threads per service, 1 s per hop; latency from the intended start",
+          rate, length_s, std::chrono::milliseconds(kWork).count(), kSlow,
+          std::chrono::milliseconds(kExtra).count(), threads),
+      t);
   app.json()["results"] = js;
   app.json()["troupe_counters"] = {{"fallbacks", fallbacks}, {"breaker_rejected", breaker_rejected}};
-  app.json()["config"] = {{"rate", rate},       {"length_s", length_s}, {"services", kServices},
-                          {"work_ms", 8},       {"slow_extra_ms", 50},  {"failure", kFailure},
-                          {"threads", threads}, {"availability_theory_chain", theory}};
+  app.json()["config"] = {{"rate", rate},          {"length_s", length_s},
+                          {"services", kServices}, {"work_ms", 8},
+                          {"slow_extra_ms", 50},   {"failure", kFailure},
+                          {"threads", threads},    {"availability_theory_chain", theory}};
 
-  app.set_headline({"p99 latency", "s", samples::better::lower, pct(naive.latency, 99), pct(async.latency, 99)});
+  app.set_headline(
+      {"p99 latency", "s", samples::better::lower, pct(naive.latency, 99), pct(async.latency, 99)});
   const auto avail = [](double a) { return fmt::format("{:.3f}%", 100 * a); };
-  const std::uint64_t expected_failures =
-      static_cast<std::uint64_t>(std::llround((1 - theory) * static_cast<double>(naive.ok + naive.failed + naive.timed_out)));
+  const std::uint64_t expected_failures = static_cast<std::uint64_t>(
+      std::llround((1 - theory) * static_cast<double>(naive.ok + naive.failed + naive.timed_out)));
   app.print_story(
       "DESIGN.md: fifteen synchronous hops, 99.9%^15 = 98.5%, one slow service cascades",
-      {{"availability", "98.5%", "99.95%", avail(naive.availability_total()), avail(async.availability_total()),
-        fmt::format("the chain: {:.2f}% by theory (0.999^15), ~{} failures expected in this many requests; the "
-                    "troupe side answers from the local cache when a service fails ({} times), so only a key never "
-                    "seen before can fail",
-                    100 * theory, expected_failures, fallbacks)},
+      {{"availability", "98.5%", "99.95%", avail(naive.availability_total()),
+        avail(async.availability_total()),
+        fmt::format(
+            "the chain: {:.2f}% by theory (0.999^15), ~{} failures expected in this many requests; the "
+            "troupe side answers from the local cache when a service fails ({} times), so only a key never "
+            "seen before can fail",
+            100 * theory, expected_failures, fallbacks)},
        {"p99 latency", "2.3 s", "180 ms", samples::format_seconds(pct(naive.latency, 99)),
         samples::format_seconds(pct(async.latency, 99)),
-        "same direction, smaller sizes: 15 x 8 ms + 50 ms is a 170 ms floor for the chain (the story's services "
-        "were slower, and its 2.3 s came from threads piling up); asked at once, the slowest dependency (58 ms) is "
+        "same direction, smaller sizes: 15 x 8 ms + 50 ms is a 170 ms floor for the chain (the story's "
+        "services "
+        "were slower, and its 2.3 s came from threads piling up); asked at once, the slowest dependency (58 "
+        "ms) is "
         "the floor"}});
 
   samples::figure f;
-  f.title = fmt::format("distributed_monolith: 15 services at {:.0f} req/s, one 50 ms slower, each 99.9% available", rate);
+  f.title = fmt::format(
+      "distributed_monolith: 15 services at {:.0f} req/s, one 50 ms slower, each 99.9% available", rate);
   samples::panel lat, av;
   lat.title = "latency per second (from the intended start)";
   lat.xlabel = "time (s)";

@@ -2,10 +2,6 @@
 // riders with the drivers it holds. A 10x demand hotspot hits three cells;
 // without stealing their riders wait for their own drivers, with it idle
 // neighbours take waiting riders off them. README.md tells the story.
-#include <troupe/load/actor_target.hpp>
-#include <troupe/load/load.hpp>
-#include <troupe/troupe.hpp>
-
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -16,6 +12,9 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <troupe/load/actor_target.hpp>
+#include <troupe/load/load.hpp>
+#include <troupe/troupe.hpp>
 #include <vector>
 
 #include "common/sample.hpp"
@@ -28,14 +27,14 @@ namespace {
 
 // Time runs 100x faster than in the city: 1 ms here is 100 ms there.
 constexpr double kCityPerReal = 100;
-constexpr int kRadius = 3;                 // cells within 3 hexes of the centre: 37
-constexpr int kDrivers = 12;               // per cell
-constexpr auto kTrip = 3s;                 // 5 min in the city
-constexpr auto kPatience = 1200ms;         // a rider gives up after 2 min
-constexpr auto kStealEvery = 20ms;         // an idle cell looks at a neighbour every 2 s
-constexpr double kBaseRate = 1.0;          // requests per second per cell (25% of its drivers)
-constexpr double kHotFactor = 10;          // the hotspot's demand
-constexpr double kSlaCity = 15;            // seconds to match, in the city
+constexpr int kRadius = 3;          // cells within 3 hexes of the centre: 37
+constexpr int kDrivers = 12;        // per cell
+constexpr auto kTrip = 3s;          // 5 min in the city
+constexpr auto kPatience = 1200ms;  // a rider gives up after 2 min
+constexpr auto kStealEvery = 20ms;  // an idle cell looks at a neighbour every 2 s
+constexpr double kBaseRate = 1.0;   // requests per second per cell (25% of its drivers)
+constexpr double kHotFactor = 10;   // the hotspot's demand
+constexpr double kSlaCity = 15;     // seconds to match, in the city
 
 struct hex {
   int q, r;
@@ -141,7 +140,7 @@ struct measured {
   std::array<troupe::histogram, 3> phase = {load::make_latency_histogram(), load::make_latency_histogram(),
                                             load::make_latency_histogram()};
   std::array<std::uint64_t, 3> gave_up{}, stolen{}, in_sla{};
-  std::vector<double> t, p95;  // per interval, city seconds
+  std::vector<double> t, p95;                                    // per interval, city seconds
   troupe::histogram hot_cells = load::make_latency_histogram();  // the hotspot's own riders, during it
 };
 
@@ -165,15 +164,19 @@ measured drive(troupe::actor_system& system, const char* name, bool stealing, co
     base_total += kBaseRate;
     hot_total += hot[i] ? kBaseRate * kHotFactor : kBaseRate;
   }
-  const auto secs = [](double s) { return std::chrono::duration_cast<troupe::clock::duration>(std::chrono::duration<double>(s)); };
+  const auto secs = [](double s) {
+    return std::chrono::duration_cast<troupe::clock::duration>(std::chrono::duration<double>(s));
+  };
   // Poisson arrivals at the city's total rate, each rider in a cell drawn by
   // the cells' demand.
-  const auto plan = load::plan::steps({{base_total, secs(hot_from)}, {hot_total, secs(hot_to - hot_from)},
+  const auto plan = load::plan::steps({{base_total, secs(hot_from)},
+                                       {hot_total, secs(hot_to - hot_from)},
                                        {base_total, secs(length_s - hot_to)}})
                         .with_poisson_arrivals(seed);
   std::vector<double> base_w(cells.size(), 1.0), hot_w;
   for (std::size_t i = 0; i < cells.size(); ++i) hot_w.push_back(hot[i] ? kHotFactor : 1.0);
-  std::discrete_distribution<std::size_t> pick_base(base_w.begin(), base_w.end()), pick_hot(hot_w.begin(), hot_w.end());
+  std::discrete_distribution<std::size_t> pick_base(base_w.begin(), base_w.end()),
+      pick_hot(hot_w.begin(), hot_w.end());
   std::mt19937_64 rng(seed);
 
   std::mutex mu;
@@ -190,7 +193,8 @@ measured drive(troupe::actor_system& system, const char* name, bool stealing, co
     const int ph = at < hot_from ? 0 : at < hot_to ? 1 : 2;
     const std::size_t c = ph == 1 ? pick_hot(rng) : pick_base(rng);
     auto reply = refs[c].ask(ride{}, kPatience, troupe::when_full::fail);
-    reply.on_complete([&, ph, c, intended = r.intended_start, done = std::move(r.done)](troupe::result<matched> res) mutable {
+    reply.on_complete([&, ph, c, intended = r.intended_start,
+                       done = std::move(r.done)](troupe::result<matched> res) mutable {
       const auto waited = clock->now() - intended;
       const auto city_us = static_cast<std::uint64_t>(seconds(waited) * kCityPerReal * 1e6);
       {
@@ -198,8 +202,10 @@ measured drive(troupe::actor_system& system, const char* name, bool stealing, co
         m.phase[ph].record(city_us);
         interval.record(city_us);
         if (ph == 1 && hot[c]) m.hot_cells.record(city_us);
-        if (!res) ++m.gave_up[ph];
-        else if (res.value().stolen) ++m.stolen[ph];
+        if (!res)
+          ++m.gave_up[ph];
+        else if (res.value().stolen)
+          ++m.stolen[ph];
         if (res && city_us <= static_cast<std::uint64_t>(kSlaCity * 1e6)) ++m.in_sla[ph];
       }
       done(res ? load::outcome::ok : load::outcome_of(res.error_code()));
@@ -220,15 +226,20 @@ measured drive(troupe::actor_system& system, const char* name, bool stealing, co
   return m;
 }
 
-double p_city(const troupe::histogram& h, double p) { return static_cast<double>(h.value_at_percentile(p)) / 1e6; }
+double p_city(const troupe::histogram& h, double p) {
+  return static_cast<double>(h.value_at_percentile(p)) / 1e6;
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  samples::sample app("geo_dispatch",
-                      "a city of hexagonal cells, a 10x hotspot: cell shards with and without neighbours stealing work");
+  samples::sample app(
+      "geo_dispatch",
+      "a city of hexagonal cells, a 10x hotspot: cell shards with and without neighbours stealing work");
   double length_opt = 0;
-  app.cli().add_option("--length", length_opt, "run length per side, real seconds (default 40; --quick 11)")->check(CLI::PositiveNumber);
+  app.cli()
+      .add_option("--length", length_opt, "run length per side, real seconds (default 40; --quick 11)")
+      ->check(CLI::PositiveNumber);
   if (auto code = app.parse(argc, argv)) return *code;
   const double length_s = length_opt > 0 ? length_opt : (app.quick() ? 11.0 : 40.0);
 
@@ -251,45 +262,56 @@ int main(int argc, char** argv) {
   system.shutdown(troupe::stop_mode::immediate);
 
   const char* phase_names[] = {"before", "hotspot", "after"};
-  samples::table t({"phase", "dispatch", "riders", "p50", "p95", "p99", "within 15 s", "gave up", "matched by a neighbour"});
+  samples::table t({"phase", "dispatch", "riders", "p50", "p95", "p99", "within 15 s", "gave up",
+                    "matched by a neighbour"});
   nlohmann::json js;
   for (int p = 0; p < 3; ++p) {
     for (const measured* m : {&alone, &steal}) {
       const auto& h = m->phase[p];
       const double n = static_cast<double>(h.count());
-      t.add_row({phase_names[p], m->name, fmt::format("{}", h.count()), fmt::format("{:.2f} s", p_city(h, 50)),
-                 fmt::format("{:.1f} s", p_city(h, 95)), fmt::format("{:.1f} s", p_city(h, 99)),
+      t.add_row({phase_names[p], m->name, fmt::format("{}", h.count()),
+                 fmt::format("{:.2f} s", p_city(h, 50)), fmt::format("{:.1f} s", p_city(h, 95)),
+                 fmt::format("{:.1f} s", p_city(h, 99)),
                  samples::format_percent(n ? static_cast<double>(m->in_sla[p]) / n : 0),
                  samples::format_percent(n ? static_cast<double>(m->gave_up[p]) / n : 0),
                  samples::format_percent(n ? static_cast<double>(m->stolen[p]) / n : 0)});
       js[m == &alone ? "naive" : "troupe"][phase_names[p]] = {
-          {"riders", h.count()},       {"p50_city_s", p_city(h, 50)}, {"p95_city_s", p_city(h, 95)},
-          {"p99_city_s", p_city(h, 99)}, {"within_sla", n ? static_cast<double>(m->in_sla[p]) / n : 0},
+          {"riders", h.count()},
+          {"p50_city_s", p_city(h, 50)},
+          {"p95_city_s", p_city(h, 95)},
+          {"p99_city_s", p_city(h, 99)},
+          {"within_sla", n ? static_cast<double>(m->in_sla[p]) / n : 0},
           {"gave_up", n ? static_cast<double>(m->gave_up[p]) / n : 0},
           {"matched_by_neighbour", n ? static_cast<double>(m->stolen[p]) / n : 0}};
     }
   }
-  app.print(fmt::format("{} cells x {} drivers, trips of 5 min, {:.1f} rides/min per cell, 10x in 3 cells for the middle "
-                        "half; time to match in city time (the sample runs 100x faster); riders give up after 2 min",
-                        cells.size(), kDrivers, kBaseRate / kCityPerReal * 60),
-            t);
+  app.print(
+      fmt::format(
+          "{} cells x {} drivers, trips of 5 min, {:.1f} rides/min per cell, 10x in 3 cells for the middle "
+          "half; time to match in city time (the sample runs 100x faster); riders give up after 2 min",
+          cells.size(), kDrivers, kBaseRate / kCityPerReal * 60),
+      t);
   for (const measured* m : {&alone, &steal})
     js[m == &alone ? "naive" : "troupe"]["series"] = {{"t_city_s", m->t}, {"p95_city_s", m->p95}};
   app.json()["results"] = js;
-  app.json()["config"] = {{"cells", cells.size()}, {"drivers_per_cell", kDrivers}, {"trip_city_s", 300},
-                          {"patience_city_s", 120}, {"steal_every_city_s", 2}, {"base_rides_per_real_s_per_cell", kBaseRate},
-                          {"hot_factor", kHotFactor}, {"time_scale", kCityPerReal}, {"length_real_s", length_s}};
+  app.json()["config"] = {{"cells", cells.size()},    {"drivers_per_cell", kDrivers},
+                          {"trip_city_s", 300},       {"patience_city_s", 120},
+                          {"steal_every_city_s", 2},  {"base_rides_per_real_s_per_cell", kBaseRate},
+                          {"hot_factor", kHotFactor}, {"time_scale", kCityPerReal},
+                          {"length_real_s", length_s}};
 
   const double a95 = p_city(alone.phase[1], 95), s95 = p_city(steal.phase[1], 95);
-  app.set_headline({"p95 time to match during the hotspot (city time)", "s", samples::better::lower, a95, s95});
-  app.print_story("issue 9: a 10x hotspot, p95 time to match against a 15 s service level (no published figures)",
-                  {{"p95 time to match, hotspot", "(no figure)", "within 15 s", fmt::format("{:.1f} s", a95),
-                    fmt::format("{:.1f} s", s95),
-                    s95 <= kSlaCity ? "meets the 15 s level with stealing; without, the hot cells' riders wait "
-                                      "for their own drivers or give up"
-                                    : "stealing helps but misses 15 s in this run"},
-                   {"the hot cells' own riders, p95", "", "", fmt::format("{:.1f} s", p_city(alone.hot_cells, 95)),
-                    fmt::format("{:.1f} s", p_city(steal.hot_cells, 95)), "the riders the hotspot is made of"}});
+  app.set_headline(
+      {"p95 time to match during the hotspot (city time)", "s", samples::better::lower, a95, s95});
+  app.print_story(
+      "issue 9: a 10x hotspot, p95 time to match against a 15 s service level (no published figures)",
+      {{"p95 time to match, hotspot", "(no figure)", "within 15 s", fmt::format("{:.1f} s", a95),
+        fmt::format("{:.1f} s", s95),
+        s95 <= kSlaCity ? "meets the 15 s level with stealing; without, the hot cells' riders wait "
+                          "for their own drivers or give up"
+                        : "stealing helps but misses 15 s in this run"},
+       {"the hot cells' own riders, p95", "", "", fmt::format("{:.1f} s", p_city(alone.hot_cells, 95)),
+        fmt::format("{:.1f} s", p_city(steal.hot_cells, 95)), "the riders the hotspot is made of"}});
 
   samples::figure f;
   f.title = "geo_dispatch: 37 hexagonal cells, 10x demand in 3 of them (shaded), city time";

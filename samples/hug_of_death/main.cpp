@@ -5,9 +5,6 @@
 // sheds with a clear "overloaded", puts a breaker with a cached fallback in
 // front of the database, retries under a budget and slow-starts new
 // instances. README.md tells the story.
-#include <troupe/load/load.hpp>
-#include <troupe/troupe.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -19,6 +16,8 @@
 #include <mutex>
 #include <random>
 #include <string>
+#include <troupe/load/load.hpp>
+#include <troupe/troupe.hpp>
 #include <unistd.h>
 #include <unordered_map>
 #include <vector>
@@ -32,14 +31,14 @@ namespace samples = troupe::samples;
 namespace {
 
 // --- The model's constants (README.md, "How the sample maps it") --------------
-constexpr std::size_t kConnections = 4;                 // the database's pool
-constexpr auto kQueryTime = 5ms;                        // one query holds a connection this long
+constexpr std::size_t kConnections = 4;                        // the database's pool
+constexpr auto kQueryTime = 5ms;                               // one query holds a connection this long
 constexpr double kNominalCapacity = kConnections * 1e3 / 5.0;  // queries/s if a 5 ms wait took exactly 5 ms
-constexpr std::size_t kApps = 4;                        // application instances before the spike
-constexpr std::size_t kNewApps = 2;                     // added by the autoscaler during the spike
-constexpr std::uint64_t kWarmup = 300;                  // requests a new instance serves before its cache is warm
-constexpr std::size_t kBodyBytes = 1024;                // each request's payload
-constexpr auto kClientTimeout = 2s;                     // a user gives up after this
+constexpr std::size_t kApps = 4;                               // application instances before the spike
+constexpr std::size_t kNewApps = 2;                            // added by the autoscaler during the spike
+constexpr std::uint64_t kWarmup = 300;    // requests a new instance serves before its cache is warm
+constexpr std::size_t kBodyBytes = 1024;  // each request's payload
+constexpr auto kClientTimeout = 2s;       // a user gives up after this
 
 // Queries the database has run (either service's connections), read once a
 // second. relaxed everywhere: a statistic, nothing is published with it.
@@ -180,7 +179,8 @@ struct stale_cache : troupe::actor<stale_cache> {
   }
 };
 
-using pool_ref = troupe::protected_ref<connection, troupe::router<connection, troupe::routing::smallest_mailbox>>;
+using pool_ref =
+    troupe::protected_ref<connection, troupe::router<connection, troupe::routing::smallest_mailbox>>;
 
 struct app : troupe::actor<app> {
   static constexpr bool reentrant = true;
@@ -214,7 +214,8 @@ struct front : troupe::actor<front> {
     auto reply = apps.ask(std::move(r), troupe::this_actor::deadline());
     troupe::result<answer> res = co_await troupe::as_result(std::move(reply));
     if (res) co_return *res;
-    co_return answer{res.error_code() == troupe::actor_errc::overloaded ? status::overloaded : status::failed};
+    co_return answer{res.error_code() == troupe::actor_errc::overloaded ? status::overloaded
+                                                                        : status::failed};
   }
   apps_ref apps;
 };
@@ -232,8 +233,8 @@ struct second {
   double t = 0;  // the second's end, from the run's start
   std::uint64_t offered = 0, fresh = 0, stale = 0, shed = 0, timed_out = 0, failed = 0;
   troupe::histogram ok_latency = load::make_latency_histogram();  // fresh and stale answers
-  std::uint64_t queries = 0;  // the database's work: queries run
-  double rss_mb = 0;     // resident memory above the run's start
+  std::uint64_t queries = 0;                                      // the database's work: queries run
+  double rss_mb = 0;                                              // resident memory above the run's start
   std::int64_t queued = 0;  // requests held in mailboxes and callback tables
 };
 
@@ -253,7 +254,8 @@ struct service {
 
 std::vector<second> drive(service& svc, const plan_cfg& p) {
   const double spike_at = seconds(p.before);
-  const std::size_t n_seconds = static_cast<std::size_t>(std::ceil(seconds(p.before + p.spike + p.after))) + 4;
+  const std::size_t n_seconds =
+      static_cast<std::size_t>(std::ceil(seconds(p.before + p.spike + p.after))) + 4;
   std::vector<second> out(n_seconds);
   for (std::size_t i = 0; i < n_seconds; ++i) out[i].t = static_cast<double>(i + 1);
   std::mutex mu;
@@ -274,29 +276,31 @@ std::vector<second> drive(service& svc, const plan_cfg& p) {
     }
     request req{key++ * 0x9e3779b97f4a7c15ULL, body};
     auto reply = svc.ask(std::move(req));
-    reply.on_complete([&, intended = r.intended_start, done = std::move(r.done)](troupe::result<answer> res) mutable {
-      const auto now = clock->now();
-      load::outcome o = load::outcome::error;
-      {
-        std::lock_guard lock(mu);
-        second& s = out[std::min(out.size() - 1, static_cast<std::size_t>(seconds(now - t0)))];
-        if (res && (res->st == status::fresh || res->st == status::stale)) {
-          (res->st == status::fresh ? s.fresh : s.stale)++;
-          s.ok_latency.record(static_cast<std::uint64_t>((now - intended).count()));
-          o = load::outcome::ok;
-        } else if ((res && res->st == status::overloaded) || res.error_code() == troupe::actor_errc::mailbox_full ||
-                   res.error_code() == troupe::actor_errc::overloaded) {
-          ++s.shed;
-          o = load::outcome::overloaded;
-        } else if (res.error_code() == troupe::actor_errc::timeout) {
-          ++s.timed_out;
-          o = load::outcome::timeout;
-        } else {
-          ++s.failed;
-        }
-      }
-      done(o);
-    });
+    reply.on_complete(
+        [&, intended = r.intended_start, done = std::move(r.done)](troupe::result<answer> res) mutable {
+          const auto now = clock->now();
+          load::outcome o = load::outcome::error;
+          {
+            std::lock_guard lock(mu);
+            second& s = out[std::min(out.size() - 1, static_cast<std::size_t>(seconds(now - t0)))];
+            if (res && (res->st == status::fresh || res->st == status::stale)) {
+              (res->st == status::fresh ? s.fresh : s.stale)++;
+              s.ok_latency.record(static_cast<std::uint64_t>((now - intended).count()));
+              o = load::outcome::ok;
+            } else if ((res && res->st == status::overloaded) ||
+                       res.error_code() == troupe::actor_errc::mailbox_full ||
+                       res.error_code() == troupe::actor_errc::overloaded) {
+              ++s.shed;
+              o = load::outcome::overloaded;
+            } else if (res.error_code() == troupe::actor_errc::timeout) {
+              ++s.timed_out;
+              o = load::outcome::timeout;
+            } else {
+              ++s.failed;
+            }
+          }
+          done(o);
+        });
   };
 
   const std::uint64_t rss0 = rss_bytes();
@@ -320,9 +324,9 @@ std::vector<second> drive(service& svc, const plan_cfg& p) {
   svc.stop();
   // The seconds that ran (the plan, and the last requests' ends).
   std::lock_guard lock(mu);
-  while (!out.empty() && out.back().offered == 0 && out.back().fresh + out.back().stale + out.back().shed +
-                                                            out.back().timed_out + out.back().failed ==
-                                                        0)
+  while (!out.empty() && out.back().offered == 0 &&
+         out.back().fresh + out.back().stale + out.back().shed + out.back().timed_out + out.back().failed ==
+             0)
     out.pop_back();
   return out;
 }
@@ -333,8 +337,14 @@ int main(int argc, char** argv) {
   samples::sample app_cli("hug_of_death",
                           "a 1,000x spike on front, application and a database with a fixed connection pool");
   double base = 3, factor = 1000;
-  app_cli.cli().add_option("--base", base, "base rate, requests per second")->capture_default_str()->check(CLI::PositiveNumber);
-  app_cli.cli().add_option("--factor", factor, "the spike's rate, as a multiple of the base")->capture_default_str()->check(CLI::PositiveNumber);
+  app_cli.cli()
+      .add_option("--base", base, "base rate, requests per second")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app_cli.cli()
+      .add_option("--factor", factor, "the spike's rate, as a multiple of the base")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   if (auto code = app_cli.parse(argc, argv)) return *code;
   const bool quick = app_cli.quick();
   const plan_cfg p{base, base * factor, quick ? 2s : 5s, quick ? 5s : 20s, quick ? 5s : 15s};
@@ -350,14 +360,15 @@ int main(int argc, char** argv) {
     std::vector<troupe::actor_ref<connection>> conns;
     for (std::size_t k = 0; k < kConnections; ++k) {
       // 8 queries of room (40 ms of work); CoDel sheds what waited over 10 ms.
-      auto c = system.spawn<connection>(troupe::spawn_options{
-          .capacity = 8,
-          .policy = troupe::overflow_policy::fail,
-          .dequeue = troupe::patterns::shed_by_queue_delay({.target = 10ms})});
+      auto c = system.spawn<connection>(
+          troupe::spawn_options{.capacity = 8,
+                                .policy = troupe::overflow_policy::fail,
+                                .dequeue = troupe::patterns::shed_by_queue_delay({.target = 10ms})});
       conns.push_back(c);
       pool.add(c, k);
     }
-    auto cache = system.spawn<stale_cache>(troupe::spawn_options{.capacity = 4096, .policy = troupe::overflow_policy::fail});
+    auto cache = system.spawn<stale_cache>(
+        troupe::spawn_options{.capacity = 4096, .policy = troupe::overflow_policy::fail});
     const pool_ref db = troupe::protect(pool).breaker().fallback<query>(cache);
     troupe::routing::p2c balance;
     balance.config.decay = 1s;
@@ -375,8 +386,8 @@ int main(int argc, char** argv) {
                                  .budget({.ratio = 0.1, .floor_per_second = 5, .max_tokens = 20})
                                  .retry({.max_attempts = 3, .backoff = {.base = 20ms, .cap = 200ms}})
                                  .timeout(600ms);
-    auto entry = system.spawn<front>(troupe::spawn_options{.capacity = 2048, .policy = troupe::overflow_policy::fail},
-                                     to_apps);
+    auto entry = system.spawn<front>(
+        troupe::spawn_options{.capacity = 2048, .policy = troupe::overflow_policy::fail}, to_apps);
     service svc;
     svc.ask = [entry](request r) { return entry.ask(std::move(r), kClientTimeout, troupe::when_full::fail); };
     svc.queued = [&] {
@@ -400,7 +411,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "troupe: %.0f -> %.0f -> %.0f req/s ...\n", p.base, p.peak, p.base);
     protected_run = drive(svc, p);
     const auto c = to_apps.counters();
-    app_cli.json()["troupe_counters"] = {{"retries", c.retries}, {"budget_exhausted", c.budget_exhausted},
+    app_cli.json()["troupe_counters"] = {{"retries", c.retries},
+                                         {"budget_exhausted", c.budget_exhausted},
                                          {"db_fallbacks", db.counters().fallbacks},
                                          {"db_breaker_rejected", db.counters().rejected}};
   }
@@ -446,22 +458,23 @@ int main(int argc, char** argv) {
   // ---- per-second tables
   const double spike_from = seconds(p.before), spike_to = seconds(p.before + p.spike);
   const auto per_second = [&](const char* name, const std::vector<second>& run) {
-    samples::table t({"second", "offered", "db queries", "goodput", "stale", "shed", "timed out", "failed", "p50 ok", "p99 ok",
-                      "memory +MB", "queued"});
+    samples::table t({"second", "offered", "db queries", "goodput", "stale", "shed", "timed out", "failed",
+                      "p50 ok", "p99 ok", "memory +MB", "queued"});
     for (const auto& s : run) {
       const bool in_spike = s.t > spike_from && s.t <= spike_to;
-      t.add_row({fmt::format("{:.0f}{}", s.t, in_spike ? " *" : ""), fmt::format("{}", s.offered),
-                 fmt::format("{}", s.queries),
-                 fmt::format("{}", s.fresh), fmt::format("{}", s.stale), fmt::format("{}", s.shed),
-                 fmt::format("{}", s.timed_out), fmt::format("{}", s.failed),
-                 s.ok_latency.empty() ? "-" : samples::format_seconds(s.ok_latency.value_at_percentile(50) / 1e9),
-                 s.ok_latency.empty() ? "-" : samples::format_seconds(s.ok_latency.value_at_percentile(99) / 1e9),
-                 fmt::format("{:.1f}", s.rss_mb), fmt::format("{}", s.queued)});
+      t.add_row(
+          {fmt::format("{:.0f}{}", s.t, in_spike ? " *" : ""), fmt::format("{}", s.offered),
+           fmt::format("{}", s.queries), fmt::format("{}", s.fresh), fmt::format("{}", s.stale),
+           fmt::format("{}", s.shed), fmt::format("{}", s.timed_out), fmt::format("{}", s.failed),
+           s.ok_latency.empty() ? "-" : samples::format_seconds(s.ok_latency.value_at_percentile(50) / 1e9),
+           s.ok_latency.empty() ? "-" : samples::format_seconds(s.ok_latency.value_at_percentile(99) / 1e9),
+           fmt::format("{:.1f}", s.rss_mb), fmt::format("{}", s.queued)});
     }
-    app_cli.print(fmt::format("{}: per second (* = the spike; goodput = fresh answers; latency of answered requests "
-                              "from their intended start)",
-                              name),
-                  t);
+    app_cli.print(
+        fmt::format("{}: per second (* = the spike; goodput = fresh answers; latency of answered requests "
+                    "from their intended start)",
+                    name),
+        t);
   };
   per_second("naive", naive_run);
   per_second("troupe", protected_run);
@@ -507,30 +520,38 @@ int main(int argc, char** argv) {
   const struct {
     const char* name;
     double from, to;
-  } phases[] = {{"before", 0, spike_from}, {"spike", spike_from, spike_to}, {"after (from 1 s on)", spike_to + 1, end_s}};
-  samples::table summary({"phase", "service", "goodput/s", "db queries/s", "goodput / db work", "stale/s", "shed/s",
-                          "timed out/s", "failed/s", "p99 ok", "peak memory +MB", "peak queued"});
+  } phases[] = {{"before", 0, spike_from},
+                {"spike", spike_from, spike_to},
+                {"after (from 1 s on)", spike_to + 1, end_s}};
+  samples::table summary({"phase", "service", "goodput/s", "db queries/s", "goodput / db work", "stale/s",
+                          "shed/s", "timed out/s", "failed/s", "p99 ok", "peak memory +MB", "peak queued"});
   nlohmann::json js;
   for (const auto& ph : phases) {
     for (const auto& [name, run] : {std::pair{"naive", &naive_run}, std::pair{"troupe", &protected_run}}) {
       const phase_sum s = summarize(*run, ph.from, ph.to);
       summary.add_row({ph.name, name, fmt::format("{:.0f}", s.goodput), fmt::format("{:.0f}", s.queries),
                        samples::format_percent(s.useful()), fmt::format("{:.0f}", s.stale),
-                       fmt::format("{:.0f}", s.shed), fmt::format("{:.0f}", s.timed_out), fmt::format("{:.0f}", s.failed),
-                       s.p99 > 0 ? samples::format_seconds(s.p99) : "-", fmt::format("{:.1f}", s.peak_rss),
-                       fmt::format("{:.0f}", s.peak_queued)});
-      js[name][ph.name] = {{"goodput_per_s", s.goodput},     {"db_queries_per_s", s.queries},
-                           {"goodput_of_db_work", s.useful()}, {"stale_per_s", s.stale},
-                           {"shed_per_s", s.shed},           {"timed_out_per_s", s.timed_out},
-                           {"failed_per_s", s.failed},       {"p99_ok_s", s.p99},
-                           {"peak_rss_mb", s.peak_rss},      {"peak_queued", s.peak_queued}};
+                       fmt::format("{:.0f}", s.shed), fmt::format("{:.0f}", s.timed_out),
+                       fmt::format("{:.0f}", s.failed), s.p99 > 0 ? samples::format_seconds(s.p99) : "-",
+                       fmt::format("{:.1f}", s.peak_rss), fmt::format("{:.0f}", s.peak_queued)});
+      js[name][ph.name] = {{"goodput_per_s", s.goodput},
+                           {"db_queries_per_s", s.queries},
+                           {"goodput_of_db_work", s.useful()},
+                           {"stale_per_s", s.stale},
+                           {"shed_per_s", s.shed},
+                           {"timed_out_per_s", s.timed_out},
+                           {"failed_per_s", s.failed},
+                           {"p99_ok_s", s.p99},
+                           {"peak_rss_mb", s.peak_rss},
+                           {"peak_queued", s.peak_queued}};
     }
   }
-  app_cli.print(fmt::format("{:.0f} req/s, then {:.0f} req/s ({:.0f}x) for {:.0f} s, then {:.0f} req/s; the database: "
-                            "{} connections x {} ms a query ({:.0f} queries/s nominal); goodput = fresh answers",
-                            p.base, p.peak, factor, seconds(p.spike), p.base, kConnections,
-                            std::chrono::milliseconds(kQueryTime).count(), kNominalCapacity),
-                summary);
+  app_cli.print(
+      fmt::format("{:.0f} req/s, then {:.0f} req/s ({:.0f}x) for {:.0f} s, then {:.0f} req/s; the database: "
+                  "{} connections x {} ms a query ({:.0f} queries/s nominal); goodput = fresh answers",
+                  p.base, p.peak, factor, seconds(p.spike), p.base, kConnections,
+                  std::chrono::milliseconds(kQueryTime).count(), kNominalCapacity),
+      summary);
 
   const auto series_json = [](const std::vector<second>& run) {
     nlohmann::json a = nlohmann::json::array();
@@ -552,16 +573,23 @@ int main(int argc, char** argv) {
   app_cli.json()["phases"] = js;
   app_cli.json()["naive"]["seconds"] = series_json(naive_run);
   app_cli.json()["troupe"]["seconds"] = series_json(protected_run);
-  app_cli.json()["config"] = {{"base", p.base},           {"peak", p.peak},
-                              {"spike_at_s", spike_from},  {"spike_s", seconds(p.spike)},
-                              {"after_s", seconds(p.after)}, {"nominal_capacity_per_s", kNominalCapacity},
-                              {"connections", kConnections}, {"query_ms", 5},
-                              {"apps", kApps},             {"new_apps", kNewApps},
+  app_cli.json()["config"] = {{"base", p.base},
+                              {"peak", p.peak},
+                              {"spike_at_s", spike_from},
+                              {"spike_s", seconds(p.spike)},
+                              {"after_s", seconds(p.after)},
+                              {"nominal_capacity_per_s", kNominalCapacity},
+                              {"connections", kConnections},
+                              {"query_ms", 5},
+                              {"apps", kApps},
+                              {"new_apps", kNewApps},
                               {"client_timeout_s", 2.0}};
 
-  const phase_sum ns = summarize(naive_run, spike_from, spike_to), ts = summarize(protected_run, spike_from, spike_to);
+  const phase_sum ns = summarize(naive_run, spike_from, spike_to),
+                  ts = summarize(protected_run, spike_from, spike_to);
   // After the spike, from its second second on (the first still ends requests the spike sent).
-  const phase_sum na = summarize(naive_run, spike_to + 1, end_s), ta = summarize(protected_run, spike_to + 1, end_s);
+  const phase_sum na = summarize(naive_run, spike_to + 1, end_s),
+                  ta = summarize(protected_run, spike_to + 1, end_s);
   app_cli.set_headline({"goodput through the spike, share of the saturated database's work", "fraction",
                         samples::better::higher, ns.useful(), ts.useful()});
   const auto pct = [](double f) { return samples::format_percent(f); };
@@ -569,22 +597,23 @@ int main(int argc, char** argv) {
       "DESIGN.md / issue 9, the \"hug of death\" (no published figures: the claims are the shape)",
       {{"goodput through the spike", "collapses: the pool serves requests nobody waits for",
         ">= 90% of capacity", pct(ns.useful()), pct(ts.useful()),
-        fmt::format("{}: capacity is what the saturated pool ran in the same seconds ({:.0f} and {:.0f} queries/s; "
-                    "{:.0f} nominal: a 5 ms timer wait and its turn take a little longer on a busy machine)",
-                    ts.useful() >= 0.9 ? "reproduced" : "troupe under 90% in this run", ns.queries, ts.queries,
-                    kNominalCapacity)},
+        fmt::format(
+            "{}: capacity is what the saturated pool ran in the same seconds ({:.0f} and {:.0f} queries/s; "
+            "{:.0f} nominal: a 5 ms timer wait and its turn take a little longer on a busy machine)",
+            ts.useful() >= 0.9 ? "reproduced" : "troupe under 90% in this run", ns.queries, ts.queries,
+            kNominalCapacity)},
        {"p99 of answered requests, spike", "grows to the timeout", "bounded", samples::format_seconds(ns.p99),
         samples::format_seconds(ts.p99), ts.p99 < ns.p99 ? "reproduced" : "not reproduced in this run"},
-       {"memory, peak above the start", "grows with the backlog", "flat", fmt::format("+{:.0f} MB", ns.peak_rss),
-        fmt::format("+{:.0f} MB", ts.peak_rss),
+       {"memory, peak above the start", "grows with the backlog", "flat",
+        fmt::format("+{:.0f} MB", ns.peak_rss), fmt::format("+{:.0f} MB", ts.peak_rss),
         "RSS of this one process (the troupe side runs first; the naive side starts from what it left)"},
        {"goodput after the spike (share of offered)", "still drowning in the backlog", "back at once",
         pct(na.goodput / p.base), pct(ta.goodput / p.base),
         ta.goodput > na.goodput ? "reproduced" : "not reproduced in this run"}});
 
   samples::figure f;
-  f.title = fmt::format("hug_of_death: {:.0f} -> {:.0f} req/s for {:.0f} s; a database of {} connections", p.base,
-                        p.peak, seconds(p.spike), kConnections);
+  f.title = fmt::format("hug_of_death: {:.0f} -> {:.0f} req/s for {:.0f} s; a database of {} connections",
+                        p.base, p.peak, seconds(p.spike), kConnections);
   const samples::panel::span shade{spike_from, spike_to, "spike"};
   // value(second) -> y, or a negative number for "nothing to plot".
   const auto panel_of = [&](const char* title, const char* ylabel, bool logy, auto value) {
@@ -619,12 +648,14 @@ int main(int argc, char** argv) {
   }
   good.lines.push_back(cap);
   f.panels.push_back(good);
-  f.panels.push_back(panel_of("p99 of answered requests (from the intended start)", "s (log)", true, [](const second& s) {
-    return s.ok_latency.empty() ? -1.0 : s.ok_latency.value_at_percentile(99) / 1e9;
-  }));
-  f.panels.push_back(panel_of("not answered per second: shed at once (troupe), failed after 3 tries (naive)",
-                              "requests/s", false,
-                              [](const second& s) { return static_cast<double>(s.shed + s.timed_out + s.failed); }));
-  f.panels.push_back(panel_of("resident memory above the run's start", "MB", false, [](const second& s) { return s.rss_mb; }));
+  f.panels.push_back(
+      panel_of("p99 of answered requests (from the intended start)", "s (log)", true, [](const second& s) {
+        return s.ok_latency.empty() ? -1.0 : s.ok_latency.value_at_percentile(99) / 1e9;
+      }));
+  f.panels.push_back(
+      panel_of("not answered per second: shed at once (troupe), failed after 3 tries (naive)", "requests/s",
+               false, [](const second& s) { return static_cast<double>(s.shed + s.timed_out + s.failed); }));
+  f.panels.push_back(panel_of("resident memory above the run's start", "MB", false,
+                              [](const second& s) { return s.rss_mb; }));
   return app_cli.finish(f);
 }
