@@ -643,7 +643,7 @@ int main(int argc, char** argv) {
                                 },
                                 .shutdown_timeout = std::chrono::milliseconds(
                                     static_cast<std::int64_t>(3000 * opt.stall_seconds))});
-  soak::world w(books, sys, opt.seed);
+  soak::world w(books, sys);
   run R(opt, books, rt, sys, w);
 
   // The initial graph.

@@ -171,7 +171,7 @@ struct entry {
 // start and end by the main thread).
 class world {
  public:
-  world(ledger& l, troupe::actor_system& sys, std::uint64_t seed) : ledger_(l), sys_(sys), seed_(seed) {}
+  world(ledger& l, troupe::actor_system& sys) : ledger_(l), sys_(sys) {}
 
   ledger& books() noexcept { return ledger_; }
   troupe::actor_system& system() noexcept { return sys_; }
@@ -245,7 +245,6 @@ class world {
  private:
   ledger& ledger_;
   troupe::actor_system& sys_;
-  const std::uint64_t seed_;
   mutable std::mutex mutex_;
   std::shared_ptr<const worker_list> workers_ = std::make_shared<const worker_list>();
   std::shared_ptr<const coord_list> coords_ = std::make_shared<const coord_list>();
