@@ -425,7 +425,8 @@ bool scheduler::poll_timers(worker& w, bool help_others) noexcept {
 
 void scheduler::arm(timer_entry* e, std::chrono::steady_clock::time_point deadline) noexcept {
   const auto ns = deadline.time_since_epoch().count();
-  e->when = ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
+  const std::uint64_t when = ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
+  e->when = when;
   worker* self = this_worker();
   timer_wheel* wheel;
   if (self && &self->sched == this) {
@@ -435,7 +436,9 @@ void scheduler::arm(timer_entry* e, std::chrono::steady_clock::time_point deadli
     wheel = &workers_[foreign_arms_.fetch_add(1, std::memory_order_relaxed) % worker_count]->wheel;
   }
   e->wheel = wheel;
-  if (wheel->insert(e)) timer_armed(*wheel, e->when);
+  // Not e->when after the insert: once in the wheel, a due entry may fire
+  // on another worker and its on_fire free it (timer.hpp).
+  if (wheel->insert(e)) timer_armed(*wheel, when);
 }
 
 // A new timer lowered `wheel`'s earliest deadline: make sure some worker
