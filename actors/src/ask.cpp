@@ -41,6 +41,7 @@ bool complete_reply(reply_state_base* s, bool is_reply, void (*fill)(reply_state
     }
     fill(s, arg);
     s->status = reply_status::done;
+    s->replied = is_reply;
     if (s->flow_id) trace_flow(*s->sys->sched, false, s->flow_id, "ask");
     // release: a reader that sees ready sees the result.
     s->ready.store(true, std::memory_order_release);

@@ -49,7 +49,9 @@ void latch::block() {
   if (worker* w = this_worker()) {
     latch_owner owner{w->current, &w->sched, nullptr};
     block_args args{this, &owner};
+    owner.f->note_wait(fiber_state::joining, troupe::clock::time_point::max());
     w->sched.suspend(&publish_owner, &args);
+    owner.f->note_running();
   } else {
     check_thread_may_block();
     latch_owner owner{nullptr, nullptr, &thread_parker()};

@@ -1,5 +1,10 @@
 #include "troupe/runtime/runtime.hpp"
 
+#include <array>
+#include <chrono>
+
+#include <fmt/format.h>
+
 #include "scheduler.hpp"
 #include "troupe/runtime/detail/schedule.hpp"
 #include "troupe/runtime/error.hpp"
@@ -52,6 +57,43 @@ std::string runtime::step_log() const {
 }
 
 metrics_snapshot runtime::metrics() const { return scheduler_->metrics(); }
+
+const char* to_string(fiber_state s) noexcept {
+  switch (s) {
+    case fiber_state::running: return "running";
+    case fiber_state::ready: return "ready";
+    case fiber_state::blocked: return "blocked";
+    case fiber_state::joining: return "joining";
+    case fiber_state::idle: return "idle";
+  }
+  return "?";
+}
+
+std::vector<fiber_info> runtime::fibers() const { return scheduler_->fibers(); }
+
+std::string runtime::dump_fibers() const {
+  const std::vector<fiber_info> all = fibers();
+  const clock::time_point now = clock_->now();
+  std::array<std::size_t, 5> by_state{};
+  for (const fiber_info& f : all) ++by_state[static_cast<std::size_t>(f.state)];
+  std::string out = fmt::format("{} fibers:", all.size());
+  for (std::size_t s = 0; s < by_state.size(); ++s)
+    out += fmt::format(" {} {}", by_state[s], to_string(static_cast<fiber_state>(s)));
+  out += '\n';
+  for (const fiber_info& f : all) {
+    out += fmt::format("fiber {}: {}", f.id, to_string(f.state));
+    if (f.state == fiber_state::running) out += fmt::format(" on worker {}", f.worker);
+    if (f.state == fiber_state::blocked) {
+      if (f.deadline == clock::time_point::max())
+        out += " (no deadline)";
+      else
+        out += fmt::format(" (deadline in {} ms)",
+                           std::chrono::duration_cast<std::chrono::milliseconds>(f.deadline - now).count());
+    }
+    out += '\n';
+  }
+  return out;
+}
 
 void start_tracing(runtime& rt, const trace_options& options) {
   rt.scheduler().start_tracing(options.events_per_worker);

@@ -299,7 +299,7 @@ void scheduler::thread_main(worker& w) {
   w.counters.busy.started();
   w.thread_ctx = std::make_unique<context>();
   fiber* first = acquire_runner(w);
-  w.current = first;
+  set_current(w, first);
   context::switch_to(*w.thread_ctx, first->ctx);
   // The last runner of this worker switched back here to exit.
   w.run_after_switch();
@@ -311,6 +311,7 @@ fiber* scheduler::acquire_runner(worker& w) {
   if (!w.idle_runners.empty()) {
     fiber* f = w.idle_runners.back();
     w.idle_runners.pop_back();
+    f->idle.store(false, std::memory_order_relaxed);
     return f;
   }
   worker_counters::bump(w.counters.fibers_created);
@@ -323,7 +324,7 @@ void scheduler::switch_fiber(worker& w, fiber* from, fiber* to) noexcept {
   from->saved_local = w.fiber_local;
   from->saved_label = w.slice_name;
   end_slice(w);
-  w.current = to;
+  set_current(w, to);
   context::switch_to(from->ctx, to->ctx);
   // Resumed, perhaps on another worker: take our fiber_local() along, then
   // do what the switcher asked.
@@ -334,7 +335,10 @@ void scheduler::switch_fiber(worker& w, fiber* from, fiber* to) noexcept {
 }
 
 namespace {
-void park_idle_runner(worker& w, void* f) { w.idle_runners.push_back(static_cast<fiber*>(f)); }
+void park_idle_runner(worker& w, void* f) {
+  static_cast<fiber*>(f)->idle.store(true, std::memory_order_relaxed);
+  w.idle_runners.push_back(static_cast<fiber*>(f));
+}
 void delete_fiber(worker& w, void* f) {
   auto* dead = static_cast<fiber*>(f);
   w.sched.unregister_fiber(dead);
@@ -348,7 +352,12 @@ context* scheduler::runner_main(fiber* self) {
   for (;;) {
     worker& w = *this_worker();
     task_header* t = std::exchange(w.handoff, nullptr);
-    if (!t) t = find_work(w);
+    if (!t) {
+      // Looking for work (perhaps parked): nothing on this stack.
+      self->idle.store(true, std::memory_order_relaxed);
+      t = find_work(w);
+      self->idle.store(false, std::memory_order_relaxed);
+    }
     if (!t) {
       // Exiting: hand the exit over to an idle runner (which frees us), or,
       // as the last runner of this worker, return to the thread's stack.
@@ -357,10 +366,11 @@ context* scheduler::runner_main(fiber* self) {
       if (!w.idle_runners.empty()) {
         fiber* next = w.idle_runners.back();
         w.idle_runners.pop_back();
-        w.current = next;
+        next->idle.store(false, std::memory_order_relaxed);
+        set_current(w, next);
         return &next->ctx;
       }
-      w.current = nullptr;
+      set_current(w, nullptr);
       return w.thread_ctx.get();
     }
     if (driven_) {
@@ -386,7 +396,7 @@ context* scheduler::runner_main(fiber* self) {
     } else {
       w.after_fn = &delete_fiber;
       w.after_arg = self;
-      w.current = target;
+      set_current(w, target);
       return &target->ctx;
     }
   }
@@ -471,7 +481,8 @@ bool scheduler::poll_timers(worker& w, bool help_others) noexcept {
 
 void scheduler::arm(timer_entry* e, std::chrono::steady_clock::time_point deadline) noexcept {
   const auto ns = deadline.time_since_epoch().count();
-  e->when = ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
+  const std::uint64_t when = ns > 0 ? static_cast<std::uint64_t>(ns) : 0;
+  e->when = when;
   worker* self = this_worker();
   timer_wheel* wheel;
   if (self && &self->sched == this) {
@@ -481,7 +492,9 @@ void scheduler::arm(timer_entry* e, std::chrono::steady_clock::time_point deadli
     wheel = &workers_[foreign_arms_.fetch_add(1, std::memory_order_relaxed) % worker_count]->wheel;
   }
   e->wheel = wheel;
-  if (wheel->insert(e)) timer_armed(*wheel, e->when);
+  // Not e->when after the insert: once in the wheel, a due entry may fire
+  // on another worker and its on_fire free it (timer.hpp).
+  if (wheel->insert(e)) timer_armed(*wheel, when);
 }
 
 // A new timer lowered `wheel`'s earliest deadline: make sure some worker
@@ -892,6 +905,34 @@ void scheduler::unregister_fiber(fiber* f) noexcept {
   if (f->registry_next) f->registry_next->registry_prev = f->registry_prev;
 }
 
+std::vector<fiber_info> scheduler::fibers() const {
+  std::vector<fiber_info> out;
+  std::lock_guard g(registry_mutex_);
+  for (const fiber* f = registry_head_; f; f = f->registry_next) {
+    fiber_info i;
+    i.id = f->id;
+    // relaxed: a diagnostic snapshot (see fiber::running_on).
+    const int on = f->running_on.load(std::memory_order_relaxed);
+    const fiber_state waiting = f->waiting_as.load(std::memory_order_relaxed);
+    if (f->idle.load(std::memory_order_relaxed)) {
+      i.state = fiber_state::idle;  // a runner looking for work is on a worker, but runs nothing
+    } else if (on >= 0) {
+      i.state = fiber_state::running;
+      i.worker = on;
+    } else if (waiting != fiber_state::ready) {
+      i.state = waiting;
+      if (waiting == fiber_state::blocked)
+        i.deadline = troupe::clock::time_point(
+            troupe::clock::duration(f->wait_deadline_ns.load(std::memory_order_relaxed)));
+    } else {
+      i.state = fiber_state::ready;
+    }
+    out.push_back(i);
+  }
+  std::sort(out.begin(), out.end(), [](const fiber_info& a, const fiber_info& b) { return a.id < b.id; });
+  return out;
+}
+
 // ---------------------------------------------------------------- shutdown
 
 void scheduler::begin_shutdown() noexcept { accepting_.store(false, std::memory_order_release); }
@@ -1043,7 +1084,7 @@ std::size_t scheduler::drive(std::size_t max_steps) {
   }
   w.drive_budget = max_steps;
   w.drive_steps = 0;
-  if (!w.current) w.current = acquire_runner(w);
+  if (!w.current) set_current(w, acquire_runner(w));
   w.counters.busy.started();  // a driven worker is busy while it is driven
   context::switch_to(*w.thread_ctx, w.current->ctx);
   // Back: the worker ran out of work or of budget (or exited).

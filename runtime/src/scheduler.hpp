@@ -48,7 +48,27 @@ struct fiber : task_header {
   fiber* registry_prev = nullptr;    // scheduler's list of all fibers
   fiber* registry_next = nullptr;
   std::uint64_t id = 0;              // 1, 2, ... in creation order per scheduler (logs, gdb)
+
+  // What runtime::fibers() reports; diagnostics only, so every access is
+  // relaxed: a dump may see a fiber one switch early or late, nothing more.
+  // Each is written by the thread running the fiber or switching to or away
+  // from it, and read by any thread under the registry lock.
+  std::atomic<int> running_on{-1};  // the worker running it, or -1
+  std::atomic<bool> idle{false};    // nothing on its stack: looking for work, or kept for reuse
+  std::atomic<fiber_state> waiting_as{fiber_state::ready};  // blocked or joining while it waits
+  std::atomic<std::int64_t> wait_deadline_ns{0};  // blocked: its deadline's time_since_epoch, or max
+
+  // Set before the fiber suspends to wait (so it is set before anyone can
+  // wake it), cleared once it runs again. Running fiber only.
+  void note_wait(fiber_state as, troupe::clock::time_point deadline) noexcept {
+    wait_deadline_ns.store(deadline.time_since_epoch().count(), std::memory_order_relaxed);
+    waiting_as.store(as, std::memory_order_relaxed);
+  }
+  void note_running() noexcept { waiting_as.store(fiber_state::ready, std::memory_order_relaxed); }
 };
+
+// w.current = f, with the dump's view of which fiber runs where. Owner only.
+inline void set_current(worker& w, fiber* f) noexcept;
 
 inline bool is_fiber(const task_header* t) noexcept { return t->invoke == nullptr; }
 inline fiber* as_fiber(task_header* t) noexcept { return static_cast<fiber*>(t); }
@@ -266,6 +286,8 @@ class scheduler final : public clock_listener {
   const std::atomic<bool>& accepting_flag() const noexcept { return accepting_; }
 
   metrics_snapshot metrics() const;
+  // Every registered fiber's state (runtime::fibers()). Thread-safe.
+  std::vector<fiber_info> fibers() const;
   void retain(std::shared_ptr<void> p);
 
   // --- driven mode (runtime_options::driven) ---
@@ -387,5 +409,11 @@ worker* this_worker() noexcept;
 // blocking it would stop the only thread that runs that runtime's work.
 // Called before a foreign thread blocks.
 void check_thread_may_block();
+
+inline void set_current(worker& w, fiber* f) noexcept {
+  if (w.current) w.current->running_on.store(-1, std::memory_order_relaxed);
+  w.current = f;
+  if (f) f->running_on.store(static_cast<int>(w.index), std::memory_order_relaxed);
+}
 
 }  // namespace troupe::detail

@@ -21,6 +21,8 @@ bool in_fiber() noexcept { return detail::this_worker() != nullptr; }
 
 std::size_t worker_index() { return worker_or_throw("this_fiber::worker_index").index; }
 
+std::uint64_t id() { return worker_or_throw("this_fiber::id").current->id; }
+
 void yield() {
   detail::worker& w = worker_or_throw("this_fiber::yield");
   w.sched.yield(w);

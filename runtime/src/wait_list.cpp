@@ -144,7 +144,9 @@ wake_reason wait_list::wait(spinlock& lock, troupe::clock::time_point deadline, 
     w.f = self->current;
     w.sched = &self->sched;
     suspend_args args{&w, &lock, deadline, cancellable};
+    w.f->note_wait(fiber_state::blocked, deadline);
     self->sched.suspend(&publish_wait, &args);
+    w.f->note_running();
     if (cancellable) {
       std::lock_guard g(w.f->wait_lock);
       w.f->blocked_on = nullptr;

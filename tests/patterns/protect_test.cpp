@@ -10,9 +10,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <latch>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -522,6 +525,60 @@ TEST_F(ProtectTest, RetriesThroughARouterPickAgain) {
   EXPECT_GE(received.load(), 5);  // round-robin: half the first attempts failed there
   EXPECT_EQ(other_received.load(), 10);
   EXPECT_EQ(dep.counters().retries, static_cast<std::uint64_t>(received.load()));
+}
+
+// ---------------------------------------------------------------------------
+// Real threads: a deadline racing the reply
+
+struct spin_for {
+  int us = 0;
+};
+struct busy_service : actor<busy_service> {
+  int on(spin_for s) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(s.us);
+    while (std::chrono::steady_clock::now() < until) {
+    }
+    return s.us;
+  }
+};
+
+// Found by troupe-soak under TSan: an attempt's completion hook read the
+// reply state's `delivered` flag outside its lock, while a reply arriving
+// just after the deadline wrote it under the lock (ask.cpp). The hook must
+// read a flag that no later reply changes. Deadlines about as long as the
+// handler make the timeout and the reply race on two workers; every ask
+// must still end once, with the value or a timeout. (The race itself is
+// what the tsan preset reports.)
+TEST(ProtectRaceTest, ADeadlineRacingTheReplyEndsTheAskOnceWithoutADataRace) {
+  runtime rt(runtime_options{.workers = 2});
+  actor_system sys(rt);
+  auto svc = sys.spawn<busy_service>(spawn_options{.capacity = 4096});
+  auto guarded = protect(svc).breaker(tp::circuit_breaker_config{.failure_rate = std::nullopt});
+  int values = 0, timeouts = 0;
+  for (int round = 0; round < 40; ++round) {
+    std::vector<ask_future<int>> asks;
+    std::vector<int> spins;
+    for (int i = 0; i < 50; ++i) {
+      const int k = round * 50 + i;
+      const int us = 100 + (k * 37) % 900;
+      spins.push_back(us);
+      asks.push_back(guarded.ask(spin_for{us}, std::chrono::microseconds(std::max(50, us + (k % 7 - 3) * 100))));
+    }
+    for (std::size_t i = 0; i < asks.size(); ++i) {
+      result<int> r = asks[i].get_result();
+      if (r) {
+        EXPECT_EQ(*r, spins[i]);
+        ++values;
+      } else {
+        // deadline_passed: a deadline so short it passed before the ask was made.
+        EXPECT_TRUE(r.error_code() == actor_errc::timeout || r.error_code() == actor_errc::deadline_passed)
+            << to_string(r.error_code());
+        ++timeouts;
+      }
+    }
+  }
+  // Every ask ended once (how many of each depends on the machine's speed).
+  EXPECT_EQ(values + timeouts, 40 * 50);
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <set>
+#include <string>
 #include <chrono>
 #include <thread>
 
@@ -299,3 +302,109 @@ TEST(RuntimeDeathTest, AWorkerThatCannotStartIsAnErrorNotACrash) {
 #endif
 
 }  // namespace
+
+// runtime::fibers() names each fiber's state: one spinning (running, on a
+// worker), one waiting on a future without and one with a deadline
+// (blocked), one joining a task (joining); each fiber reports its own id.
+TEST(RuntimeTest, FiberDumpNamesWhatEachFiberDoes) {
+  troupe::runtime rt(troupe::runtime_options{.workers = 2});
+  std::atomic<bool> release_spinner{false};
+  std::atomic<std::uint64_t> spinner_id{0}, waiter_id{0}, timed_id{0}, joiner_id{0};
+  troupe::promise<int> forever, timed, inner;
+  auto forever_f = forever.get_future();
+  auto timed_f = timed.get_future();
+  auto inner_f = inner.get_future();
+  auto spinner = troupe::spawn(rt, [&] {
+    spinner_id = troupe::this_fiber::id();
+    while (!release_spinner.load()) std::this_thread::yield();
+  });
+  auto waiter = troupe::spawn(rt, [&] {
+    waiter_id = troupe::this_fiber::id();
+    (void)forever_f.get();
+  });
+  auto timed_waiter = troupe::spawn(rt, [&] {
+    timed_id = troupe::this_fiber::id();
+    (void)timed_f.wait_for(1h);
+  });
+  // Spawned from this thread, so the joiner cannot run it inline (a task
+  // spawned by the joining fiber itself might run on the joiner's stack).
+  auto inner_task = troupe::spawn(rt, [&] { (void)inner_f.get(); });
+  auto joiner = troupe::spawn(rt, [&] {
+    joiner_id = troupe::this_fiber::id();
+    inner_task.join();
+  });
+
+  auto state_of = [&](std::uint64_t id) -> std::optional<troupe::fiber_info> {
+    for (const troupe::fiber_info& f : rt.fibers())
+      if (f.id == id) return f;
+    return std::nullopt;
+  };
+  auto is = [&](std::atomic<std::uint64_t>& id, troupe::fiber_state s) {
+    const auto f = id.load() ? state_of(id.load()) : std::nullopt;
+    return f && f->state == s;
+  };
+  // Polled: the fibers get there on their own schedule (a bound, not a sleep
+  // that proves anything).
+  const auto give_up = std::chrono::steady_clock::now() + 20s;
+  auto running_count = [&] {
+    std::size_t n = 0;
+    for (const troupe::fiber_info& f : rt.fibers()) n += f.state == troupe::fiber_state::running;
+    return n;
+  };
+  while (!(is(spinner_id, troupe::fiber_state::running) && is(waiter_id, troupe::fiber_state::blocked) &&
+           is(timed_id, troupe::fiber_state::blocked) && is(joiner_id, troupe::fiber_state::joining) &&
+           running_count() == 1) &&
+         std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(1ms);
+
+  const auto spin = state_of(spinner_id.load());
+  ASSERT_TRUE(spin);
+  EXPECT_EQ(spin->state, troupe::fiber_state::running);
+  EXPECT_GE(spin->worker, 0);
+  EXPECT_LT(spin->worker, 2);
+  const auto forever_w = state_of(waiter_id.load());
+  ASSERT_TRUE(forever_w);
+  EXPECT_EQ(forever_w->state, troupe::fiber_state::blocked);
+  EXPECT_EQ(forever_w->deadline, troupe::clock::time_point::max());
+  const auto timed_w = state_of(timed_id.load());
+  ASSERT_TRUE(timed_w);
+  EXPECT_EQ(timed_w->state, troupe::fiber_state::blocked);
+  EXPECT_GT(timed_w->deadline, rt.now() + 30min);
+  EXPECT_LT(timed_w->deadline, rt.now() + 2h);
+  const auto join_w = state_of(joiner_id.load());
+  ASSERT_TRUE(join_w);
+  EXPECT_EQ(join_w->state, troupe::fiber_state::joining);
+  std::set<std::uint64_t> ids;
+  for (const troupe::fiber_info& f : rt.fibers()) EXPECT_TRUE(ids.insert(f.id).second) << "fiber " << f.id;
+
+  const std::string dump = rt.dump_fibers();
+  EXPECT_NE(dump.find("fiber " + std::to_string(spinner_id.load()) + ": running on worker"), std::string::npos)
+      << dump;
+  EXPECT_NE(dump.find("fiber " + std::to_string(waiter_id.load()) + ": blocked (no deadline)"), std::string::npos)
+      << dump;
+  EXPECT_NE(dump.find("fiber " + std::to_string(joiner_id.load()) + ": joining"), std::string::npos) << dump;
+  // Only the spinner runs a task; a worker with nothing to do shows its runner idle.
+  EXPECT_EQ(running_count(), 1u) << dump;
+
+  release_spinner = true;
+  forever.set_value(1);
+  timed.set_value(2);
+  inner.set_value(3);
+  spinner.join();
+  waiter.join();
+  timed_waiter.join();
+  joiner.join();
+  // Once everything finished, no fiber runs a task or waits any more.
+  const auto settle = std::chrono::steady_clock::now() + 20s;
+  auto all_settled = [&] {
+    for (const troupe::fiber_info& f : rt.fibers())
+      if (f.state == troupe::fiber_state::blocked || f.state == troupe::fiber_state::joining) return false;
+    return true;
+  };
+  while (!all_settled() && std::chrono::steady_clock::now() < settle) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(all_settled()) << rt.dump_fibers();
+}
+
+TEST(RuntimeTest, FiberIdNeedsAFiber) {
+  EXPECT_EQ(error_code_of([] { (void)troupe::this_fiber::id(); }), troupe::errc::not_in_fiber);
+}

@@ -310,4 +310,33 @@ TEST(TimerServiceTest, HugeTimeoutsSaturateInsteadOfOverflowing) {
   EXPECT_TRUE(h.join());
 }
 
+
+// An entry's on_fire may free it (timer.hpp), and a due entry may fire on a
+// worker as soon as it is in the wheel: arming must not touch the entry
+// after inserting it. Found by troupe-soak's TSan pass through the actors
+// tests (a waiting send's record freed at its deadline while the foreign
+// thread that armed it still read its deadline): under the tsan preset
+// this reported that read racing the free.
+struct self_freeing : timer_entry {
+  std::atomic<int>* fired;
+  explicit self_freeing(std::atomic<int>* f) : timer_entry(&fire), fired(f) {}
+  static void fire(timer_entry* e) noexcept {
+    auto* self = static_cast<self_freeing*>(e);
+    self->fired->fetch_add(1);
+    delete self;
+  }
+};
+
+TEST(TimerServiceTest, AnEntryFreedByItsOnFireIsNotTouchedByTheThreadArmingIt) {
+  troupe::runtime rt(troupe::runtime_options{.workers = 2});
+  std::atomic<int> fired{0};
+  constexpr int entries = 20000;
+  for (int i = 0; i < entries; ++i)
+    troupe::detail::arm_timer(rt.scheduler(), new self_freeing(&fired), rt.now());  // due at once
+  // Polled with a bound: they fire on the workers' schedule.
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  while (fired.load() < entries && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(fired.load(), entries);
+}
+
 }  // namespace

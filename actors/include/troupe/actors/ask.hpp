@@ -88,6 +88,11 @@ struct reply_state_base {
   spinlock lock;
   reply_status status = reply_status::pending;  // guarded by lock
   bool delivered = false;                       // a real reply was given (guarded)
+  // Completed by the real reply, not by a timeout, refusal or broken
+  // promise. Written once, with status, under the lock, and never after, so
+  // a completion hook may read it without the lock (unlike `delivered`,
+  // which a reply arriving after the deadline still sets).
+  bool replied = false;
   bool timer_armed = false;                     // the deadline timer holds a reference (guarded)
   wait_list waiters;                            // blocked get()
   system_impl* sys;

@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "troupe/runtime/clock.hpp"
 #include "troupe/runtime/metrics.hpp"
@@ -61,6 +62,26 @@ struct runtime_options {
   std::uint64_t shuffle_seed = 0;
   // Driven only: keep a log of every step (step_log()), to compare runs.
   bool log_steps = false;
+};
+
+// What a fiber is doing, as runtime::fibers() reports it.
+enum class fiber_state : std::uint8_t {
+  running,  // on a worker now (fiber_info::worker says which)
+  ready,    // queued to run, or yielded
+  blocked,  // waiting on a primitive: mutex, condition variable, future, semaphore, sleep,
+            // or an actor's blocked ask or send
+  joining,  // waiting for spawned tasks (join, task group)
+  idle,     // nothing on its stack: a worker's runner looking for work (or parked), or one kept for reuse
+};
+const char* to_string(fiber_state s) noexcept;
+
+// One fiber of a runtime's registry.
+struct fiber_info {
+  std::uint64_t id = 0;  // 1, 2, ... in creation order (this_fiber::id())
+  fiber_state state = fiber_state::ready;
+  int worker = -1;       // running: the worker's index; otherwise -1
+  // blocked: the wait's deadline (time_point::max(): none).
+  clock::time_point deadline = clock::time_point::max();
 };
 
 class runtime {
@@ -110,6 +131,17 @@ class runtime {
   clock::time_point now() const noexcept { return clock_->now(); }
   // Thread-safe; counters may lag by a few increments.
   metrics_snapshot metrics() const;
+  // Every fiber of this runtime and what it is doing, by id: for a
+  // watchdog or a debugger's view of a stuck program. Each fiber is read on
+  // its own, without stopping the workers, so a fiber that switches
+  // meanwhile may show its state just before or just after. Thread-safe;
+  // fibers are not created or freed while it runs (it holds the registry
+  // lock). In a driven runtime between drives, the fiber the next drive
+  // resumes shows as running on worker 0.
+  std::vector<fiber_info> fibers() const;
+  // fibers() as text, one line per fiber ("fiber 7: blocked (deadline in
+  // 12 ms)"), with a count by state first. Thread-safe.
+  std::string dump_fibers() const;
 
   // The runtime whose worker is calling, or nullptr on a foreign thread.
   static runtime* current() noexcept;

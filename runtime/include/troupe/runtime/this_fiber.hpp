@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 
 #include "troupe/runtime/clock.hpp"
 #include "troupe/runtime/detail/time.hpp"
@@ -17,6 +18,12 @@ bool in_fiber() noexcept;
 // error(not_in_fiber) from a foreign thread. A fiber may migrate between
 // workers whenever it suspends, so re-read after any blocking call.
 std::size_t worker_index();
+
+// The calling fiber's id, as runtime::fibers() reports it (1, 2, ... in
+// creation order per runtime). A runner fiber runs many tasks one after
+// another, so tasks may share an id. Fiber context only (error(not_in_fiber)
+// otherwise).
+std::uint64_t id();
 
 // Lets the other ready work of this worker run first; returns at once if
 // there is none. Fiber context only (error(not_in_fiber) otherwise).

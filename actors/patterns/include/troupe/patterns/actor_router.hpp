@@ -216,7 +216,7 @@ struct lease_hook final : troupe::detail::completion_hook, troupe::detail::small
     std::unique_ptr<lease_hook> self(static_cast<lease_hook*>(h));
     auto* st = static_cast<troupe::detail::reply_state<T>*>(s);
     result<T> r = std::move(st->value);
-    const bool replied = st->delivered;  // written before the hook runs (see attempt::fire)
+    const bool replied = st->replied;  // written before the hook runs, never after (see attempt::fire)
     st->release();
     const time_point now = troupe::detail::now_of(self->sys);
     finish_lease(self->lease, default_outcome(r), now - self->started, now);

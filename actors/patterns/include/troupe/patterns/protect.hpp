@@ -277,8 +277,10 @@ class attempt final : public typed_box<T>,
     auto* st = static_cast<troupe::detail::reply_state<T>*>(s);
     self->value = std::move(st->value);
     // Written under the state's lock before the hook runs (on this thread,
-    // or before register_hook took that lock): visible here.
-    const bool replied = st->delivered;
+    // or before register_hook took that lock), and never again: visible
+    // here. Not `delivered`: a reply arriving after the deadline sets that
+    // meanwhile, under the lock, on another thread.
+    const bool replied = st->replied;
     st->release();  // the hook's reference
     self->st_ = nullptr;
     outcome o;
