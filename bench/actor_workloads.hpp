@@ -4,7 +4,6 @@
 // actor and ask counts) come from sizes() of workload_sizes.hpp.
 
 #include <benchmark/benchmark.h>
-
 #include <initializer_list>
 #include <string>
 
@@ -14,9 +13,9 @@
 namespace troupe::bench {
 
 struct actor_workload {
-  const char* id;                          // e.g. "actor.ring"
+  const char* id;  // e.g. "actor.ring"
   void (*fn)(benchmark::State&, int threads);
-  int iterations;                          // per repetition, outside quick mode
+  int iterations;  // per repetition, outside quick mode
 };
 
 // Registers "<id>/<system>/threads:<N>" for every workload and thread count.

@@ -1,12 +1,12 @@
 #include "bench_registry.hpp"
-#include "workload_sizes.hpp"
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
-
 #include <unistd.h>
+
+#include "workload_sizes.hpp"
 
 namespace troupe::bench {
 

@@ -15,10 +15,9 @@
 // name is the suffix: counter "idle_bytes" on actor.spawn becomes
 // "actor.spawn.idle_bytes".
 
+#include <benchmark/benchmark.h>
 #include <string>
 #include <vector>
-
-#include <benchmark/benchmark.h>
 
 namespace troupe::bench {
 

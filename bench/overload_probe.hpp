@@ -3,9 +3,8 @@
 // runs the system's overload probe in a fresh process (see add_probe), so
 // its peak RSS is the workload's own, not what earlier benchmarks left.
 
-#include <benchmark/benchmark.h>
-
 #include <algorithm>
+#include <benchmark/benchmark.h>
 
 #include "bench_registry.hpp"
 #include "workload_sizes.hpp"

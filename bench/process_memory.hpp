@@ -2,14 +2,13 @@
 // Process memory readings shared by the benchmarks of every system, so that
 // troupe and its peers are measured the same way.
 
-#include <malloc.h>
-#include <unistd.h>
-
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <malloc.h>
 #include <string>
+#include <unistd.h>
 
 namespace troupe::bench {
 

@@ -13,7 +13,7 @@ inline constexpr int kFibCutoff = 16;  // fib.cutoff16: serial below n < 16, in 
 
 inline std::int64_t switches() { return sizes().switches; }        // fiber.switch
 inline std::int64_t spawn_joins() { return sizes().spawn_joins; }  // spawn.join
-inline int fib_n() { return sizes().fib_n; }                        // fib, fib.cutoff16
+inline int fib_n() { return sizes().fib_n; }                       // fib, fib.cutoff16
 inline long fib_expected() { return static_cast<long>(fib_result(sizes().fib_n)); }
 inline std::uint64_t skynet_leaves() { return sizes().skynet_leaves; }
 inline std::uint64_t skynet_expected() { return skynet_result(sizes().skynet_leaves); }

@@ -17,15 +17,17 @@
 // on a shared machine a single run can be descheduled half-way (a cache-line
 // round trip of 77 µs was once printed under load).
 
-#include <unistd.h>
-
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <benchmark/benchmark.h>
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <fmt/format.h>
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -33,18 +35,14 @@
 #include <string_view>
 #include <thread>
 #include <tuple>
+#include <unistd.h>
 #include <utility>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-#include <benchmark/benchmark.h>
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
 #include "bench_registry.hpp"
-#include "troupe/runtime/version.hpp"
-
 #include "workload_sizes.hpp"
+
+#include "troupe/runtime/version.hpp"
 
 #ifndef TROUPE_BENCH_BUILD_TYPE
 #define TROUPE_BENCH_BUILD_TYPE ""
@@ -61,9 +59,12 @@ enum class better { lower, higher, none };
 
 std::string_view better_name(better b) {
   switch (b) {
-    case better::lower: return "lower";
-    case better::higher: return "higher";
-    case better::none: return "none";
+    case better::lower:
+      return "lower";
+    case better::higher:
+      return "higher";
+    case better::none:
+      return "none";
   }
   return "none";
 }
@@ -206,10 +207,14 @@ std::optional<parsed_name> parse_name(const std::string& name) {
 
 double time_unit_to_ns(benchmark::TimeUnit u) {
   switch (u) {
-    case benchmark::kNanosecond: return 1.0;
-    case benchmark::kMicrosecond: return 1e3;
-    case benchmark::kMillisecond: return 1e6;
-    case benchmark::kSecond: return 1e9;
+    case benchmark::kNanosecond:
+      return 1.0;
+    case benchmark::kMicrosecond:
+      return 1e3;
+    case benchmark::kMillisecond:
+      return 1e6;
+    case benchmark::kSecond:
+      return 1e9;
   }
   return 1.0;
 }
@@ -232,7 +237,8 @@ std::string format_value(double v, std::string_view unit) {
 std::string strip_gbench_suffixes(std::string name) {
   static const std::regex suffix(
       R"(/(?:real_time|manual_time|process_time|(?:min_time|min_warmup_time|iterations|repeats):[^/]*)$)");
-  for (std::smatch m; std::regex_search(name, m, suffix);) name.erase(static_cast<std::size_t>(m.position(0)));
+  for (std::smatch m; std::regex_search(name, m, suffix);)
+    name.erase(static_cast<std::size_t>(m.position(0)));
   return name;
 }
 
@@ -316,7 +322,8 @@ class collecting_reporter final : public benchmark::BenchmarkReporter {
 
  private:
   void warn(std::string w) {
-    if (std::find(warnings_.begin(), warnings_.end(), w) == warnings_.end()) warnings_.push_back(std::move(w));
+    if (std::find(warnings_.begin(), warnings_.end(), w) == warnings_.end())
+      warnings_.push_back(std::move(w));
   }
 
   // Per item (or per iteration) time of a run: which of two repetitions is the faster.
@@ -336,9 +343,10 @@ class collecting_reporter final : public benchmark::BenchmarkReporter {
     const double ns_per_iter = run.GetAdjustedRealTime() * time_unit_to_ns(run.time_unit);
     auto parsed = parse_name(name);
     if (!parsed) {
-      warn(fmt::format("'{}' does not follow '<workload>/<system>[/threads:N]' (bench_registry.hpp); "
-                       "not in the table or JSON ({} ns per iteration)",
-                       name, format_value(ns_per_iter, "ns")));
+      warn(
+          fmt::format("'{}' does not follow '<workload>/<system>[/threads:N]' (bench_registry.hpp); "
+                      "not in the table or JSON ({} ns per iteration)",
+                      name, format_value(ns_per_iter, "ns")));
       return fmt::format("{} ns/iteration (unknown name!)", format_value(ns_per_iter, "ns"));
     }
     if (std::find(known_systems.begin(), known_systems.end(), parsed->system) == known_systems.end())
@@ -354,7 +362,8 @@ class collecting_reporter final : public benchmark::BenchmarkReporter {
     auto add = [&](const figure& f, double v) {
       v *= f.scale;
       rows_.push_back({&f, parsed->system, parsed->threads, v, aggregate, repetitions});
-      std::string label = f.from == source::counter ? std::string(f.id.substr(parsed->workload.size() + 1)) + " " : "";
+      std::string label =
+          f.from == source::counter ? std::string(f.id.substr(parsed->workload.size() + 1)) + " " : "";
       shown.push_back(fmt::format("{}{} {}", label, format_value(v, f.unit), f.unit));
     };
 
@@ -362,7 +371,9 @@ class collecting_reporter final : public benchmark::BenchmarkReporter {
     if (const figure* f = find_figure(parsed->workload); f && f->from != source::counter) {
       known = true;
       switch (f->from) {
-        case source::ms_per_iteration: add(*f, ns_per_iter / 1e6); break;
+        case source::ms_per_iteration:
+          add(*f, ns_per_iter / 1e6);
+          break;
         case source::ns_per_item:
           if (auto ips = counter("items_per_second"); ips && *ips > 0) {
             add(*f, 1e9 / *ips);
@@ -378,14 +389,15 @@ class collecting_reporter final : public benchmark::BenchmarkReporter {
             warn(fmt::format("'{}' sets no items processed: no {} figure", name, f->id));
           }
           break;
-        case source::counter: break;
+        case source::counter:
+          break;
       }
     }
     // Extra figures: counters named by their suffix.
     for (const auto& f : figures) {
       if (f.from != source::counter) continue;
-      if (f.id.size() <= parsed->workload.size() + 1 || f.id.substr(0, parsed->workload.size()) != parsed->workload ||
-          f.id[parsed->workload.size()] != '.')
+      if (f.id.size() <= parsed->workload.size() + 1 ||
+          f.id.substr(0, parsed->workload.size()) != parsed->workload || f.id[parsed->workload.size()] != '.')
         continue;
       const std::string suffix(f.id.substr(parsed->workload.size() + 1));
       if (suffix.find('.') != std::string::npos) continue;  // a longer workload's (actor.ask_many.get.x)
@@ -405,9 +417,10 @@ class collecting_reporter final : public benchmark::BenchmarkReporter {
                          format_value(static_cast<double>(v), "")));
     }
     if (!known) {
-      warn(fmt::format("'{}': workload '{}' is not in the runner's figure table; not in the table or JSON "
-                       "({} ns per iteration)",
-                       name, parsed->workload, format_value(ns_per_iter, "ns")));
+      warn(
+          fmt::format("'{}': workload '{}' is not in the runner's figure table; not in the table or JSON "
+                      "({} ns per iteration)",
+                      name, parsed->workload, format_value(ns_per_iter, "ns")));
       return fmt::format("{} ns/iteration (unknown workload!)", format_value(ns_per_iter, "ns"));
     }
     std::string out;
@@ -418,7 +431,8 @@ class collecting_reporter final : public benchmark::BenchmarkReporter {
 
   void start_line() {
     if (next_ >= expected_.size()) return;
-    GetErrorStream() << fmt::format("[{}/{}] {} ... ", next_ + 1, expected_.size(), expected_[next_]) << std::flush;
+    GetErrorStream() << fmt::format("[{}/{}] {} ... ", next_ + 1, expected_.size(), expected_[next_])
+                     << std::flush;
     line_open_ = true;
     started_ = std::chrono::steady_clock::now();
   }
@@ -586,7 +600,8 @@ std::string machine_context(bool& debug_library) {
 
 // How the figures of the table are aggregated over `repetitions`.
 std::string aggregate_text(int repetitions) {
-  return repetitions > 1 ? fmt::format("median of {} repetitions", repetitions) : std::string("one repetition");
+  return repetitions > 1 ? fmt::format("median of {} repetitions", repetitions)
+                         : std::string("one repetition");
 }
 
 struct table_key {
@@ -601,8 +616,8 @@ bool is_limit_figure(const figure* f) { return f->id.substr(0, 3) == "hw."; }
 // troupe's figure against the best peer's, so that > 1 always means troupe
 // wins; with the peer's name. Nothing if either is missing, or if the figure
 // is not compared (better::none).
-std::optional<std::pair<double, std::string>> ratio_vs_best_peer(const figure& f,
-                                                                  const std::map<std::string, double>& by_system) {
+std::optional<std::pair<double, std::string>> ratio_vs_best_peer(
+    const figure& f, const std::map<std::string, double>& by_system) {
   if (f.wins == better::none) return std::nullopt;
   auto troupe = by_system.find("troupe");
   const std::pair<const std::string, double>* best = nullptr;
@@ -688,7 +703,8 @@ void print_table(const std::vector<result_row>& rows, int median_repetitions) {
       out << fmt::format("{:<{}}  {:>7}  {:<{}}", f.id, w_id, k.threads, f.unit, w_unit);
       for (std::size_t i = 0; i < systems.size(); ++i) {
         auto it = by_system.find(systems[i]);
-        out << fmt::format("  {:>{}}", it == by_system.end() ? "-" : format_value(it->second, f.unit), w_sys[i]);
+        out << fmt::format("  {:>{}}", it == by_system.end() ? "-" : format_value(it->second, f.unit),
+                           w_sys[i]);
       }
       std::string ratio = "-";
       if (f.wins == better::none) {
@@ -708,7 +724,8 @@ void print_table(const std::vector<result_row>& rows, int median_repetitions) {
           std::find(floors.begin(), floors.end(), r.system) == floors.end())
         floors.push_back(r.system);
     for (const auto& sys : floors)
-      out << fmt::format("{}: a floor, not a peer: the minimum of its repetitions (see physical limits)\n", sys);
+      out << fmt::format("{}: a floor, not a peer: the minimum of its repetitions (see physical limits)\n",
+                         sys);
     for (std::size_t i = 0; i < not_compared.size(); ++i)
       out << fmt::format("[{}] {}: {}\n", i + 1, not_compared[i]->id, not_compared[i]->not_compared);
   }
@@ -728,7 +745,7 @@ void print_table(const std::vector<result_row>& rows, int median_repetitions) {
     for (const auto& [id, l] : limit_labels)
       if (id == r->fig->id) label = l;
     std::string how = r->aggregate == "min" ? fmt::format("min of {}", r->repetitions)
-                                             : fmt::format("{} of {}", r->aggregate, r->repetitions);
+                                            : fmt::format("{} of {}", r->aggregate, r->repetitions);
     if (r->threads > 1) how += fmt::format(", {} threads", r->threads);
     out << fmt::format("  {:<26} {:<46} {:>9} {:<3} ({})\n", r->fig->id, label,
                        format_value(r->value, r->fig->unit), r->fig->unit, how);
@@ -763,14 +780,10 @@ nlohmann::ordered_json to_json(const std::vector<result_row>& rows, const run_fa
                   {"benchmark_library_build", run.debug_benchmark_library ? "debug" : "release"}};
   auto results = nlohmann::ordered_json::array();
   for (const auto& r : rows) {
-    nlohmann::ordered_json row = {{"workload", r.fig->id},
-                                  {"system", r.system},
-                                  {"threads", r.threads},
-                                  {"value", r.value},
-                                  {"unit", r.fig->unit},
-                                  {"better", better_name(r.fig->wins)},
-                                  {"aggregate", r.aggregate},
-                                  {"repetitions", r.repetitions}};
+    nlohmann::ordered_json row = {{"workload", r.fig->id},    {"system", r.system},
+                                  {"threads", r.threads},     {"value", r.value},
+                                  {"unit", r.fig->unit},      {"better", better_name(r.fig->wins)},
+                                  {"aggregate", r.aggregate}, {"repetitions", r.repetitions}};
     if (r.fig->wins == better::none) row["not_compared"] = r.fig->not_compared;
     results.push_back(std::move(row));
   }
@@ -785,20 +798,21 @@ void print_header(std::ostream& out, run_facts& run, std::size_t benchmarks) {
   const std::string machine = machine_context(run.debug_benchmark_library);
   out << fmt::format("troupe-bench: {} benchmarks, started {}\n", benchmarks, run.started);
   out << fmt::format("  troupe:    {}\n", troupe::version());
-  out << fmt::format("  built by:  {} ({}), {} build, flags {}\n", compiler(), compiler_version(), build_type(),
-                     cxx_flags());
+  out << fmt::format("  built by:  {} ({}), {} build, flags {}\n", compiler(), compiler_version(),
+                     build_type(), cxx_flags());
   if (build_type() != "Release")
-    out << "  WARNING:   not a Release build: figures are only meaningful from build/release or build/clang\n";
-  out << fmt::format("  mode:      {}: {} of real time{}\n", run.quick ? "quick" : "full",
-                     aggregate_text(run.repetitions),
-                     run.quick ? "; whole-run workloads one iteration per repetition, micro-benchmarks 0.1 s each"
-                               : "");
+    out << "  WARNING:   not a Release build: figures are only meaningful from build/release or "
+           "build/clang\n";
+  out << fmt::format(
+      "  mode:      {}: {} of real time{}\n", run.quick ? "quick" : "full", aggregate_text(run.repetitions),
+      run.quick ? "; whole-run workloads one iteration per repetition, micro-benchmarks 0.1 s each" : "");
   out << fmt::format("  sizes:     {}:\n             {}\n",
                      run.quick ? "QUICK, a tenth of the full sizes (not comparable with full-size figures)"
                                : "full (docs/benchmarks.md)",
                      sizes_text(troupe::bench::sizes(), "             "));
-  out << fmt::format("  limits:    hw.* and fiber.switch/boost_context: the minimum of {} short repetitions\n",
-                     troupe::bench::kLimitRepetitions);
+  out << fmt::format(
+      "  limits:    hw.* and fiber.switch/boost_context: the minimum of {} short repetitions\n",
+      troupe::bench::kLimitRepetitions);
   out << machine;
   if (run.debug_benchmark_library)
     out << "  note:      Google Benchmark's 'Library was built as DEBUG' warning is left out: it is about\n"
@@ -889,14 +903,14 @@ int main(int argc, char** argv) {
       if (p) {
         std::vector<std::string> ids;
         for (const auto& f : figures)
-          if (f.id == p->workload ||
-              (f.from == source::counter && f.id.rfind(p->workload + ".", 0) == 0))
+          if (f.id == p->workload || (f.from == source::counter && f.id.rfind(p->workload + ".", 0) == 0))
             ids.push_back(f.wins == better::none
                               ? fmt::format("{} [{}, not compared]", f.id, f.unit)
                               : fmt::format("{} [{}, {} is better]", f.id, f.unit, better_name(f.wins)));
         what.clear();
         for (const auto& s : ids) what += (what.empty() ? "" : ", ") + s;
-        if (what.empty()) what = fmt::format("UNKNOWN workload '{}' (not in the runner's table)", p->workload);
+        if (what.empty())
+          what = fmt::format("UNKNOWN workload '{}' (not in the runner's table)", p->workload);
       }
       std::cout << fmt::format("{:<44} {}\n", n, what);
     }

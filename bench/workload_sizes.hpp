@@ -24,10 +24,10 @@ namespace troupe::bench {
 
 struct workload_sizes {
   // Task workloads (bench/runtime/scheduler_bench.cpp, bench/peers/{tbb,boost_fiber}_bench.cpp)
-  std::int64_t switches;       // fiber.switch: switches per run
-  std::int64_t spawn_joins;    // spawn.join: spawn+join pairs per run
-  int fib_n;                   // fib, fib.cutoff16: fib(n)
-  std::uint64_t skynet_leaves; // skynet: leaves of the 10-ary tree, a power of 10
+  std::int64_t switches;        // fiber.switch: switches per run
+  std::int64_t spawn_joins;     // spawn.join: spawn+join pairs per run
+  int fib_n;                    // fib, fib.cutoff16: fib(n)
+  std::uint64_t skynet_leaves;  // skynet: leaves of the 10-ary tree, a power of 10
   // Actor workloads (bench/actors/actor_bench.cpp, bench/peers/caf_bench.cpp)
   std::int64_t ping_pong_rounds;   // actor.ping_pong: round trips per run
   std::int64_t spawn_actors;       // actor.spawn: actors spawned per run

@@ -4,20 +4,30 @@
 // work), resumes when all three have answered or the deadline passed, and
 // its co_return value is the reply. A thread outside the runtime takes the
 // reply with a callback instead of blocking.
-#include <troupe/troupe.hpp>
-
 #include <atomic>
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
 
-struct price_of { std::string item; };
-struct stock_of { std::string item; };
-struct tax_for { std::string item; };
-struct quote_for { std::string item; };
-struct quote { long price = 0, stock = 0, tax = 0; std::string note; };
+struct price_of {
+  std::string item;
+};
+struct stock_of {
+  std::string item;
+};
+struct tax_for {
+  std::string item;
+};
+struct quote_for {
+  std::string item;
+};
+struct quote {
+  long price = 0, stock = 0, tax = 0;
+  std::string note;
+};
 
 struct pricing : troupe::actor<pricing> {
   long on(price_of) { return 1200; }
@@ -68,13 +78,16 @@ int main() {
   // A blocking caller: the whole request has 100 ms. get_result() gives the
   // error instead of throwing it (on a loaded machine 100 ms can pass).
   troupe::result<quote> q = front.ask(quote_for{"chair"}, 100ms).get_result();
-  if (q) std::printf("price %ld, stock %ld, tax %ld (%s)\n", q->price, q->stock, q->tax, q->note.c_str());
-  else std::printf("no quote: %s\n", troupe::to_string(q.error_code()));
+  if (q)
+    std::printf("price %ld, stock %ld, tax %ld (%s)\n", q->price, q->stock, q->tax, q->note.c_str());
+  else
+    std::printf("no quote: %s\n", troupe::to_string(q.error_code()));
 
   // A caller that must not block (an event loop): a callback.
   std::atomic<bool> done{false};
   front.ask(quote_for{"table"}, 100ms).on_complete([&](troupe::result<quote> r) {
-    std::printf("callback: %s\n", r ? ("price " + std::to_string(r->price)).c_str() : troupe::to_string(r.error_code()));
+    std::printf("callback: %s\n",
+                r ? ("price " + std::to_string(r->price)).c_str() : troupe::to_string(r.error_code()));
     done = true;
   });
   while (!done) std::this_thread::sleep_for(1ms);

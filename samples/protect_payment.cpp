@@ -7,12 +7,11 @@
 // retried, then the breaker opens and orders are refused at once
 // (circuit_open) without touching the service; once it is back, a probe
 // closes the breaker again.
-#include <troupe/troupe.hpp>
-
 #include <atomic>
 #include <cstdio>
 #include <stdexcept>
 #include <thread>
+#include <troupe/troupe.hpp>
 
 using namespace std::chrono_literals;
 
@@ -85,9 +84,10 @@ int main() {
   auto run = [&](const char* phase, int orders) {
     int count[4] = {};
     for (int i = 0; i < orders; ++i) ++count[static_cast<int>(shop.ask(order{100 + i}, 2s).get().st)];
-    std::printf("%-23s paid %2d, paused (breaker open) %2d, busy %d, failed %2d; payment handled %llu messages\n",
-                phase, count[0], count[1], count[2], count[3],
-                static_cast<unsigned long long>(pay.stats().processed));
+    std::printf(
+        "%-23s paid %2d, paused (breaker open) %2d, busy %d, failed %2d; payment handled %llu messages\n",
+        phase, count[0], count[1], count[2], count[3],
+        static_cast<unsigned long long>(pay.stats().processed));
   };
 
   run("healthy:", 10);

@@ -9,7 +9,6 @@
 //   target_link_libraries(my_tests PRIVATE troupe::testing GTest::gtest_main)
 
 #include <gtest/gtest.h>
-
 #include <map>
 #include <stdexcept>
 #include <string>

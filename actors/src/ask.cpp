@@ -2,12 +2,14 @@
 // deadline timer, and the hooks (continuations, coroutine resumptions,
 // callbacks) that run when an ask completes.
 
+#include "troupe/actors/ask.hpp"
+
 #include <cstddef>
 #include <mutex>
 
 #include "cell.hpp"
 #include "system.hpp"
-#include "troupe/actors/ask.hpp"
+
 #include "troupe/runtime/error.hpp"
 
 namespace troupe::detail {
@@ -17,14 +19,16 @@ namespace {
 // on_fire of a reply state's deadline timer: completes it with a timeout
 // (a no-op if it completed meanwhile), then lets go of the timer's reference.
 void reply_deadline(timer_entry* t) noexcept {
-  auto* s = reinterpret_cast<reply_state_base*>(reinterpret_cast<char*>(t) - offsetof(reply_state_base, timer));
+  auto* s =
+      reinterpret_cast<reply_state_base*>(reinterpret_cast<char*>(t) - offsetof(reply_state_base, timer));
   s->error_fn(s, actor_errc::timeout);
   s->release();
 }
 
 }  // namespace
 
-bool complete_reply(reply_state_base* s, bool is_reply, void (*fill)(reply_state_base*, void*), void* arg) noexcept {
+bool complete_reply(reply_state_base* s, bool is_reply, void (*fill)(reply_state_base*, void*),
+                    void* arg) noexcept {
   completion_hook* hook;
   bool armed;
   {
@@ -62,9 +66,10 @@ bool wait_reply(reply_state_base* s) {
   if (actor_cell* self = current_cell(); self && self == s->target) {
     abandon_reply(s);
     if (s->ready.load(std::memory_order_acquire)) return true;
-    throw actor_error(actor_errc::would_deadlock,
-                      "ask_future::get: an actor waiting on its own reply inside its turn could only time out "
-                      "(the request runs after this turn); use then() or co_await in a reentrant handler");
+    throw actor_error(
+        actor_errc::would_deadlock,
+        "ask_future::get: an actor waiting on its own reply inside its turn could only time out "
+        "(the request runs after this turn); use then() or co_await in a reentrant handler");
   }
   s->lock.lock();
   for (;;) {
@@ -82,9 +87,10 @@ bool wait_reply(reply_state_base* s) {
       // future is consumed, so a reply that comes later is unanswered.
       s->status = reply_status::abandoned;
       s->lock.unlock();
-      throw error(errc::would_deadlock,
-                  "ask_future::get: the thread that drives the runtime cannot block on it (nothing would run); "
-                  "use testing::harness::await, or run_until_idle() then get_result()");
+      throw error(
+          errc::would_deadlock,
+          "ask_future::get: the thread that drives the runtime cannot block on it (nothing would run); "
+          "use testing::harness::await, or run_until_idle() then get_result()");
     }
     const wake_reason why = s->waiters.wait(s->lock, s->deadline, /*cancellable=*/true, s->sys->sched);
     s->lock.lock();
@@ -141,8 +147,9 @@ bool reply_ready(const reply_state_base* s) noexcept {
 actor_cell* asking_actor(const char* what) {
   actor_cell* c = current_cell();
   if (!c)
-    throw actor_error(actor_errc::not_in_actor,
-                      std::string(what) + ": only in an actor's handler (from elsewhere use on_complete or get)");
+    throw actor_error(
+        actor_errc::not_in_actor,
+        std::string(what) + ": only in an actor's handler (from elsewhere use on_complete or get)");
   return c;
 }
 

@@ -3,10 +3,9 @@
 
 #include "cell.hpp"
 
-#include <cxxabi.h>
-
 #include <algorithm>
 #include <cstdlib>
+#include <cxxabi.h>
 #include <memory>
 #include <mutex>
 #include <typeinfo>
@@ -19,6 +18,7 @@
 #include "registry.hpp"
 #include "supervisor.hpp"
 #include "system.hpp"
+
 #include "troupe/actors/actor.hpp"
 #include "troupe/actors/supervisor.hpp"
 
@@ -36,23 +36,24 @@ exit_reason final_reason_of(actor_cell* c, cell_ext* x) {
 void deliver_down(actor_cell* watcher, actor_cell* who, const exit_reason& r) {
   add_ref(who);
   post_or_dispose(watcher, make_sys([who, reason = r](actor_cell* c, bool deliver) mutable {
-    down d{actor_addr(who, actor_addr::adopt_t{}), std::move(reason)};
-    if (deliver && c->vt->on_down && (c->flags & flag_alive)) c->vt->on_down(c, &d);
-  }));
+                    down d{actor_addr(who, actor_addr::adopt_t{}), std::move(reason)};
+                    if (deliver && c->vt->on_down && (c->flags & flag_alive)) c->vt->on_down(c, &d);
+                  }));
 }
 
 void deliver_exit(actor_cell* peer, actor_cell* who, const exit_reason& r) {
   add_ref(who);
-  post_or_dispose(peer, make_sys([who, reason = r](actor_cell* c, bool deliver) mutable {
-    exit_signal x{actor_addr(who, actor_addr::adopt_t{}), std::move(reason)};
-    if (!deliver) return;
-    if (c->vt->on_exit && (c->flags & flag_alive)) {
-      c->vt->on_exit(c, &x);
-    } else if (x.reason.abnormal()) {
-      exit_reason why{exit_kind::linked, "linked actor failed: " + x.reason.message, x.reason.exception};
-      handle_failure(c, why);
-    }
-  }));
+  post_or_dispose(
+      peer, make_sys([who, reason = r](actor_cell* c, bool deliver) mutable {
+        exit_signal x{actor_addr(who, actor_addr::adopt_t{}), std::move(reason)};
+        if (!deliver) return;
+        if (c->vt->on_exit && (c->flags & flag_alive)) {
+          c->vt->on_exit(c, &x);
+        } else if (x.reason.abnormal()) {
+          exit_reason why{exit_kind::linked, "linked actor failed: " + x.reason.message, x.reason.exception};
+          handle_failure(c, why);
+        }
+      }));
 }
 
 // Destroys the user object (and first the coroutine handlers suspended in
@@ -124,9 +125,9 @@ void finalize(actor_cell* c) {
   if (actor_cell* p = c->parent) {
     add_ref(c);
     post_or_dispose(p, make_sys([c](actor_cell* sup, bool deliver) {
-      if (deliver) supervisor_child_exit(sup, c);
-      release_cell(c);
-    }));
+                      if (deliver) supervisor_child_exit(sup, c);
+                      release_cell(c);
+                    }));
     release_cell(p);
   } else {
     c->sys->remove_top_level(c);
@@ -235,10 +236,10 @@ void start_cell(actor_cell* c, actor_cell* parent) {
   // ahead of everything a sender can queue (the cell was private so far).
   if (c->vt->on_start) {
     post_or_dispose(c, make_sys([](actor_cell* cell, bool deliver) {
-      if (!deliver || (cell->flags & flag_started)) return;
-      cell->flags |= flag_started;
-      if (cell->flags & flag_alive) cell->vt->on_start(cell);
-    }));
+                      if (!deliver || (cell->flags & flag_started)) return;
+                      cell->flags |= flag_started;
+                      if (cell->flags & flag_alive) cell->vt->on_start(cell);
+                    }));
   }
 }
 
@@ -280,7 +281,8 @@ const char* type_name(const std::type_info& t) noexcept {
   auto it = names->find(&t);
   if (it != names->end()) return it->second.c_str();
   int status = 0;
-  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status), &std::free);
+  std::unique_ptr<char, void (*)(void*)> d(abi::__cxa_demangle(t.name(), nullptr, nullptr, &status),
+                                           &std::free);
   try {
     return names->emplace(&t, status == 0 && d ? d.get() : t.name()).first->second.c_str();
   } catch (...) {
@@ -326,8 +328,7 @@ exit_reason describe(std::exception_ptr e, exit_kind kind) {
     std::rethrow_exception(e);
   } catch (const std::exception& x) {
     what = x.what();
-  } catch (...) {
-  }
+  } catch (...) {}
   return exit_reason{kind, std::move(what), std::move(e)};
 }
 
@@ -356,10 +357,9 @@ void request_stop(actor_cell* c, stop_mode mode, exit_kind why) noexcept {
   if (c->vt->supervisor) {
     try {
       post_or_dispose(c, make_sys([mode, why](actor_cell* sup, bool deliver) {
-        if (deliver) supervisor_stop(sup, mode, why);
-      }));
-    } catch (...) {
-    }
+                        if (deliver) supervisor_stop(sup, mode, why);
+                      }));
+    } catch (...) {}
     return;
   }
   close_cell(c, mode, why);
@@ -381,8 +381,7 @@ void handle_failure(actor_cell* c, const exit_reason& reason) {
   count_failure(c);
   try {
     ensure_ext(c)->failures.fetch_add(1, std::memory_order_relaxed);
-  } catch (...) {
-  }
+  } catch (...) {}
   if (actor_cell* p = c->parent; p && !mailbox_word(c->word.load(std::memory_order_relaxed)).closed()) {
     if (!(c->flags & flag_suspended)) {
       c->flags |= flag_suspended;
@@ -454,8 +453,8 @@ void restart_in_place(actor_cell* c) {
 
 void post_restart(actor_cell* child) {
   post_or_dispose(child, make_sys([](actor_cell* c, bool deliver) {
-    if (deliver) restart_in_place(c);
-  }));
+                    if (deliver) restart_in_place(c);
+                  }));
 }
 
 // --------------------------------------------------------------- statistics
@@ -597,7 +596,8 @@ namespace {
 detail::turn_context& turn_or_throw(const char* what) {
   detail::turn_context* t = detail::current_turn();
   if (!t || !t->cell)
-    throw actor_error(actor_errc::not_in_actor, std::string(what) + ": actor context only (no actor's turn runs here)");
+    throw actor_error(actor_errc::not_in_actor,
+                      std::string(what) + ": actor context only (no actor's turn runs here)");
   return *t;
 }
 }  // namespace

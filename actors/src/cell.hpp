@@ -21,24 +21,24 @@ namespace troupe::detail {
 struct admission;
 
 // actor_cell::flags beyond flag_alive, all consumer-owned (the turn's).
-inline constexpr std::uint8_t flag_stop_now = 2;    // self-requested immediate stop, or failed unsupervised
-inline constexpr std::uint8_t flag_stopping = 4;    // supervisor: stopping its children
-inline constexpr std::uint8_t flag_suspended = 8;   // failed, waiting for its supervisor's decision
-inline constexpr std::uint8_t flag_holding = 16;    // a non-reentrant coroutine handler holds the user lane
-inline constexpr std::uint8_t flag_turn_state = 32; // the extension holds roots or deferred messages
-inline constexpr std::uint8_t flag_started = 64;    // on_start has run (or there is none)
+inline constexpr std::uint8_t flag_stop_now = 2;     // self-requested immediate stop, or failed unsupervised
+inline constexpr std::uint8_t flag_stopping = 4;     // supervisor: stopping its children
+inline constexpr std::uint8_t flag_suspended = 8;    // failed, waiting for its supervisor's decision
+inline constexpr std::uint8_t flag_holding = 16;     // a non-reentrant coroutine handler holds the user lane
+inline constexpr std::uint8_t flag_turn_state = 32;  // the extension holds roots or deferred messages
+inline constexpr std::uint8_t flag_started = 64;     // on_start has run (or there is none)
 
 // What an idle actor does not need, allocated on first use.
 struct cell_ext {
-  spinlock lock;                       // guards the lifecycle fields below
-  bool dead = false;                   // finalised
-  bool has_reason = false;             // final_reason holds details
+  spinlock lock;            // guards the lifecycle fields below
+  bool dead = false;        // finalised
+  bool has_reason = false;  // final_reason holds details
   exit_reason final_reason;
   std::vector<actor_cell*> watchers;       // monitoring actors, one reference each
   std::vector<reply_state_base*> watches;  // watch() futures, one reference each
   std::vector<actor_cell*> links;          // one reference each
   std::vector<std::string> names;
-  unique_function<void(void*)> factory;    // supervised children
+  unique_function<void(void*)> factory;     // supervised children
   std::shared_ptr<dequeue_policy> dequeue;  // owns actor_cell::dequeue
   std::array<std::atomic<std::uint64_t>, dead_letter_reason_count> dead_letters{};
   std::atomic<std::uint64_t> failures{0};

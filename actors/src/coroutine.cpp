@@ -25,8 +25,10 @@ void link_root(actor_cell* c, coroutine_root* r) {
 
 void unlink_root(actor_cell* c, coroutine_root* r) noexcept {
   cell_ext* x = ext_of(c);
-  if (r->prev) r->prev->next = r->next;
-  else x->roots = r->next;
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    x->roots = r->next;
   if (r->next) r->next->prev = r->prev;
   r->prev = r->next = nullptr;
 }
@@ -187,7 +189,8 @@ join_awaiter::join_awaiter(std::vector<task<void>> parts, bool any, time_point u
   join_.any = any;
   join_.pending = parts.size();
   children_.reserve(parts.size());
-  for (std::size_t i = 0; i < parts.size(); ++i) children_.push_back(run_child(std::move(parts[i]), join_, i));
+  for (std::size_t i = 0; i < parts.size(); ++i)
+    children_.push_back(run_child(std::move(parts[i]), join_, i));
 }
 
 join_awaiter::~join_awaiter() {

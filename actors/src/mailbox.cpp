@@ -12,6 +12,7 @@
 #include "coroutine.hpp"
 #include "metrics.hpp"
 #include "system.hpp"
+
 #include "troupe/runtime/detail/fiber_local.hpp"
 #include "troupe/runtime/detail/schedule.hpp"
 #include "troupe/runtime/detail/timer.hpp"
@@ -46,8 +47,7 @@ struct turn_scope {
 void update_high_water(actor_cell* c, std::uint32_t d) noexcept {
   // relaxed: a statistic; only its maximum matters.
   std::uint32_t hw = c->high_water.load(std::memory_order_relaxed);
-  while (d > hw && !c->high_water.compare_exchange_weak(hw, d, std::memory_order_relaxed)) {
-  }
+  while (d > hw && !c->high_water.compare_exchange_weak(hw, d, std::memory_order_relaxed)) {}
 }
 
 // The outcome a refused sender's asker (or send_async future) is given.
@@ -103,9 +103,9 @@ struct admission {
   std::atomic<state> st{state::waiting};
   kind what;
   envelope* e;
-  time_point deadline;  // never admitted at or after it
+  time_point deadline;              // never admitted at or after it
   admission* queue_next = nullptr;  // guarded by the cell's lock
-  bool linked = false;               // guarded by the cell's lock
+  bool linked = false;              // guarded by the cell's lock
 
   // Under the cell's lock: decides the record's fate once.
   bool claim(state to) noexcept {
@@ -138,16 +138,18 @@ struct async_admission : admission, timer_entry, small_object {
     // acq_rel: the last owner sees the other's writes before freeing.
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
   }
-  actor_cell* cell;              // one reference
-  reply_state_base* accepted;    // send_async's future, or null
+  actor_cell* cell;            // one reference
+  reply_state_base* accepted;  // send_async's future, or null
   std::atomic<int> refs{2};
   ~async_admission() { release_cell(cell); }
 };
 
 void link_admission(cell_ext* x, admission* a) noexcept {
   a->queue_next = nullptr;
-  if (x->admit_tail) x->admit_tail->queue_next = a;
-  else x->admit_head = a;
+  if (x->admit_tail)
+    x->admit_tail->queue_next = a;
+  else
+    x->admit_head = a;
   x->admit_tail = a;
   a->linked = true;
 }
@@ -156,8 +158,10 @@ void unlink_admission(cell_ext* x, admission* a) noexcept {
   admission* prev = nullptr;
   for (admission* p = x->admit_head; p; prev = p, p = p->queue_next) {
     if (p != a) continue;
-    if (prev) prev->queue_next = a->queue_next;
-    else x->admit_head = a->queue_next;
+    if (prev)
+      prev->queue_next = a->queue_next;
+    else
+      x->admit_head = a->queue_next;
     if (x->admit_tail == a) x->admit_tail = prev;
     a->linked = false;
     return;
@@ -195,7 +199,7 @@ void resolve(actor_cell* c, admission* list) noexcept {
     else
       complete_accepted(as->accepted, actor_errc::ok);
     if (cancel_timer(as)) as->release();  // the timer's reference
-    as->release();                                 // the queue's
+    as->release();                        // the queue's
   }
 }
 
@@ -312,18 +316,22 @@ send_result wait_admission(actor_cell* c, blocking_admission& b, time_point dead
     // Claimed meanwhile: wait for the claimer's notification, after which
     // nobody touches `b` again.
     b.lk.lock();
-    if (!b.notified) b.waiters.wait(b.lk, no_deadline, /*cancellable=*/false, sched);
-    else b.lk.unlock();
+    if (!b.notified)
+      b.waiters.wait(b.lk, no_deadline, /*cancellable=*/false, sched);
+    else
+      b.lk.unlock();
   }
   // The claimer notifies under b.lk: taking it once more makes sure it has
   // let go of `b` before this frame (and `b` with it) goes away.
   b.lk.lock();
   b.lk.unlock();
   switch (b.st.load(std::memory_order_acquire)) {
-    case admission::state::admitted: return send_result();
+    case admission::state::admitted:
+      return send_result();
     case admission::state::expired:  // decided by a turn: its deadline had passed
       return reject(c, b.e, dead_letter_reason::mailbox_full, actor_errc::mailbox_full, nullptr);
-    default: return reject(c, b.e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped, nullptr);
+    default:
+      return reject(c, b.e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped, nullptr);
   }
 }
 
@@ -354,8 +362,10 @@ send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* a
     victim = c->user_q.pop();
     if (victim) break;
     // Every queued message is still being linked by its producer.
-    if (++spins < 64) cpu_relax();
-    else std::this_thread::yield();
+    if (++spins < 64)
+      cpu_relax();
+    else
+      std::this_thread::yield();
   }
   // The new message takes the victim's slot: depth unchanged, and the actor
   // is already scheduled (or paused) since its depth is non-zero.
@@ -368,7 +378,8 @@ send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* a
   return send_result();
 }
 
-send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_deadline, reply_state_base* accepted) {
+send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_deadline,
+                 reply_state_base* accepted) {
   system_impl* s = c->sys;
   // Only an actor with a dequeue policy needs the send time (dequeue_policy.hpp).
   if (c->dequeue) [[unlikely]]
@@ -381,7 +392,8 @@ send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_dea
   // has shut down nothing would run the actor, and the message would sit
   // in its mailbox forever.
   // relaxed (the runtime's flag): the same "soon after" promise.
-  if ((s->stopping.load(std::memory_order_relaxed) || !s->runtime_accepting->load(std::memory_order_relaxed)) &&
+  if ((s->stopping.load(std::memory_order_relaxed) ||
+       !s->runtime_accepting->load(std::memory_order_relaxed)) &&
       !on_worker_of(*s->sched))
     return reject(c, e, dead_letter_reason::system_stopped, actor_errc::system_stopped, accepted);
   // relaxed: only the CAS below decides.
@@ -431,8 +443,10 @@ send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_dea
         w = c->word.load(std::memory_order_relaxed);
         continue;
       }
-      if (wait_deadline != no_deadline) arm_timer(*s->sched, a, wait_deadline);
-      else a->release();  // no timer will ever hold it
+      if (wait_deadline != no_deadline)
+        arm_timer(*s->sched, a, wait_deadline);
+      else
+        a->release();  // no timer will ever hold it
       return send_result();
     }
     if (wait_deadline > now_of(s) && !thread_may_block()) {
@@ -440,9 +454,10 @@ send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_dea
       // make: refuse before anything is queued (the record lives on this
       // stack), and count the message like any other refused one.
       (void)reject(c, e, dead_letter_reason::mailbox_full, actor_errc::mailbox_full, accepted);
-      throw error(errc::would_deadlock,
-                  "actor_ref::send: the thread that drives the runtime cannot wait for room in a full mailbox; "
-                  "use try_send, send_async or a deadline with when_full::fail");
+      throw error(
+          errc::would_deadlock,
+          "actor_ref::send: the thread that drives the runtime cannot wait for room in a full mailbox; "
+          "use try_send, send_async or a deadline with when_full::fail");
     }
     blocking_admission b(e, wait_deadline);
     if (!enqueue_admission(c, &b)) {
@@ -543,8 +558,10 @@ bool must_defer(actor_cell* c, const sys_message* m) noexcept {
 void defer(actor_cell* c, sys_message* m) noexcept {
   cell_ext* x = ext_of(c);  // exists: something holds
   m->next.store(nullptr, std::memory_order_relaxed);
-  if (x->deferred_tail) x->deferred_tail->next.store(m, std::memory_order_relaxed);
-  else x->deferred_head = m;
+  if (x->deferred_tail)
+    x->deferred_tail->next.store(m, std::memory_order_relaxed);
+  else
+    x->deferred_head = m;
   x->deferred_tail = m;
   c->flags |= flag_turn_state;
 }
@@ -712,7 +729,8 @@ void run_turn(task_header* h) {
     const pass_result p = pass(c, w, budget, dispose, ctx);
     // relaxed: only this turn writes it; readers want a statistic.
     if (!dispose) {
-      c->processed.store(c->processed.load(std::memory_order_relaxed) + p.sys + p.user, std::memory_order_relaxed);
+      c->processed.store(c->processed.load(std::memory_order_relaxed) + p.sys + p.user,
+                         std::memory_order_relaxed);
       count_processed(c, p.sys + p.user);  // per class and worker (metrics.cpp)
     }
     const std::uint64_t sub =
@@ -727,8 +745,10 @@ void run_turn(task_header* h) {
     if (dispose) {
       if (w2.sys_count() == 0 && w2.depth() == 0 && try_finalize(c, w2.bits())) return;
       if (p.sys == 0 && p.user == 0) {  // producers still linking their nodes
-        if (++idle_spins < 64) cpu_relax();
-        else std::this_thread::yield();
+        if (++idle_spins < 64)
+          cpu_relax();
+        else
+          std::this_thread::yield();
       }
       continue;
     }

@@ -5,6 +5,7 @@
 // docs/design/actors.md.
 
 #include "mailbox_word.hpp"
+
 #include "troupe/actors/detail/cell.hpp"
 
 namespace troupe::detail {

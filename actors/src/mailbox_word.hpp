@@ -108,7 +108,8 @@ class mailbox_word {
   constexpr std::optional<post_result> close(bool immediate) const noexcept {
     if (final() || ((bits_ & closed_bit) && (!immediate || killed()))) return std::nullopt;
     const bool wake = !(bits_ & sched_bit);
-    return post_result{((bits_ | closed_bit | (immediate ? kill_bit : 0)) + sys_one) | (wake ? sched_bit : 0), wake};
+    return post_result{((bits_ | closed_bit | (immediate ? kill_bit : 0)) + sys_one) | (wake ? sched_bit : 0),
+                       wake};
   }
 
   // --- turn transitions ---------------------------------------------------
@@ -126,7 +127,9 @@ class mailbox_word {
     return mailbox_word(bits_ & ~sched_bit);
   }
   // A stopping actor with nothing left may finalise.
-  constexpr bool may_finalize() const noexcept { return (bits_ & closed_bit) && sys_count() == 0 && depth() == 0; }
+  constexpr bool may_finalize() const noexcept {
+    return (bits_ & closed_bit) && sys_count() == 0 && depth() == 0;
+  }
   constexpr mailbox_word finalized() const noexcept { return mailbox_word(bits_ | final_bit); }
   constexpr mailbox_word with_pause(bool on) const noexcept {
     return mailbox_word(on ? bits_ | pause_bit : bits_ & ~pause_bit);

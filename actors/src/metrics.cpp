@@ -13,6 +13,7 @@
 #include "mailbox_word.hpp"
 #include "supervisor.hpp"
 #include "system.hpp"
+
 #include "troupe/actors/system.hpp"
 #include "troupe/runtime/detail/schedule.hpp"
 
@@ -219,7 +220,8 @@ std::uint64_t metric_sources::collect(std::vector<metric_family>& out) {
 }
 
 bool reserved_metric_name(const std::string& name) noexcept {
-  for (const char* prefix : {"troupe_worker_", "troupe_runtime_", "troupe_system_", "troupe_class_", "troupe_actor_"})
+  for (const char* prefix :
+       {"troupe_worker_", "troupe_runtime_", "troupe_system_", "troupe_class_", "troupe_actor_"})
     if (name.rfind(prefix, 0) == 0) return true;
   return false;
 }
@@ -319,9 +321,12 @@ void take_histograms(class_stats& k, actor_class_metrics& out) {
 
 const char* to_string(metric_type t) noexcept {
   switch (t) {
-    case metric_type::counter: return "counter";
-    case metric_type::gauge: return "gauge";
-    case metric_type::histogram: return "histogram";
+    case metric_type::counter:
+      return "counter";
+    case metric_type::gauge:
+      return "gauge";
+    case metric_type::histogram:
+      return "histogram";
   }
   return "unknown";
 }
@@ -332,8 +337,8 @@ bool valid_name(const std::string& n, bool colons) {
   if (n.empty()) return false;
   for (std::size_t i = 0; i < n.size(); ++i) {
     const char ch = n[i];
-    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' || (colons && ch == ':') ||
-                    (i > 0 && ch >= '0' && ch <= '9');
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
+                    (colons && ch == ':') || (i > 0 && ch >= '0' && ch <= '9');
     if (!ok) return false;
   }
   return true;
@@ -361,11 +366,13 @@ std::string validate(const metric_family& f) {
     for (const metric_label& l : labels) {
       if (!valid_name(l.name, false) || l.name.rfind("__", 0) == 0)
         return "'" + f.name + "': invalid label name '" + l.name + "'";
-      if (f.type == metric_type::histogram && l.name == "le") return "'" + f.name + "': label 'le' is reserved";
+      if (f.type == metric_type::histogram && l.name == "le")
+        return "'" + f.name + "': label 'le' is reserved";
     }
     std::sort(labels.begin(), labels.end(), [](auto& a, auto& b) { return a.name < b.name; });
     for (std::size_t i = 1; i < labels.size(); ++i)
-      if (labels[i].name == labels[i - 1].name) return "'" + f.name + "': label '" + labels[i].name + "' twice";
+      if (labels[i].name == labels[i - 1].name)
+        return "'" + f.name + "': label '" + labels[i].name + "' twice";
     if (std::find(seen.begin(), seen.end(), labels) != seen.end())
       return "'" + f.name + "': the same label set twice";
     seen.push_back(std::move(labels));
@@ -393,14 +400,16 @@ void metric_source::remove() noexcept {
 }
 
 const std::vector<double>& duration_histogram::bucket_bounds_seconds() {
-  static const std::vector<double> bounds = {1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3,
-                                             5e-3, 1e-2, 2e-2, 5e-2, 0.1,  0.2,  0.5,  1.0,  2.0,  5.0,  10.0};
+  static const std::vector<double> bounds = {1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4,
+                                             5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1,
+                                             0.2,  0.5,  1.0,  2.0,  5.0,  10.0};
   return bounds;
 }
 
 std::uint64_t duration_histogram::count_at_or_below(double seconds) const noexcept {
   const double ns = seconds * 1e9 + 0.5;
-  const std::uint64_t bound = ns >= static_cast<double>(highest_ns) ? highest_ns : static_cast<std::uint64_t>(ns);
+  const std::uint64_t bound =
+      ns >= static_cast<double>(highest_ns) ? highest_ns : static_cast<std::uint64_t>(ns);
   const std::size_t last = values.layout().index_of(bound);
   std::uint64_t n = 0;
   for (std::size_t i = 0; i <= last && i < values.counts_length(); ++i) n += values.count_at_index(i);
@@ -422,7 +431,8 @@ metric_source actor_system::add_metric_source(std::string name, metric_source::c
   std::lock_guard g(reg.mutex);
   for (auto& [id, e] : reg.by_id)
     if (e.name == name)
-      throw actor_error(actor_errc::invalid_argument, "add_metric_source: '" + name + "' is already registered");
+      throw actor_error(actor_errc::invalid_argument,
+                        "add_metric_source: '" + name + "' is already registered");
   const std::uint64_t id = reg.next_id++;
   reg.by_id.emplace(id, detail::metric_sources::entry{std::move(name), std::move(collect)});
   return metric_source(impl_->sources, id);
@@ -447,7 +457,8 @@ system_metrics actor_system::metrics(const metrics_options& options) const {
       c.mailbox_high_water = it->second.high_water;
     }
     // relaxed (all): statistics.
-    for (std::size_t w = 0; w < k->worker_count; ++w) c.processed += k->slots[w].processed.load(std::memory_order_relaxed);
+    for (std::size_t w = 0; w < k->worker_count; ++w)
+      c.processed += k->slots[w].processed.load(std::memory_order_relaxed);
     for (std::size_t i = 0; i < dead_letter_reason_count; ++i)
       c.dead_letters.by_reason[i] = k->dead[i].load(std::memory_order_relaxed);
     c.failures = k->failures.load(std::memory_order_relaxed);

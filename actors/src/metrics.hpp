@@ -90,7 +90,8 @@ class class_table {
     explicit table(int bits);
     std::size_t home(const cell_vtable* vt) const noexcept {
       // Fibonacci hashing of the address: the top `bits` bits of its product.
-      return static_cast<std::size_t>((reinterpret_cast<std::uintptr_t>(vt) * 0x9E3779B97F4A7C15ull) >> shift);
+      return static_cast<std::size_t>((reinterpret_cast<std::uintptr_t>(vt) * 0x9E3779B97F4A7C15ull) >>
+                                      shift);
     }
     void insert(class_stats* e) noexcept;
     const int shift;

@@ -8,10 +8,9 @@
 #include <cstdio>
 #include <deque>
 #include <iterator>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <system_error>
-
-#include <nlohmann/json.hpp>
 
 #include "troupe/actors/metrics.hpp"
 
@@ -25,7 +24,8 @@ std::string to_str(std::uint64_t v) { return std::to_string(v); }
 
 // Families are appended to a std::deque while several are filled at once:
 // its push_back keeps references to earlier elements valid.
-metric_family& add_family(std::deque<metric_family>& out, const char* name, metric_type type, const char* help) {
+metric_family& add_family(std::deque<metric_family>& out, const char* name, metric_type type,
+                          const char* help) {
   out.push_back(metric_family{name, help, type, {}});
   return out.back();
 }
@@ -45,7 +45,8 @@ metric_sample histogram_sample(const duration_histogram& d, std::vector<metric_l
   return s;
 }
 
-void add_dead_letters(metric_family& f, const dead_letter_counts& d, const std::vector<metric_label>& labels) {
+void add_dead_letters(metric_family& f, const dead_letter_counts& d,
+                      const std::vector<metric_label>& labels) {
   for (std::size_t i = 0; i < dead_letter_reason_count; ++i) {
     std::vector<metric_label> l = labels;
     l.push_back({"reason", to_string(static_cast<dead_letter_reason>(i))});
@@ -90,15 +91,20 @@ std::string le_string(double b) {
 
 void append_escaped(std::string& out, const std::string& s, bool quotes) {
   for (char ch : s) {
-    if (ch == '\\') out += "\\\\";
-    else if (ch == '\n') out += "\\n";
-    else if (ch == '"' && quotes) out += "\\\"";
-    else out += ch;
+    if (ch == '\\')
+      out += "\\\\";
+    else if (ch == '\n')
+      out += "\\n";
+    else if (ch == '"' && quotes)
+      out += "\\\"";
+    else
+      out += ch;
   }
 }
 
 void append_series(std::string& out, const std::string& name, const char* suffix,
-                   const std::vector<metric_label>& labels, const char* extra_name, const std::string& extra_value) {
+                   const std::vector<metric_label>& labels, const char* extra_name,
+                   const std::string& extra_value) {
   out += name;
   out += suffix;
   if (!labels.empty() || extra_name) {
@@ -160,7 +166,8 @@ nlohmann::json family_json(const metric_family& f) {
     nlohmann::json js{{"labels", std::move(labels)}};
     if (f.type == metric_type::histogram) {
       nlohmann::json buckets = nlohmann::json::array();
-      for (const metric_bucket& b : s.buckets) buckets.push_back({{"le", b.upper_bound}, {"count", b.cumulative_count}});
+      for (const metric_bucket& b : s.buckets)
+        buckets.push_back({{"le", b.upper_bound}, {"count", b.cumulative_count}});
       js["buckets"] = std::move(buckets);
       js["count"] = s.count;
       js["sum"] = s.sum;
@@ -185,19 +192,21 @@ std::vector<metric_family> system_metrics::families() const {
     std::uint64_t worker_metrics::*field;
   };
   static const worker_counter worker_counters[] = {
-      {"troupe_worker_tasks_run_total", "Tasks and fiber resumptions run by the worker (an actor's turn is one).",
-       &worker_metrics::tasks_run},
+      {"troupe_worker_tasks_run_total",
+       "Tasks and fiber resumptions run by the worker (an actor's turn is one).", &worker_metrics::tasks_run},
       {"troupe_worker_steals_total", "Successful steals from another worker.", &worker_metrics::steals},
       {"troupe_worker_failed_steals_total", "Steal attempts that found nothing or lost a race.",
        &worker_metrics::failed_steals},
       {"troupe_worker_parks_total", "Times the worker went to sleep.", &worker_metrics::parks},
-      {"troupe_worker_wakeups_total", "Times the worker was woken, by work or by a timer.", &worker_metrics::wakeups},
+      {"troupe_worker_wakeups_total", "Times the worker was woken, by work or by a timer.",
+       &worker_metrics::wakeups},
       {"troupe_worker_injection_pops_total", "Items taken from the global injection queue.",
        &worker_metrics::injection_pops},
       {"troupe_worker_lifo_runs_total", "Items run from the worker's LIFO slot.", &worker_metrics::lifo_runs},
       {"troupe_worker_fibers_created_total", "Runner fibers created (stack pool misses).",
        &worker_metrics::fibers_created},
-      {"troupe_worker_timers_fired_total", "Timers of the worker's wheel that fired.", &worker_metrics::timers_fired},
+      {"troupe_worker_timers_fired_total", "Timers of the worker's wheel that fired.",
+       &worker_metrics::timers_fired},
   };
   for (const worker_counter& c : worker_counters) {
     metric_family& f = add_family(out, c.name, metric_type::counter, c.help);
@@ -205,8 +214,9 @@ std::vector<metric_family> system_metrics::families() const {
       f.add(d(runtime.workers[i].*c.field), {{"worker", to_str(i)}});
   }
   {
-    metric_family& f = add_family(out, "troupe_worker_busy_seconds_total", metric_type::counter,
-                                  "Real time the worker was not parked: running tasks, looking for work, spinning.");
+    metric_family& f =
+        add_family(out, "troupe_worker_busy_seconds_total", metric_type::counter,
+                   "Real time the worker was not parked: running tasks, looking for work, spinning.");
     for (std::size_t i = 0; i < runtime.workers.size(); ++i)
       f.add(static_cast<double>(runtime.workers[i].busy_ns) / ns_per_second, {{"worker", to_str(i)}});
     metric_family& p = add_family(out, "troupe_worker_timers_pending", metric_type::gauge,
@@ -221,7 +231,8 @@ std::vector<metric_family> system_metrics::families() const {
       .add(d(runtime.failed_detached_tasks));
 
   // --- the actor system
-  add_family(out, "troupe_system_actors_spawned_total", metric_type::counter, "Actors spawned.").add(d(system.spawned));
+  add_family(out, "troupe_system_actors_spawned_total", metric_type::counter, "Actors spawned.")
+      .add(d(system.spawned));
   add_family(out, "troupe_system_top_level_actors", metric_type::gauge,
              "Top-level actors not yet stopped (supervised children not counted).")
       .add(d(system.live_actors));
@@ -240,15 +251,18 @@ std::vector<metric_family> system_metrics::families() const {
   add_family(out, "troupe_system_histograms_enabled", metric_type::gauge,
              "1 while handler time and mailbox sojourn are recorded, else 0.")
       .add(histograms_enabled ? 1 : 0);
-  add_family(out, "troupe_system_metric_source_errors", metric_type::gauge,
-             "Families of metric sources left out of this snapshot (invalid, clashing, or their source threw).")
+  add_family(
+      out, "troupe_system_metric_source_errors", metric_type::gauge,
+      "Families of metric sources left out of this snapshot (invalid, clashing, or their source threw).")
       .add(d(source_errors));
 
   // --- per actor class
   {
-    metric_family& actors_f = add_family(out, "troupe_class_actors", metric_type::gauge, "Live actors of the class.");
-    metric_family& depth_f = add_family(out, "troupe_class_mailbox_depth_messages", metric_type::gauge,
-                                        "User messages queued or being handled, summed over the class's actors.");
+    metric_family& actors_f =
+        add_family(out, "troupe_class_actors", metric_type::gauge, "Live actors of the class.");
+    metric_family& depth_f =
+        add_family(out, "troupe_class_mailbox_depth_messages", metric_type::gauge,
+                   "User messages queued or being handled, summed over the class's actors.");
     metric_family& hw_f = add_family(out, "troupe_class_mailbox_high_water_messages", metric_type::gauge,
                                      "The largest mailbox high-water mark among the class's live actors.");
     metric_family& processed_f =
@@ -272,7 +286,8 @@ std::vector<metric_family> system_metrics::families() const {
     }
   }
   bool any_histograms = false;
-  for (const actor_class_metrics& c : classes) any_histograms = any_histograms || c.handler_time || c.mailbox_sojourn;
+  for (const actor_class_metrics& c : classes)
+    any_histograms = any_histograms || c.handler_time || c.mailbox_sojourn;
   if (any_histograms) {
     metric_family& handler_f =
         add_family(out, "troupe_class_handler_duration_seconds", metric_type::histogram,
@@ -284,7 +299,8 @@ std::vector<metric_family> system_metrics::families() const {
                    "accepted while histograms are enabled.");
     for (const actor_class_metrics& c : classes) {
       if (c.handler_time) handler_f.samples.push_back(histogram_sample(*c.handler_time, {{"class", c.name}}));
-      if (c.mailbox_sojourn) sojourn_f.samples.push_back(histogram_sample(*c.mailbox_sojourn, {{"class", c.name}}));
+      if (c.mailbox_sojourn)
+        sojourn_f.samples.push_back(histogram_sample(*c.mailbox_sojourn, {{"class", c.name}}));
     }
   }
 
@@ -296,17 +312,18 @@ std::vector<metric_family> system_metrics::families() const {
                                      "The largest mailbox depth the named actor ever reached.");
     metric_family& cap_f = add_family(out, "troupe_actor_mailbox_capacity_messages", metric_type::gauge,
                                       "The named actor's mailbox capacity.");
-    metric_family& processed_f = add_family(out, "troupe_actor_messages_processed_total", metric_type::counter,
-                                            "Messages handed to the named actor's handlers (system messages "
-                                            "included).");
+    metric_family& processed_f =
+        add_family(out, "troupe_actor_messages_processed_total", metric_type::counter,
+                   "Messages handed to the named actor's handlers (system messages "
+                   "included).");
     metric_family& dead_f = add_family(out, "troupe_actor_dead_letters_total", metric_type::counter,
                                        "Dead letters whose target was the named actor, by reason.");
     metric_family& failures_f = add_family(out, "troupe_actor_failures_total", metric_type::counter,
                                            "Handler exceptions and linked failures of the named actor.");
     metric_family& restarts_f = add_family(out, "troupe_actor_restarts_total", metric_type::counter,
                                            "Restarts of the named actor by its supervisor.");
-    metric_family& stopped_f =
-        add_family(out, "troupe_actor_stopped", metric_type::gauge, "1 once the named actor is stopping or stopped.");
+    metric_family& stopped_f = add_family(out, "troupe_actor_stopped", metric_type::gauge,
+                                          "1 once the named actor is stopping or stopped.");
     for (const named_actor_metrics& a : actors) {
       const std::vector<metric_label> l{{"actor", a.name}, {"class", a.class_name}};
       depth_f.add(d(a.stats.depth), l);
@@ -386,12 +403,10 @@ std::string system_metrics::to_json() const {
   nlohmann::json j;
   j["histograms_enabled"] = histograms_enabled;
   j["runtime"] = {{"workers", std::move(workers)}, {"failed_detached_tasks", runtime.failed_detached_tasks}};
-  j["system"] = {{"spawned", system.spawned},
-                 {"failures", system.failures},
-                 {"restarts", system.restarts},
-                 {"escalations", system.escalations},
-                 {"live_actors", system.live_actors},
-                 {"dead_letters", dead_letters_json(system.dead_letters)}};
+  j["system"] = {
+      {"spawned", system.spawned},         {"failures", system.failures},
+      {"restarts", system.restarts},       {"escalations", system.escalations},
+      {"live_actors", system.live_actors}, {"dead_letters", dead_letters_json(system.dead_letters)}};
   nlohmann::json cls = nlohmann::json::array();
   for (const actor_class_metrics& c : classes) {
     nlohmann::json jc{{"name", c.name},

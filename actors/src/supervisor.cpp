@@ -3,16 +3,16 @@
 // except supervisor_adopt, supervisor_children and child_count (any thread,
 // under children_lock).
 
-#include <algorithm>
-#include <cmath>
-
 #include "supervisor.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <mutex>
 
 #include "cell.hpp"
 #include "mailbox_word.hpp"
 #include "system.hpp"
+
 #include "troupe/actors/supervisor.hpp"
 #include "troupe/runtime/detail/timer.hpp"
 
@@ -136,9 +136,15 @@ void supervisor_child_failed(actor_cell* sc, actor_cell* child, const exit_reaso
   for (std::size_t i = 0; i < all.size(); ++i) {
     bool restart = false;
     switch (s.options.strategy) {
-      case restart_strategy::one_for_one: restart = all[i] == child; break;
-      case restart_strategy::one_for_all: restart = true; break;
-      case restart_strategy::rest_for_one: restart = i >= index; break;
+      case restart_strategy::one_for_one:
+        restart = all[i] == child;
+        break;
+      case restart_strategy::one_for_all:
+        restart = true;
+        break;
+      case restart_strategy::rest_for_one:
+        restart = i >= index;
+        break;
     }
     if (restart) schedule_restart(sc, all[i], delay);
     release_cell(all[i]);

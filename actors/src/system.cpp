@@ -1,75 +1,110 @@
 // The actor system: construction, statistics, shutdown.
 
-#include <chrono>
-#include <thread>
-
 #include "system.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <mutex>
+#include <thread>
 #include <vector>
 
 #include "cell.hpp"
 #include "supervisor.hpp"
+
 #include "troupe/actors/supervisor.hpp"
 
 namespace troupe {
 
 const char* to_string(actor_errc code) noexcept {
   switch (code) {
-    case actor_errc::ok: return "ok";
-    case actor_errc::mailbox_full: return "mailbox_full";
-    case actor_errc::dropped: return "dropped";
-    case actor_errc::actor_stopped: return "actor_stopped";
-    case actor_errc::system_stopped: return "system_stopped";
-    case actor_errc::deadline_passed: return "deadline_passed";
-    case actor_errc::timeout: return "timeout";
-    case actor_errc::already_replied: return "already_replied";
-    case actor_errc::broken_reply: return "broken_reply";
-    case actor_errc::invalid_argument: return "invalid_argument";
-    case actor_errc::not_in_actor: return "not_in_actor";
-    case actor_errc::cancelled: return "cancelled";
-    case actor_errc::handler_failed: return "handler_failed";
-    case actor_errc::would_deadlock: return "would_deadlock";
-    case actor_errc::overloaded: return "overloaded";
-    case actor_errc::circuit_open: return "circuit_open";
+    case actor_errc::ok:
+      return "ok";
+    case actor_errc::mailbox_full:
+      return "mailbox_full";
+    case actor_errc::dropped:
+      return "dropped";
+    case actor_errc::actor_stopped:
+      return "actor_stopped";
+    case actor_errc::system_stopped:
+      return "system_stopped";
+    case actor_errc::deadline_passed:
+      return "deadline_passed";
+    case actor_errc::timeout:
+      return "timeout";
+    case actor_errc::already_replied:
+      return "already_replied";
+    case actor_errc::broken_reply:
+      return "broken_reply";
+    case actor_errc::invalid_argument:
+      return "invalid_argument";
+    case actor_errc::not_in_actor:
+      return "not_in_actor";
+    case actor_errc::cancelled:
+      return "cancelled";
+    case actor_errc::handler_failed:
+      return "handler_failed";
+    case actor_errc::would_deadlock:
+      return "would_deadlock";
+    case actor_errc::overloaded:
+      return "overloaded";
+    case actor_errc::circuit_open:
+      return "circuit_open";
   }
   return "unknown";
 }
 
 const char* to_string(dead_letter_reason r) noexcept {
   switch (r) {
-    case dead_letter_reason::actor_stopped: return "actor_stopped";
-    case dead_letter_reason::mailbox_full: return "mailbox_full";
-    case dead_letter_reason::dropped_newest: return "dropped_newest";
-    case dead_letter_reason::dropped_oldest: return "dropped_oldest";
-    case dead_letter_reason::expired: return "expired";
-    case dead_letter_reason::deadline_passed: return "deadline_passed";
-    case dead_letter_reason::unprocessed: return "unprocessed";
-    case dead_letter_reason::unanswered: return "unanswered";
-    case dead_letter_reason::system_stopped: return "system_stopped";
-    case dead_letter_reason::shed: return "shed";
+    case dead_letter_reason::actor_stopped:
+      return "actor_stopped";
+    case dead_letter_reason::mailbox_full:
+      return "mailbox_full";
+    case dead_letter_reason::dropped_newest:
+      return "dropped_newest";
+    case dead_letter_reason::dropped_oldest:
+      return "dropped_oldest";
+    case dead_letter_reason::expired:
+      return "expired";
+    case dead_letter_reason::deadline_passed:
+      return "deadline_passed";
+    case dead_letter_reason::unprocessed:
+      return "unprocessed";
+    case dead_letter_reason::unanswered:
+      return "unanswered";
+    case dead_letter_reason::system_stopped:
+      return "system_stopped";
+    case dead_letter_reason::shed:
+      return "shed";
   }
   return "unknown";
 }
 
 const char* to_string(message_priority p) noexcept {
   switch (p) {
-    case message_priority::critical: return "critical";
-    case message_priority::normal: return "normal";
-    case message_priority::best_effort: return "best_effort";
+    case message_priority::critical:
+      return "critical";
+    case message_priority::normal:
+      return "normal";
+    case message_priority::best_effort:
+      return "best_effort";
   }
   return "unknown";
 }
 
 const char* to_string(exit_kind k) noexcept {
   switch (k) {
-    case exit_kind::normal: return "normal";
-    case exit_kind::killed: return "killed";
-    case exit_kind::failed: return "failed";
-    case exit_kind::linked: return "linked";
-    case exit_kind::restart_limit: return "restart_limit";
-    case exit_kind::shutdown: return "shutdown";
+    case exit_kind::normal:
+      return "normal";
+    case exit_kind::killed:
+      return "killed";
+    case exit_kind::failed:
+      return "failed";
+    case exit_kind::linked:
+      return "linked";
+    case exit_kind::restart_limit:
+      return "restart_limit";
+    case exit_kind::shutdown:
+      return "shutdown";
   }
   return "unknown";
 }
@@ -104,8 +139,10 @@ bool system_impl::add_top_level(actor_cell* c) {
 void system_impl::remove_top_level(actor_cell* c) noexcept {
   shard& sh = shard_of(c);
   std::lock_guard g(sh.lock);
-  if (c->prev) c->prev->next_sib = c->next_sib;
-  else sh.head = c->next_sib;
+  if (c->prev)
+    c->prev->next_sib = c->next_sib;
+  else
+    sh.head = c->next_sib;
   if (c->next_sib) c->next_sib->prev = c->prev;
   // relaxed: read by shutdown's polling; the lock orders the list itself.
   sh.live.fetch_sub(1, std::memory_order_relaxed);

@@ -3,8 +3,6 @@
 // lists of top-level actors, the registry's map, the live actor timers, the
 // per-class metrics and metric sources (metrics.hpp).
 
-#include <tbb/concurrent_hash_map.h>
-
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -12,8 +10,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <tbb/concurrent_hash_map.h>
 
 #include "metrics.hpp"
+
 #include "troupe/actors/actor_ref.hpp"
 #include "troupe/actors/detail/cell.hpp"
 #include "troupe/actors/system.hpp"
@@ -58,9 +58,9 @@ struct system_impl {
   std::atomic<std::uint64_t> children_spawned{0};
   std::array<shard, 16> shards;
   registry_map names;
-  spinlock timers_lock;           // guards the list of live actor timers
+  spinlock timers_lock;  // guards the list of live actor timers
   actor_timer* timers = nullptr;
-  class_table classes;            // per-class metrics, by vtable
+  class_table classes;  // per-class metrics, by vtable
   std::shared_ptr<metric_sources> sources = std::make_shared<metric_sources>();
 
   shard& shard_of(const actor_cell* c) noexcept {
@@ -79,7 +79,9 @@ struct system_impl {
 // Whether messages are timed now (actor_system::enable_histograms). relaxed:
 // a switch that takes effect soon after it is thrown; a message stamped or
 // not, timed or not, is right either way.
-inline bool histograms_on(const system_impl* s) noexcept { return s->histograms.load(std::memory_order_relaxed); }
+inline bool histograms_on(const system_impl* s) noexcept {
+  return s->histograms.load(std::memory_order_relaxed);
+}
 
 // The send path, as it pushes an accepted message: stamps when it entered
 // the mailbox, for the mailbox sojourn histogram; only while histograms are

@@ -69,13 +69,16 @@ void timer_fired(timer_entry* e) noexcept {
 
 }  // namespace
 
-actor_timer::actor_timer(actor_cell* c, clock::duration p) noexcept : timer_entry(&timer_fired), target(c), period(p) {
+actor_timer::actor_timer(actor_cell* c, clock::duration p) noexcept
+    : timer_entry(&timer_fired), target(c), period(p) {
   add_ref(c);
 }
 
 actor_timer::~actor_timer() { release_cell(target); }
 
-void retain_timer(actor_timer* t) noexcept { t->refs.fetch_add(1, std::memory_order_relaxed); }  // relaxed: from a held ref
+void retain_timer(actor_timer* t) noexcept {
+  t->refs.fetch_add(1, std::memory_order_relaxed);
+}  // relaxed: from a held ref
 
 void release_timer(actor_timer* t) noexcept {
   // acq_rel: the last holder sees every other holder's writes.
@@ -120,8 +123,10 @@ void system_impl::remove_timer(actor_timer* t) noexcept {
   std::lock_guard g(timers_lock);
   if (!t->listed) return;  // cancel_timers took it off
   t->listed = false;
-  if (t->live_prev) t->live_prev->live_next = t->live_next;
-  else timers = t->live_next;
+  if (t->live_prev)
+    t->live_prev->live_next = t->live_next;
+  else
+    timers = t->live_next;
   if (t->live_next) t->live_next->live_prev = t->live_prev;
   t->live_prev = t->live_next = nullptr;
 }

@@ -13,10 +13,8 @@
 // reply_promise once the workload is over. Each run validates its counts and
 // calls SkipWithError on any mismatch, on an error or on a (generous) timeout.
 
-#include <malloc.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <benchmark/benchmark.h>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -24,16 +22,17 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <malloc.h>
 #include <optional>
 #include <string>
+#include <unistd.h>
 #include <vector>
-
-#include <benchmark/benchmark.h>
 
 #include "actor_workloads.hpp"
 #include "bench_registry.hpp"
 #include "overload_probe.hpp"
 #include "process_memory.hpp"
+
 #include "troupe/actors.hpp"
 #include "troupe/runtime/histogram.hpp"
 #include "troupe/runtime/runtime.hpp"
@@ -310,7 +309,8 @@ std::vector<double> probe_idle_bytes(int threads) {
   if (bytes < 0) return {};
   return {bytes};
 }
-[[maybe_unused]] const int idle_probe_registered = troupe::bench::add_probe("troupe.idle_bytes", &probe_idle_bytes);
+[[maybe_unused]] const int idle_probe_registered =
+    troupe::bench::add_probe("troupe.idle_bytes", &probe_idle_bytes);
 
 void bm_spawn(benchmark::State& state, int threads) {
   const i64 kActors = troupe::bench::sizes().spawn_actors;
@@ -512,8 +512,7 @@ void bm_ring(benchmark::State& state, int threads) {
 
 void spin_for(std::chrono::nanoseconds d) {
   const auto until = clk::now() + d;
-  while (clk::now() < until) {
-  }
+  while (clk::now() < until) {}
 }
 
 struct item {
@@ -588,7 +587,8 @@ std::vector<double> probe_overload(int threads) {
   return {static_cast<double>(hwm) / (1024.0 * 1024.0), static_cast<double>(consumer.stats().high_water),
           static_cast<double>(kMessages) * 1e9 / static_cast<double>(p->ns)};
 }
-[[maybe_unused]] const int overload_probe_registered = troupe::bench::add_probe("troupe.overload", &probe_overload);
+[[maybe_unused]] const int overload_probe_registered =
+    troupe::bench::add_probe("troupe.overload", &probe_overload);
 
 void bm_overload(benchmark::State& state, int threads) {
   troupe::bench::overload_in_fresh_processes(state, "troupe.overload", threads);
@@ -666,15 +666,16 @@ void register_troupe_actors(const troupe::bench::config& config) {
   // spawn ~0.5 s (+ ~2 s untimed idle measurement), fan_out ~2 s, ring
   // ~0.9 s, overload ~11 s (10M x 1 us is 10 s at the very least), ask
   // ~0.07 s per 100k round trips.
-  troupe::bench::register_actor_workloads(config, "troupe", {
-      {"actor.ping_pong", &bm_ping_pong, 10},
-      {"actor.ping_pong.traced_off", &bm_ping_pong_traced_off, 10},
-      {"actor.spawn", &bm_spawn, 3},
-      {"actor.fan_out", &bm_fan_out, 1},
-      {"actor.ring", &bm_ring, 3},
-      {"actor.overload", &bm_overload, 1},
-      {"actor.ask", &bm_ask, 20},
-  });
+  troupe::bench::register_actor_workloads(config, "troupe",
+                                          {
+                                              {"actor.ping_pong", &bm_ping_pong, 10},
+                                              {"actor.ping_pong.traced_off", &bm_ping_pong_traced_off, 10},
+                                              {"actor.spawn", &bm_spawn, 3},
+                                              {"actor.fan_out", &bm_fan_out, 1},
+                                              {"actor.ring", &bm_ring, 3},
+                                              {"actor.overload", &bm_overload, 1},
+                                              {"actor.ask", &bm_ask, 20},
+                                          });
 }
 
 }  // namespace

@@ -10,17 +10,17 @@
 // bench/peers/caf_bench.cpp.
 
 #include <atomic>
+#include <benchmark/benchmark.h>
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <benchmark/benchmark.h>
-
 #include "bench_registry.hpp"
 #include "process_memory.hpp"
 #include "workload_sizes.hpp"
+
 #include "troupe/actors.hpp"
 #include "troupe/runtime/runtime.hpp"
 
@@ -32,7 +32,8 @@ constexpr auto kTimeout = std::chrono::seconds(600);
 struct env {
   troupe::runtime rt;
   troupe::actor_system sys;
-  explicit env(int threads) : rt(troupe::runtime_options{.workers = static_cast<std::size_t>(threads)}), sys(rt) {}
+  explicit env(int threads)
+      : rt(troupe::runtime_options{.workers = static_cast<std::size_t>(threads)}), sys(rt) {}
 };
 
 struct query {
@@ -199,8 +200,10 @@ struct shared_server : troupe::actor<shared_server> {
   explicit shared_server(bool start_gated) : gated(start_gated) {}
   troupe::reply_promise<i64> on(query q) {
     auto p = troupe::this_actor::reply_later<i64>();
-    if (gated) held.push_back(p);
-    else p.deliver(q.x);
+    if (gated)
+      held.push_back(p);
+    else
+      p.deliver(q.x);
     return p;
   }
   i64 on(held_count) { return static_cast<i64>(held.size()); }

@@ -15,12 +15,13 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include "troupe_load_cli.hpp"
+
 #include "troupe/load/generator.hpp"
 #include "troupe/load/report.hpp"
 #include "troupe/load/services.hpp"
 #include "troupe/load/sync_target.hpp"
 #include "troupe/runtime/version.hpp"
-#include "troupe_load_cli.hpp"
 
 namespace load = troupe::load;
 

@@ -15,16 +15,16 @@
 // breaker.ask: <= 1.2x.
 
 #include <algorithm>
+#include <benchmark/benchmark.h>
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include <benchmark/benchmark.h>
-
 #include "actor_workloads.hpp"
 #include "bench_registry.hpp"
+
 #include "troupe/actors.hpp"
 #include "troupe/patterns/actor_router.hpp"
 #include "troupe/patterns/protect.hpp"
@@ -83,11 +83,13 @@ struct ask_client : troupe::actor<ask_client<Dep>> {
 struct env {
   troupe::runtime rt;
   troupe::actor_system sys;
-  explicit env(int threads) : rt(troupe::runtime_options{.workers = static_cast<std::size_t>(threads)}), sys(rt) {}
+  explicit env(int threads)
+      : rt(troupe::runtime_options{.workers = static_cast<std::size_t>(threads)}), sys(rt) {}
 };
 
 template <class Dep>
-std::optional<ask_report> ask_n(troupe::actor_ref<ask_client<Dep>>& c, i64 n, bool wrapped, std::string& err) {
+std::optional<ask_report> ask_n(troupe::actor_ref<ask_client<Dep>>& c, i64 n, bool wrapped,
+                                std::string& err) {
   try {
     auto r = c.ask(run_asks{n, wrapped}, kTimeout).get();
     if (r.answered != n || r.wrong != 0) {
@@ -157,10 +159,11 @@ void bm_p2c_ask(benchmark::State& state, int threads) {
 
 void register_troupe_patterns_actors(const troupe::bench::config& config) {
   // ~0.07 s per 100k plain round trips; the comparison adds 200k more per run.
-  troupe::bench::register_actor_workloads(config, "troupe", {
-      {"breaker.ask", &bm_breaker_ask, 20},
-      {"router.p2c.ask", &bm_p2c_ask, 20},
-  });
+  troupe::bench::register_actor_workloads(config, "troupe",
+                                          {
+                                              {"breaker.ask", &bm_breaker_ask, 20},
+                                              {"router.p2c.ask", &bm_p2c_ask, 20},
+                                          });
 }
 
 }  // namespace

@@ -24,9 +24,15 @@
 
 #include <algorithm>
 #include <array>
+#include <benchmark/benchmark.h>
+#include <boost/context/fiber.hpp>
+#include <boost/fiber/algo/round_robin.hpp>
+#include <boost/fiber/algo/work_stealing.hpp>
+#include <boost/fiber/all.hpp>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
+#include <fmt/format.h>
 #include <functional>
 #include <latch>
 #include <map>
@@ -35,14 +41,6 @@
 #include <numeric>
 #include <thread>
 #include <vector>
-
-#include <boost/context/fiber.hpp>
-#include <boost/fiber/algo/round_robin.hpp>
-#include <boost/fiber/algo/work_stealing.hpp>
-#include <boost/fiber/all.hpp>
-
-#include <benchmark/benchmark.h>
-#include <fmt/format.h>
 
 #include "bench_registry.hpp"
 #include "task_workloads.hpp"
@@ -169,10 +167,11 @@ fiber_pool* pool_for(unsigned threads) {
 fiber_pool* pool_or_skip(benchmark::State& state, unsigned threads) {
   fiber_pool* pool = pool_for(threads);
   if (!pool)
-    state.SkipWithError(fmt::format("Boost.Fiber's work_stealing can be set up for one thread count per process; "
-                                    "run troupe-bench again with --threads {}",
-                                    threads)
-                            .c_str());
+    state.SkipWithError(
+        fmt::format("Boost.Fiber's work_stealing can be set up for one thread count per process; "
+                    "run troupe-bench again with --threads {}",
+                    threads)
+            .c_str());
   return pool;
 }
 

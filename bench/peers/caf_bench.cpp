@@ -8,26 +8,24 @@
 // are needed. Each run validates its counts and calls SkipWithError on any
 // mismatch or on a (generous) timeout.
 
-#include "actor_workloads.hpp"
-#include "bench_registry.hpp"
-#include "overload_probe.hpp"
-#include "process_memory.hpp"
-
-#include <benchmark/benchmark.h>
-#include <malloc.h>
-#include <unistd.h>
-
 #include <algorithm>
+#include <benchmark/benchmark.h>
+#include <caf/all.hpp>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <malloc.h>
 #include <map>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
-#include <caf/all.hpp>
+#include "actor_workloads.hpp"
+#include "bench_registry.hpp"
+#include "overload_probe.hpp"
+#include "process_memory.hpp"
 
 namespace {
 
@@ -54,11 +52,8 @@ constexpr auto kTimeout = std::chrono::seconds(600);
 struct caf_env {
   caf::actor_system_config cfg;
   caf::actor_system sys;
-  explicit caf_env(int threads)
-      : sys{cfg.set("scheduler.max-threads", static_cast<i64>(threads))} {}
-  bool ok(int threads) {
-    return sys.scheduler().num_workers() == static_cast<std::size_t>(threads);
-  }
+  explicit caf_env(int threads) : sys{cfg.set("scheduler.max-threads", static_cast<i64>(threads))} {}
+  bool ok(int threads) { return sys.scheduler().num_workers() == static_cast<std::size_t>(threads); }
   // After a failure some actors may still be alive; do not hang in ~actor_system.
   void abandon() { sys.await_actors_before_shutdown(false); }
 };
@@ -67,8 +62,8 @@ struct caf_env {
 template <class... Fs>
 bool await_one(caf::scoped_actor& self, Fs&&... fs) {
   bool timed_out = false;
-  self->receive(std::forward<Fs>(fs)...,
-                caf::after(kTimeout) >> [&] { timed_out = true; });
+  self->receive(
+      std::forward<Fs>(fs)..., caf::after(kTimeout) >> [&] { timed_out = true; });
   return !timed_out;
 }
 
@@ -86,18 +81,17 @@ caf::behavior pong_actor(caf::event_based_actor*) {
   return {[](i64 n) { return n; }};
 }
 
-caf::behavior ping_actor(caf::event_based_actor* self, caf::actor pong,
-                         caf::actor done_to, i64 rounds) {
+caf::behavior ping_actor(caf::event_based_actor* self, caf::actor pong, caf::actor done_to, i64 rounds) {
   return {
-    [=](start_atom) { self->send(pong, i64{1}); },
-    [=](i64 n) {
-      if (n >= rounds) {
-        self->send(done_to, done_atom::value, n);
-        self->quit();
-      } else {
-        self->send(pong, n + 1);
-      }
-    },
+      [=](start_atom) { self->send(pong, i64{1}); },
+      [=](i64 n) {
+        if (n >= rounds) {
+          self->send(done_to, done_atom::value, n);
+          self->quit();
+        } else {
+          self->send(pong, n + 1);
+        }
+      },
   };
 }
 
@@ -139,27 +133,27 @@ struct spawner_state {
   i64 sum = 0;
 };
 
-caf::behavior spawner_actor(caf::stateful_actor<spawner_state>* self,
-                            caf::actor done_to, i64 total, i64 window) {
+caf::behavior spawner_actor(caf::stateful_actor<spawner_state>* self, caf::actor done_to, i64 total,
+                            i64 window) {
   auto spawn_one = [self] {
     auto child = self->spawn(spawn_child, caf::actor_cast<caf::actor>(self));
     self->send(child, self->state.spawned++);
   };
   return {
-    [=](start_atom) {
-      while (self->state.spawned < std::min(window, total)) spawn_one();
-    },
-    [=](i64 i) {
-      auto& st = self->state;
-      st.sum += i;
-      ++st.done;
-      if (st.spawned < total) {
-        spawn_one();
-      } else if (st.done == total) {
-        self->send(done_to, done_atom::value, st.done, st.sum);
-        self->quit();
-      }
-    },
+      [=](start_atom) {
+        while (self->state.spawned < std::min(window, total)) spawn_one();
+      },
+      [=](i64 i) {
+        auto& st = self->state;
+        st.sum += i;
+        ++st.done;
+        if (st.spawned < total) {
+          spawn_one();
+        } else if (st.done == total) {
+          self->send(done_to, done_atom::value, st.done, st.sum);
+          self->quit();
+        }
+      },
   };
 }
 
@@ -186,8 +180,7 @@ double measure_idle_bytes(caf_env& env, caf::scoped_actor& self, i64 count) {
       actors[i] = env.sys.spawn(idle_actor);
       self->send(actors[i], i);
     }
-    for (i64 i = base; i < end && ok; ++i)
-      ok = await_one(self, [&](i64) { ++replies; });
+    for (i64 i = base; i < end && ok; ++i) ok = await_one(self, [&](i64) { ++replies; });
   }
   const i64 after = rss_bytes();
   // Dropping the last strong reference destroys an idle CAF actor.
@@ -204,7 +197,8 @@ std::vector<double> probe_idle_bytes(int threads) {
   if (bytes < 0) return {};
   return {bytes};
 }
-[[maybe_unused]] const int idle_probe_registered = troupe::bench::add_probe("caf.idle_bytes", &probe_idle_bytes);
+[[maybe_unused]] const int idle_probe_registered =
+    troupe::bench::add_probe("caf.idle_bytes", &probe_idle_bytes);
 
 void bm_spawn(benchmark::State& state, int threads) {
   const i64 kActors = troupe::bench::sizes().spawn_actors;
@@ -249,12 +243,11 @@ struct counter_state {
 
 caf::behavior counter_actor(caf::stateful_actor<counter_state>* self) {
   return {
-    [=](i64) { ++self->state.count; },
-    [=](report_atom) {
-      self->send(caf::actor_cast<caf::actor>(self->current_sender()),
-                 self->state.count);
-      self->quit();
-    },
+      [=](i64) { ++self->state.count; },
+      [=](report_atom) {
+        self->send(caf::actor_cast<caf::actor>(self->current_sender()), self->state.count);
+        self->quit();
+      },
   };
 }
 
@@ -264,29 +257,28 @@ struct fan_state {
   i64 sum = 0;
 };
 
-caf::behavior fan_driver(caf::stateful_actor<fan_state>* self,
-                         std::vector<caf::actor> counters, caf::actor done_to,
-                         i64 total) {
+caf::behavior fan_driver(caf::stateful_actor<fan_state>* self, std::vector<caf::actor> counters,
+                         caf::actor done_to, i64 total) {
   self->state.counters = std::move(counters);
   return {
-    [=](start_atom) {
-      auto& cs = self->state.counters;
-      const std::size_t n = cs.size();
-      std::size_t k = 0;
-      for (i64 i = 0; i < total; ++i) {
-        self->send(cs[k], i);
-        if (++k == n) k = 0;
-      }
-      for (auto& c : cs) self->send(c, report_atom::value);
-    },
-    [=](i64 count) {
-      auto& st = self->state;
-      st.sum += count;
-      if (++st.replies == static_cast<i64>(st.counters.size())) {
-        self->send(done_to, done_atom::value, st.sum);
-        self->quit();
-      }
-    },
+      [=](start_atom) {
+        auto& cs = self->state.counters;
+        const std::size_t n = cs.size();
+        std::size_t k = 0;
+        for (i64 i = 0; i < total; ++i) {
+          self->send(cs[k], i);
+          if (++k == n) k = 0;
+        }
+        for (auto& c : cs) self->send(c, report_atom::value);
+      },
+      [=](i64 count) {
+        auto& st = self->state;
+        st.sum += count;
+        if (++st.replies == static_cast<i64>(st.counters.size())) {
+          self->send(done_to, done_atom::value, st.sum);
+          self->quit();
+        }
+      },
   };
 }
 
@@ -300,8 +292,7 @@ void bm_fan_out(benchmark::State& state, int threads) {
     std::vector<caf::actor> counters;
     counters.reserve(kActors);
     for (int i = 0; i < kActors; ++i) counters.push_back(env.sys.spawn(counter_actor));
-    auto driver =
-        env.sys.spawn(fan_driver, std::move(counters), caf::actor{self}, kMessages);
+    auto driver = env.sys.spawn(fan_driver, std::move(counters), caf::actor{self}, kMessages);
     self->send(driver, start_atom::value);
     i64 total = -1;
     bool ok = await_one(self, [&](done_atom, i64 s) { total = s; });
@@ -322,16 +313,15 @@ struct ring_state {
   caf::actor next;
 };
 
-caf::behavior ring_node(caf::stateful_actor<ring_state>* self, caf::actor done_to,
-                        i64 index) {
+caf::behavior ring_node(caf::stateful_actor<ring_state>* self, caf::actor done_to, i64 index) {
   return {
-    [=](caf::actor next) { self->state.next = std::move(next); },
-    [=](i64 hops_left) {
-      if (hops_left == 0)
-        self->send(done_to, done_atom::value, index);
-      else
-        self->send(self->state.next, hops_left - 1);
-    },
+      [=](caf::actor next) { self->state.next = std::move(next); },
+      [=](i64 hops_left) {
+        if (hops_left == 0)
+          self->send(done_to, done_atom::value, index);
+        else
+          self->send(self->state.next, hops_left - 1);
+      },
   };
 }
 
@@ -344,8 +334,7 @@ void bm_ring(benchmark::State& state, int threads) {
   for (auto _ : state) {
     std::vector<caf::actor> nodes;
     nodes.reserve(kNodes);
-    for (int i = 0; i < kNodes; ++i)
-      nodes.push_back(env.sys.spawn(ring_node, caf::actor{self}, i64{i}));
+    for (int i = 0; i < kNodes; ++i) nodes.push_back(env.sys.spawn(ring_node, caf::actor{self}, i64{i}));
     // The links are enqueued before the token is injected, so every node has
     // its successor before the token can reach it.
     for (int i = 0; i < kNodes; ++i) self->send(nodes[i], nodes[(i + 1) % kNodes]);
@@ -370,8 +359,7 @@ void bm_ring(benchmark::State& state, int threads) {
 
 void spin_for(std::chrono::nanoseconds d) {
   const auto until = clk::now() + d;
-  while (clk::now() < until) {
-  }
+  while (clk::now() < until) {}
 }
 
 struct consumer_state {
@@ -379,8 +367,7 @@ struct consumer_state {
   i64 high_water = 0;
 };
 
-caf::behavior consumer_actor(caf::stateful_actor<consumer_state>* self,
-                             caf::actor done_to, i64 total) {
+caf::behavior consumer_actor(caf::stateful_actor<consumer_state>* self, caf::actor done_to, i64 total) {
   return {[=](i64) {
     auto& st = self->state;
     // CAF 0.17 exposes the mailbox to its owner: size() moves what has arrived
@@ -396,13 +383,12 @@ caf::behavior consumer_actor(caf::stateful_actor<consumer_state>* self,
   }};
 }
 
-caf::behavior producer_actor(caf::event_based_actor* self, caf::actor consumer,
-                             caf::actor done_to, i64 total) {
+caf::behavior producer_actor(caf::event_based_actor* self, caf::actor consumer, caf::actor done_to,
+                             i64 total) {
   return {[=](start_atom) {
     const auto t0 = clk::now();
     for (i64 i = 0; i < total; ++i) self->send(consumer, i);
-    const auto ns =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now() - t0).count();
+    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now() - t0).count();
     self->send(done_to, produced_atom::value, static_cast<i64>(ns));
     self->quit();
   }};
@@ -435,7 +421,8 @@ std::vector<double> probe_overload(int threads) {
   return {static_cast<double>(hwm) / (1024.0 * 1024.0), static_cast<double>(hw),
           static_cast<double>(kMessages) * 1e9 / static_cast<double>(produce_ns)};
 }
-[[maybe_unused]] const int overload_probe_registered = troupe::bench::add_probe("caf.overload", &probe_overload);
+[[maybe_unused]] const int overload_probe_registered =
+    troupe::bench::add_probe("caf.overload", &probe_overload);
 
 void bm_overload(benchmark::State& state, int threads) {
   troupe::bench::overload_in_fresh_processes(state, "caf.overload", threads);
@@ -470,15 +457,14 @@ void ask_next(caf::stateful_actor<ask_state>* self) {
   st.t0 = clk::now();
   self->request(st.server, caf::infinite, i).then([self, i](i64 r) {
     auto& s = self->state;
-    s.latencies[i] =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now() - s.t0).count();
+    s.latencies[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(clk::now() - s.t0).count();
     if (r != i) ++s.wrong;
     ask_next(self);
   });
 }
 
-caf::behavior ask_client(caf::stateful_actor<ask_state>* self, caf::actor server,
-                         caf::actor done_to, i64 total, i64* latencies) {
+caf::behavior ask_client(caf::stateful_actor<ask_state>* self, caf::actor server, caf::actor done_to,
+                         i64 total, i64* latencies) {
   self->state.server = std::move(server);
   self->state.done_to = std::move(done_to);
   self->state.total = total;
@@ -649,15 +635,16 @@ void register_caf(const troupe::bench::config& config) {
   // spawn ~3-5 s (+ ~2 s untimed idle measurement), fan_out ~6-9 s, ring
   // ~5-6 s, overload ~20 s (10M x 1 us is 10 s at the very least), ask
   // ~0.15 s per 100k round trips.
-  troupe::bench::register_actor_workloads(config, "caf", {
-      {"actor.ping_pong", &bm_ping_pong, 2},
-      {"actor.spawn", &bm_spawn, 1},
-      {"actor.fan_out", &bm_fan_out, 1},
-      {"actor.ring", &bm_ring, 1},
-      {"actor.overload", &bm_overload, 1},
-      {"actor.ask", &bm_ask, 10},
-      {"actor.ask_many", &bm_ask_many, 10},
-  });
+  troupe::bench::register_actor_workloads(config, "caf",
+                                          {
+                                              {"actor.ping_pong", &bm_ping_pong, 2},
+                                              {"actor.spawn", &bm_spawn, 1},
+                                              {"actor.fan_out", &bm_fan_out, 1},
+                                              {"actor.ring", &bm_ring, 1},
+                                              {"actor.overload", &bm_overload, 1},
+                                              {"actor.ask", &bm_ask, 10},
+                                              {"actor.ask_many", &bm_ask_many, 10},
+                                          });
 }
 
 }  // namespace

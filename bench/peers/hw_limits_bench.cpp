@@ -13,19 +13,17 @@
 //   hw.futex_wake             one thread wakes another through a futex and is
 //                             woken back: both sleep in the kernel each time
 
-#include <linux/futex.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <atomic>
+#include <benchmark/benchmark.h>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <linux/futex.h>
 #include <new>
+#include <sys/syscall.h>
 #include <thread>
-
-#include <benchmark/benchmark.h>
+#include <unistd.h>
 
 #include "bench_registry.hpp"
 
@@ -48,9 +46,9 @@ std::uint64_t wait_change(const std::atomic<std::uint64_t>& line, std::uint64_t 
 // Manual time: each iteration times kBatches batches of kRoundTrips round
 // trips and reports its fastest batch, so one iteration's figure is a round
 // trip while both threads ran, not a time slice of whatever else runs.
-constexpr int kRoundTrips = 100;      // per timed batch
-constexpr int kBatches = 100;         // per iteration
-constexpr int kLineIterations = 5;    // per repetition: 50,000 round trips, ~8 ms when quiet
+constexpr int kRoundTrips = 100;    // per timed batch
+constexpr int kBatches = 100;       // per iteration
+constexpr int kLineIterations = 5;  // per repetition: 50,000 round trips, ~8 ms when quiet
 
 void bm_cache_line_round_trip(benchmark::State& state) {
   using clk = std::chrono::steady_clock;
@@ -156,7 +154,8 @@ void register_hw_limits(const troupe::bench::config&) {
           ->Iterations(kLineIterations));
   limit(benchmark::RegisterBenchmark("hw.atomic_rmw/hw", bm_atomic_rmw));
   limit(benchmark::RegisterBenchmark("hw.malloc_free/hw", bm_malloc_free));
-  limit(benchmark::RegisterBenchmark("hw.futex_wake/hw/threads:2", bm_futex_wake))->Unit(benchmark::kMicrosecond);
+  limit(benchmark::RegisterBenchmark("hw.futex_wake/hw/threads:2", bm_futex_wake))
+      ->Unit(benchmark::kMicrosecond);
 }
 
 }  // namespace

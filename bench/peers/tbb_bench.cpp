@@ -3,18 +3,16 @@
 // tbb::task_arena of N threads (the calling thread plus N-1 workers).
 // TBB has no user-visible fiber switch, so it has no fiber.switch row.
 
+#include <algorithm>
+#include <array>
+#include <benchmark/benchmark.h>
+#include <cstdint>
+#include <fmt/format.h>
+#include <numeric>
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
-
-#include <algorithm>
-#include <array>
-#include <cstdint>
-#include <numeric>
 #include <thread>
-
-#include <benchmark/benchmark.h>
-#include <fmt/format.h>
 
 #include "bench_registry.hpp"
 #include "task_workloads.hpp"
@@ -48,7 +46,8 @@ std::uint64_t skynet(std::uint64_t num, std::uint64_t size) {
   std::array<std::uint64_t, 10> sums{};
   tbb::task_group g;
   const std::uint64_t child = size / 10;
-  for (std::uint64_t i = 0; i < 10; ++i) g.run([&sums, i, num, child] { sums[i] = skynet(num + i * child, child); });
+  for (std::uint64_t i = 0; i < 10; ++i)
+    g.run([&sums, i, num, child] { sums[i] = skynet(num + i * child, child); });
   g.wait();
   return std::accumulate(sums.begin(), sums.end(), std::uint64_t{0});
 }

@@ -11,15 +11,14 @@
 //                          the count and the sum of item indices are checked,
 //                          and a mismatch is reported with SkipWithError.
 
-#include "bench_registry.hpp"
-
-#include <benchmark/benchmark.h>
-
 #include <atomic>
+#include <benchmark/benchmark.h>
 #include <cstdint>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "bench_registry.hpp"
 
 #include "troupe/runtime/detail/chase_lev_deque.hpp"
 #include "troupe/runtime/detail/spinlock.hpp"  // cpu_relax

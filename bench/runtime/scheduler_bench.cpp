@@ -8,14 +8,14 @@
 // the wake-up of parked workers.
 
 #include <array>
-#include <cstdint>
-#include <numeric>
-
 #include <benchmark/benchmark.h>
+#include <cstdint>
 #include <fmt/format.h>
+#include <numeric>
 
 #include "bench_registry.hpp"
 #include "task_workloads.hpp"
+
 #include "troupe/runtime/runtime.hpp"
 #include "troupe/runtime/task.hpp"
 #include "troupe/runtime/this_fiber.hpp"

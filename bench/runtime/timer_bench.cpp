@@ -6,15 +6,15 @@
 //    thread outside the runtime (the futex parker): p50 and p99 in us.
 
 #include <atomic>
+#include <benchmark/benchmark.h>
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <benchmark/benchmark.h>
-
 #include "bench_registry.hpp"
+
 #include "troupe/runtime.hpp"
 #include "troupe/runtime/detail/schedule.hpp"
 #include "troupe/runtime/detail/timer.hpp"
@@ -41,7 +41,9 @@ void bm_arm_cancel(benchmark::State& state, int threads) {
         const auto now = rt.now();
         long cancelled = 0;
         for (int i = 0; i < kPairs; i += 64) {
-          for (int k = 0; k < 64; ++k) troupe::detail::arm_timer(sched, &entries[k], now + std::chrono::milliseconds(1 + (i + k) % 30'000));
+          for (int k = 0; k < 64; ++k)
+            troupe::detail::arm_timer(sched, &entries[k],
+                                      now + std::chrono::milliseconds(1 + (i + k) % 30'000));
           for (auto& e : entries) cancelled += troupe::detail::cancel_timer(&e);
         }
         return cancelled;
@@ -113,7 +115,8 @@ void bm_timed_wake(benchmark::State& state, bool fiber) {
 
 void register_timers(const troupe::bench::config& cfg) {
   for (int t : cfg.threads)
-    benchmark::RegisterBenchmark(("timer.arm_cancel/troupe/threads:" + std::to_string(t)).c_str(), &bm_arm_cancel, t)
+    benchmark::RegisterBenchmark(("timer.arm_cancel/troupe/threads:" + std::to_string(t)).c_str(),
+                                 &bm_arm_cancel, t)
         ->UseRealTime()
         ->Iterations(cfg.quick ? 1 : 5);
   benchmark::RegisterBenchmark("park.timed_wake.fiber/troupe", &bm_timed_wake, true)

@@ -26,9 +26,8 @@ void manual_clock::set(time_point t) noexcept {
   duration::rep seen = now_ns_.load(std::memory_order_relaxed);
   // release: see now(). A CAS loop, so concurrent set() calls only ever move
   // time forward.
-  while (seen < want && !now_ns_.compare_exchange_weak(seen, want, std::memory_order_acq_rel,
-                                                        std::memory_order_relaxed)) {
-  }
+  while (seen < want &&
+         !now_ns_.compare_exchange_weak(seen, want, std::memory_order_acq_rel, std::memory_order_relaxed)) {}
   if (seen < want) notify_advanced();
 }
 

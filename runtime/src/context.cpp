@@ -4,16 +4,14 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
+#include <boost/context/preallocated.hpp>
+#include <new>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
-
-#include <boost/context/preallocated.hpp>
-#include <new>
 #include <utility>
 
 #include "troupe/runtime/detail/platform.hpp"
-
 
 namespace troupe::detail {
 
@@ -29,7 +27,6 @@ std::size_t round_to_pages(std::size_t n) {
   return (n + p - 1) / p * p;
 }
 constexpr std::size_t max_pooled_stacks = 1024;
-
 
 // Hands a pooled stack back to the pool when Boost destroys a finished fiber.
 struct pool_allocator {
@@ -62,8 +59,8 @@ ctx::stack_context stack_pool::allocate() {
   }
   if (base == nullptr) {
     // MAP_NORESERVE: a stack costs only the pages it touches.
-    base = ::mmap(nullptr, mapping_size_, PROT_READ | PROT_WRITE,
-                  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    base = ::mmap(nullptr, mapping_size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                  -1, 0);
     if (base == MAP_FAILED) throw std::bad_alloc();
     // The lowest page is the guard: stacks grow down into it and fault.
     if (::mprotect(base, page_size(), PROT_NONE) != 0) {
@@ -116,8 +113,8 @@ context::context(stack_pool& pool, std::function<context*()> entry)
   ctx::stack_context sctx = pool.allocate();
   stack_bottom_ = static_cast<char*>(sctx.sp) - sctx.size;
   stack_size_ = sctx.size;
-  cont_ = ctx::fiber(std::allocator_arg, ctx::preallocated(sctx.sp, sctx.size, sctx),
-                     pool_allocator{&pool}, [this](ctx::fiber&& caller) -> ctx::fiber {
+  cont_ = ctx::fiber(std::allocator_arg, ctx::preallocated(sctx.sp, sctx.size, sctx), pool_allocator{&pool},
+                     [this](ctx::fiber&& caller) -> ctx::fiber {
                        finish_switch_in();
                        switched_from()->cont_ = std::move(caller);
                        context* next = entry_();

@@ -4,12 +4,11 @@
 // annotations every switch needs. Boost 1.74's fcontext fibers do not tell
 // AddressSanitizer or ThreadSanitizer about stack switches, so we do.
 
+#include <boost/context/fiber.hpp>
 #include <cstddef>
 #include <functional>
 #include <mutex>
 #include <vector>
-
-#include <boost/context/fiber.hpp>
 
 #include "troupe/runtime/detail/platform.hpp"  // TROUPE_ASAN, TROUPE_TSAN
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "histogram_access.hpp"
+
 #include "troupe/runtime/error.hpp"
 
 namespace troupe {

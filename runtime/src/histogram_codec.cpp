@@ -4,15 +4,15 @@
 
 #include "troupe/runtime/histogram_codec.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <zlib.h>
 
 #include "histogram_access.hpp"
+
 #include "troupe/runtime/error.hpp"
 
 namespace troupe::hdr {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "histogram_access.hpp"
+
 #include "troupe/runtime/error.hpp"
 #include "troupe/runtime/histogram_codec.hpp"
 

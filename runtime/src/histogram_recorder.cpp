@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "histogram_access.hpp"
+
 #include "troupe/runtime/error.hpp"
 
 namespace troupe {

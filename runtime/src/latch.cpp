@@ -34,15 +34,17 @@ bool latch::register_owner(void* owner) noexcept {
   do {
     if ((s & ~waiter_bit) == 0) return false;
     // release: the last count_down, which acquires this word, sees owner_.
-  } while (!state_.compare_exchange_weak(s, s | waiter_bit, std::memory_order_release,
-                                         std::memory_order_relaxed));
+  } while (
+      !state_.compare_exchange_weak(s, s | waiter_bit, std::memory_order_release, std::memory_order_relaxed));
   return true;
 }
 
 void latch::wake_owner() noexcept {
   auto* o = static_cast<latch_owner*>(owner_);
-  if (o->f) o->sched->schedule(o->f);
-  else o->thread->unpark();
+  if (o->f)
+    o->sched->schedule(o->f);
+  else
+    o->thread->unpark();
 }
 
 void latch::block() {

@@ -1,12 +1,11 @@
 #include "parker.hpp"
 
+#include <cerrno>
 #include <linux/futex.h>
-#include <sys/syscall.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <cerrno>
 
 namespace troupe::detail {
 

@@ -2,10 +2,10 @@
 
 #include <array>
 #include <chrono>
-
 #include <fmt/format.h>
 
 #include "scheduler.hpp"
+
 #include "troupe/runtime/detail/schedule.hpp"
 #include "troupe/runtime/error.hpp"
 #include "troupe/runtime/task.hpp"
@@ -47,12 +47,14 @@ std::size_t runtime::run_until_idle(std::size_t max_steps) { return scheduler_->
 bool runtime::driven() const noexcept { return scheduler_->driven(); }
 
 std::optional<troupe::clock::time_point> runtime::next_timer() const {
-  if (!scheduler_->driven()) throw error(errc::invalid_argument, "runtime::next_timer: only for a driven runtime");
+  if (!scheduler_->driven())
+    throw error(errc::invalid_argument, "runtime::next_timer: only for a driven runtime");
   return scheduler_->next_timer();
 }
 
 std::string runtime::step_log() const {
-  if (!scheduler_->driven()) throw error(errc::invalid_argument, "runtime::step_log: only for a driven runtime");
+  if (!scheduler_->driven())
+    throw error(errc::invalid_argument, "runtime::step_log: only for a driven runtime");
   return scheduler_->step_log();
 }
 
@@ -60,11 +62,16 @@ metrics_snapshot runtime::metrics() const { return scheduler_->metrics(); }
 
 const char* to_string(fiber_state s) noexcept {
   switch (s) {
-    case fiber_state::running: return "running";
-    case fiber_state::ready: return "ready";
-    case fiber_state::blocked: return "blocked";
-    case fiber_state::joining: return "joining";
-    case fiber_state::idle: return "idle";
+    case fiber_state::running:
+      return "running";
+    case fiber_state::ready:
+      return "ready";
+    case fiber_state::blocked:
+      return "blocked";
+    case fiber_state::joining:
+      return "joining";
+    case fiber_state::idle:
+      return "idle";
   }
   return "?";
 }
@@ -112,17 +119,28 @@ runtime* runtime::current() noexcept {
 
 const char* to_string(errc code) noexcept {
   switch (code) {
-    case errc::invalid_argument: return "invalid_argument";
-    case errc::runtime_stopped: return "runtime_stopped";
-    case errc::not_in_fiber: return "not_in_fiber";
-    case errc::already_joined: return "already_joined";
-    case errc::broken_promise: return "broken_promise";
-    case errc::already_satisfied: return "already_satisfied";
-    case errc::cancelled: return "cancelled";
-    case errc::timeout: return "timeout";
-    case errc::deadline_passed: return "deadline_passed";
-    case errc::resource_exhausted: return "resource_exhausted";
-    case errc::would_deadlock: return "would_deadlock";
+    case errc::invalid_argument:
+      return "invalid_argument";
+    case errc::runtime_stopped:
+      return "runtime_stopped";
+    case errc::not_in_fiber:
+      return "not_in_fiber";
+    case errc::already_joined:
+      return "already_joined";
+    case errc::broken_promise:
+      return "broken_promise";
+    case errc::already_satisfied:
+      return "already_satisfied";
+    case errc::cancelled:
+      return "cancelled";
+    case errc::timeout:
+      return "timeout";
+    case errc::deadline_passed:
+      return "deadline_passed";
+    case errc::resource_exhausted:
+      return "resource_exhausted";
+    case errc::would_deadlock:
+      return "would_deadlock";
   }
   return "unknown";
 }
@@ -204,7 +222,10 @@ void note_detached_failure(scheduler& s) noexcept {
 
 runtime& current_runtime_or_throw(const char* what) {
   runtime* rt = runtime::current();
-  if (!rt) throw error(errc::not_in_fiber, std::string(what) + ": called outside the runtime (no current worker); pass a runtime explicitly");
+  if (!rt)
+    throw error(
+        errc::not_in_fiber,
+        std::string(what) + ": called outside the runtime (no current worker); pass a runtime explicitly");
   return *rt;
 }
 

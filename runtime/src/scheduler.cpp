@@ -1,25 +1,24 @@
 #include "scheduler.hpp"
 
-#include <pthread.h>
-#include <sched.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fmt/format.h>
+#include <pthread.h>
+#include <sched.h>
 #include <string>
 #include <system_error>
 #include <utility>
 
-#include <fmt/format.h>
+#include "waiter.hpp"
 
 #include "troupe/runtime/detail/fiber_local.hpp"
 #include "troupe/runtime/detail/platform.hpp"
-#include "troupe/runtime/trace.hpp"
 #include "troupe/runtime/error.hpp"
-#include "waiter.hpp"
+#include "troupe/runtime/trace.hpp"
 
 namespace troupe::detail {
 
@@ -116,8 +115,10 @@ void full_fence() noexcept {
 void injection_queue::push(task_header* t) noexcept {
   t->next = nullptr;
   std::lock_guard g(mutex_);
-  if (tail_) tail_->next = t;
-  else head_ = t;
+  if (tail_)
+    tail_->next = t;
+  else
+    head_ = t;
   tail_ = t;
   // relaxed: the mutex publishes the item; the counter is only a hint that
   // lets workers skip locking an empty queue (a stale 0 is caught by the
@@ -163,8 +164,10 @@ std::uint64_t busy_clock::busy_ns() const noexcept {
   for (unsigned spins = 0;; ++spins) {
     const std::uint64_t before = seq_.load(std::memory_order_seq_cst);
     if (before & 1) {  // the owner is between its stores: a few instructions
-      if (spins < 64) cpu_relax();
-      else std::this_thread::yield();
+      if (spins < 64)
+        cpu_relax();
+      else
+        std::this_thread::yield();
       continue;
     }
     const std::uint64_t accumulated = accumulated_.load(std::memory_order_seq_cst);
@@ -200,14 +203,16 @@ scheduler_listing::scheduler_listing(scheduler* s) noexcept : self(s) {
 
 scheduler_listing::~scheduler_listing() {
   std::lock_guard g(live_schedulers_mutex);
-  if (prev) prev->next = next;
-  else live_schedulers = next;
+  if (prev)
+    prev->next = next;
+  else
+    live_schedulers = next;
   if (next) next->prev = prev;
 }
 
 scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock& clk)
     : owner(rt),
-      worker_count(options.driven ? 1
+      worker_count(options.driven    ? 1
                    : options.workers ? *options.workers
                                      : std::max(1u, std::thread::hardware_concurrency())),
       stacks(options.stack_size),
@@ -261,9 +266,9 @@ scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock&
         CPU_ZERO(&set);
         CPU_SET(w.index % cpus, &set);
         if (const int err = pthread_setaffinity_np(w.thread.native_handle(), sizeof(set), &set); err != 0)
-          throw error(errc::invalid_argument, "runtime: pin_workers: cannot pin worker " + std::to_string(w.index) +
-                                                  " to CPU " + std::to_string(w.index % cpus) + ": " +
-                                                  std::system_category().message(err));
+          throw error(errc::invalid_argument,
+                      "runtime: pin_workers: cannot pin worker " + std::to_string(w.index) + " to CPU " +
+                          std::to_string(w.index % cpus) + ": " + std::system_category().message(err));
       }
     }
   } catch (const std::system_error& e) {
@@ -425,8 +430,7 @@ task_header* scheduler::find_local(worker& w) noexcept {
   // relaxed peek first: most of the time the slot is empty and an RMW would
   // be wasted. acq_rel exchange: acquire the item's contents from whoever
   // put it there; release our own earlier writes if we put one back.
-  if (w.lifo.load(std::memory_order_relaxed) &&
-      (t = w.lifo.exchange(nullptr, std::memory_order_acq_rel))) {
+  if (w.lifo.load(std::memory_order_relaxed) && (t = w.lifo.exchange(nullptr, std::memory_order_acq_rel))) {
     if (++w.lifo_streak <= lifo_cap) {
       worker_counters::bump(w.counters.lifo_runs);
       return t;
@@ -796,8 +800,10 @@ void scheduler::push_local(worker& w, task_header* t) noexcept {
 
 void scheduler::schedule(task_header* t) noexcept {
   worker* w = this_worker();
-  if (w && &w->sched == this) push_local(*w, t);
-  else inject(t);
+  if (w && &w->sched == this)
+    push_local(*w, t);
+  else
+    inject(t);
 }
 
 void scheduler::schedule_yield(task_header* t) noexcept {
@@ -900,8 +906,10 @@ void scheduler::register_fiber(fiber* f) {
 
 void scheduler::unregister_fiber(fiber* f) noexcept {
   std::lock_guard g(registry_mutex_);
-  if (f->registry_prev) f->registry_prev->registry_next = f->registry_next;
-  else registry_head_ = f->registry_next;
+  if (f->registry_prev)
+    f->registry_prev->registry_next = f->registry_next;
+  else
+    registry_head_ = f->registry_next;
   if (f->registry_next) f->registry_next->registry_prev = f->registry_prev;
 }
 
@@ -1042,7 +1050,8 @@ void scheduler::start_tracing(std::size_t events_per_worker) {
   auto t = std::make_unique<tracer>(worker_count, std::max<std::size_t>(events_per_worker, 16));
   std::lock_guard g(tracers_mutex_);
   // release: workers that load the pointer (acquire) see the buffers built.
-  if (!tracer_.exchange(t.get(), std::memory_order_acq_rel)) tracing_on.fetch_add(1, std::memory_order_relaxed);
+  if (!tracer_.exchange(t.get(), std::memory_order_acq_rel))
+    tracing_on.fetch_add(1, std::memory_order_relaxed);
   // An earlier tracer stays allocated: a worker may still be writing to it.
   tracers_.push_back(std::move(t));
 }
@@ -1059,7 +1068,8 @@ std::size_t scheduler::stop_tracing(const std::string& path) {
   // writer reads: they are simply not in the file.
   const std::size_t n = t->write(path);
   if (n == static_cast<std::size_t>(-1))
-    throw error(errc::invalid_argument, "stop_tracing: cannot write " + path + ": " + std::system_category().message(errno));
+    throw error(errc::invalid_argument,
+                "stop_tracing: cannot write " + path + ": " + std::system_category().message(errno));
   return n;
 }
 
@@ -1072,7 +1082,8 @@ std::size_t scheduler::trace_dropped() const noexcept {
 
 std::size_t scheduler::drive(std::size_t max_steps) {
   if (!driven_) throw error(errc::invalid_argument, "runtime::run_until_idle: only for a driven runtime");
-  if (this_worker()) throw error(errc::would_deadlock, "runtime::run_until_idle: called from inside a runtime");
+  if (this_worker())
+    throw error(errc::would_deadlock, "runtime::run_until_idle: called from inside a runtime");
   worker& w = *workers_[0];
   tl_worker = &w;
   // This thread's stack is where the worker hands control back to. Made
@@ -1113,7 +1124,8 @@ void scheduler::yield_to_driver(worker& w) noexcept {
 task_header* scheduler::shuffled_pick(worker& w) noexcept {
   auto& v = w.shuffle_scratch;
   v.clear();
-  if (w.deque.empty_estimate() && !w.lifo.load(std::memory_order_relaxed) && injection_.empty()) return nullptr;
+  if (w.deque.empty_estimate() && !w.lifo.load(std::memory_order_relaxed) && injection_.empty())
+    return nullptr;
   try {
     while (task_header* t = w.deque.steal_oldest()) v.push_back(t);
     if (task_header* t = w.lifo.exchange(nullptr, std::memory_order_acq_rel)) v.push_back(t);
@@ -1137,8 +1149,10 @@ void scheduler::log_step(task_header* t) noexcept {
     if (step_log_.empty()) log_origin_ = now;
     if (!step_log_.empty()) step_log_ += '\n';
     step_log_ += fmt::format("{} @{}ns ", ++logged_steps_, now - log_origin_);
-    if (is_fiber(t)) step_log_ += fmt::format("resume fiber {}", as_fiber(t)->id);
-    else step_log_ += "task";
+    if (is_fiber(t))
+      step_log_ += fmt::format("resume fiber {}", as_fiber(t)->id);
+    else
+      step_log_ += "task";
   } catch (...) {  // out of memory in a test harness: the log is cut short
   }
 }
@@ -1147,8 +1161,7 @@ void scheduler::log_step_note(const char* what, const char* name) noexcept {
   if (!log_steps_) return;
   try {
     step_log_ += fmt::format(" | {} {}", what, name);
-  } catch (...) {
-  }
+  } catch (...) {}
 }
 
 std::optional<troupe::clock::time_point> scheduler::next_timer() noexcept {

@@ -14,6 +14,7 @@
 #include "parker.hpp"
 #include "timer_wheel.hpp"
 #include "tracer.hpp"
+
 #include "troupe/runtime/detail/chase_lev_deque.hpp"
 #include "troupe/runtime/detail/latch.hpp"
 #include "troupe/runtime/detail/spinlock.hpp"
@@ -40,14 +41,14 @@ struct fiber : task_header {
   fiber(scheduler& s, stack_pool& pool);
 
   context ctx;
-  std::uint64_t suspend_epoch = 0;  // bumped on every suspension (see help_mark)
-  void* saved_local = nullptr;       // its fiber_local() while suspended
-  const char* saved_label = nullptr; // its trace slice's name while suspended
-  spinlock wait_lock;                // guards blocked_on
-  waiter* blocked_on = nullptr;      // set while blocked; shutdown cancels through it
-  fiber* registry_prev = nullptr;    // scheduler's list of all fibers
+  std::uint64_t suspend_epoch = 0;    // bumped on every suspension (see help_mark)
+  void* saved_local = nullptr;        // its fiber_local() while suspended
+  const char* saved_label = nullptr;  // its trace slice's name while suspended
+  spinlock wait_lock;                 // guards blocked_on
+  waiter* blocked_on = nullptr;       // set while blocked; shutdown cancels through it
+  fiber* registry_prev = nullptr;     // scheduler's list of all fibers
   fiber* registry_next = nullptr;
-  std::uint64_t id = 0;              // 1, 2, ... in creation order per scheduler (logs, gdb)
+  std::uint64_t id = 0;  // 1, 2, ... in creation order per scheduler (logs, gdb)
 
   // What runtime::fibers() reports; diagnostics only, so every access is
   // relaxed: a dump may see a fiber one switch early or late, nothing more.
@@ -119,7 +120,8 @@ class busy_clock {
     const std::uint64_t now = now_ns();
     const std::uint64_t since = since_.load(std::memory_order_relaxed);
     if (since != 0 && now > since)
-      accumulated_.store(accumulated_.load(std::memory_order_relaxed) + (now - since), std::memory_order_seq_cst);
+      accumulated_.store(accumulated_.load(std::memory_order_relaxed) + (now - since),
+                         std::memory_order_seq_cst);
     since_.store(0, std::memory_order_seq_cst);
     seq_.store(seq_.load(std::memory_order_relaxed) + 1, std::memory_order_seq_cst);
   }
@@ -361,12 +363,12 @@ class scheduler final : public clock_listener {
 
   const bool clock_is_virtual_;
   const bool driven_;
-  std::uint64_t shuffle_rng_;  // driven: the random picks' state (0: no shuffling)
-  std::thread::id driver_;     // driven: the first thread that drove it
+  std::uint64_t shuffle_rng_;         // driven: the random picks' state (0: no shuffling)
+  std::thread::id driver_;            // driven: the first thread that drove it
   std::thread::id thread_ctx_owner_;  // driven: whose stack the worker's thread_ctx is
-  const bool log_steps_;       // driven: keep step_log_
-  std::string step_log_;       // driven: one line per step, plus labels and events
-  std::uint64_t next_fiber_id_ = 0;  // guarded by registry_mutex_
+  const bool log_steps_;              // driven: keep step_log_
+  std::string step_log_;              // driven: one line per step, plus labels and events
+  std::uint64_t next_fiber_id_ = 0;   // guarded by registry_mutex_
   std::int64_t log_origin_ = 0;
   std::uint64_t logged_steps_ = 0;
   std::atomic<std::size_t> foreign_arms_{0};  // spreads foreign threads' timers over the wheels

@@ -53,9 +53,7 @@ void condition_variable::notify_all() noexcept {
   waiters_.notify_all();
 }
 
-void condition_variable::wait(std::unique_lock<mutex>& lock) {
-  wait_until(lock, clock::time_point::max());
-}
+void condition_variable::wait(std::unique_lock<mutex>& lock) { wait_until(lock, clock::time_point::max()); }
 
 cv_status condition_variable::wait_until(std::unique_lock<mutex>& lock,
                                          std::chrono::steady_clock::time_point deadline) {

@@ -1,6 +1,7 @@
 #include "troupe/runtime/this_fiber.hpp"
 
 #include "scheduler.hpp"
+
 #include "troupe/runtime/detail/wait_list.hpp"
 #include "troupe/runtime/error.hpp"
 
@@ -8,11 +9,13 @@ namespace troupe::this_fiber {
 
 namespace {
 [[noreturn, gnu::cold, gnu::noinline]] void throw_not_in_fiber(const char* what) {
-  throw error(errc::not_in_fiber, std::string(what) + ": fiber context only (called from a thread outside the runtime)");
+  throw error(errc::not_in_fiber,
+              std::string(what) + ": fiber context only (called from a thread outside the runtime)");
 }
 detail::worker& worker_or_throw(const char* what) {
   detail::worker* w = detail::this_worker();
-  if (!w) [[unlikely]] throw_not_in_fiber(what);
+  if (!w) [[unlikely]]
+    throw_not_in_fiber(what);
   return *w;
 }
 }  // namespace
@@ -39,7 +42,8 @@ void sleep_until(clock::time_point deadline) {
   detail::wait_list list;
   lock.lock();
   if (list.wait(lock, deadline, /*cancellable=*/forever) == detail::wake_reason::cancelled)
-    throw error(errc::cancelled, "this_fiber::sleep_until: a sleep without end, cancelled by runtime shutdown");
+    throw error(errc::cancelled,
+                "this_fiber::sleep_until: a sleep without end, cancelled by runtime shutdown");
 }
 
 }  // namespace troupe::this_fiber

@@ -1,10 +1,10 @@
 #include "timer_wheel.hpp"
 
-#include "scheduler.hpp"
-
 #include <algorithm>
 #include <bit>
 #include <mutex>
+
+#include "scheduler.hpp"
 
 namespace troupe::detail {
 
@@ -12,7 +12,8 @@ namespace {
 
 // Entries at most this many ticks ahead fit the wheel: 63 top-level slots,
 // so that the top level's wrapped slot index never equals its current one.
-constexpr std::uint64_t max_ahead = std::uint64_t{63} << (timer_wheel::level_bits * (timer_wheel::levels - 1));
+constexpr std::uint64_t max_ahead = std::uint64_t{63}
+                                    << (timer_wheel::level_bits * (timer_wheel::levels - 1));
 // A level-0 slot longer than this is not scanned for its exact earliest
 // deadline (the worker then wakes at the slot's start and looks again).
 constexpr int max_scan = 64;
@@ -25,7 +26,8 @@ void timer_wheel::count(timer_entry* e, int delta) noexcept {
   // relaxed (both): written under lock_, read as statistics and by
   // shutdown's quiescence check, which re-checks under the workers' parking.
   count_.store(count_.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
-  if (e->keeps_alive) keepalive_.store(keepalive_.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
+  if (e->keeps_alive)
+    keepalive_.store(keepalive_.load(std::memory_order_relaxed) + delta, std::memory_order_relaxed);
 }
 
 void timer_wheel::link(std::uint16_t slot, timer_entry* e) noexcept {
@@ -33,18 +35,24 @@ void timer_wheel::link(std::uint16_t slot, timer_entry* e) noexcept {
   e->slot = slot;
   e->next = nullptr;
   e->prev = l.tail;
-  if (l.tail) l.tail->next = e;
-  else l.head = e;
+  if (l.tail)
+    l.tail->next = e;
+  else
+    l.head = e;
   l.tail = e;
   if (slot < far_slot) occupied_[slot / slots_per_level] |= std::uint64_t{1} << (slot % slots_per_level);
 }
 
 void timer_wheel::unlink(timer_entry* e) noexcept {
   list& l = slots_[e->slot];
-  if (e->prev) e->prev->next = e->next;
-  else l.head = e->next;
-  if (e->next) e->next->prev = e->prev;
-  else l.tail = e->prev;
+  if (e->prev)
+    e->prev->next = e->next;
+  else
+    l.head = e->next;
+  if (e->next)
+    e->next->prev = e->prev;
+  else
+    l.tail = e->prev;
   if (!l.head && e->slot < far_slot)
     occupied_[e->slot / slots_per_level] &= ~(std::uint64_t{1} << (e->slot % slots_per_level));
   e->slot = no_slot;
@@ -102,8 +110,9 @@ bool timer_wheel::next_expiry(expiry& out) const noexcept {
     if (!bits) continue;
     const unsigned shift = level * level_bits;
     const unsigned pos = static_cast<unsigned>(elapsed_ >> shift) & (slots_per_level - 1);
-    const unsigned slot = (pos + static_cast<unsigned>(std::countr_zero(std::rotr(bits, static_cast<int>(pos))))) &
-                          (slots_per_level - 1);
+    const unsigned slot =
+        (pos + static_cast<unsigned>(std::countr_zero(std::rotr(bits, static_cast<int>(pos))))) &
+        (slots_per_level - 1);
     const std::uint64_t slot_range = std::uint64_t{1} << shift;
     const std::uint64_t level_range = slot_range << level_bits;
     std::uint64_t tick = (elapsed_ & ~(level_range - 1)) + slot * slot_range;
@@ -166,8 +175,10 @@ timer_entry* timer_wheel::take_due(std::uint64_t now_ns, bool try_lock) noexcept
                                              std::memory_order_relaxed)) {
           e->prev = tail;
           e->next = nullptr;
-          if (tail) tail->next = e;
-          else head = e;
+          if (tail)
+            tail->next = e;
+          else
+            head = e;
           tail = e;
         }
         // Otherwise it was cancelled: its canceller finds it unlinked.

@@ -85,7 +85,7 @@ class timer_wheel {
   void count(timer_entry* e, int delta) noexcept;
 
   spinlock lock_;
-  std::uint64_t elapsed_ = 0;  // the wheel's time, in ticks: nothing pending is earlier
+  std::uint64_t elapsed_ = 0;        // the wheel's time, in ticks: nothing pending is earlier
   std::uint64_t far_check_ = never;  // tick at which the far list is looked at again
   std::array<std::uint64_t, levels> occupied_{};
   std::array<list, far_slot + 1> slots_{};  // levels x 64, then the far list

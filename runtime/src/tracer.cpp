@@ -2,9 +2,8 @@
 
 #include <chrono>
 #include <cstdio>
-#include <memory>
-
 #include <fmt/format.h>
+#include <memory>
 
 namespace troupe::detail {
 
@@ -75,22 +74,25 @@ std::size_t tracer::write(const std::string& path) const {
       const std::string name = escaped(e.name ? e.name : "?");
       switch (e.phase) {
         case 'X':
-          emit(fmt::format(R"({{"name":"{}","cat":"troupe","ph":"X","ts":{:.3f},"dur":{:.3f},"pid":1,"tid":{}}})", name,
-                           us(e.ts), static_cast<double>(e.arg) / 1000.0, tid));
+          emit(fmt::format(
+              R"({{"name":"{}","cat":"troupe","ph":"X","ts":{:.3f},"dur":{:.3f},"pid":1,"tid":{}}})", name,
+              us(e.ts), static_cast<double>(e.arg) / 1000.0, tid));
           break;
         case 'i':
-          emit(fmt::format(R"({{"name":"{}","cat":"troupe","ph":"i","s":"t","ts":{:.3f},"pid":1,"tid":{}}})", name,
-                           us(e.ts), tid));
+          emit(fmt::format(R"({{"name":"{}","cat":"troupe","ph":"i","s":"t","ts":{:.3f},"pid":1,"tid":{}}})",
+                           name, us(e.ts), tid));
           break;
         case 's':
-          emit(fmt::format(R"({{"name":"{}","cat":"ask","ph":"s","id":{},"ts":{:.3f},"pid":1,"tid":{}}})", name, e.arg,
-                           us(e.ts), tid));
-          break;
-        case 'f':
-          emit(fmt::format(R"({{"name":"{}","cat":"ask","ph":"f","bp":"e","id":{},"ts":{:.3f},"pid":1,"tid":{}}})",
+          emit(fmt::format(R"({{"name":"{}","cat":"ask","ph":"s","id":{},"ts":{:.3f},"pid":1,"tid":{}}})",
                            name, e.arg, us(e.ts), tid));
           break;
-        default: continue;
+        case 'f':
+          emit(fmt::format(
+              R"({{"name":"{}","cat":"ask","ph":"f","bp":"e","id":{},"ts":{:.3f},"pid":1,"tid":{}}})", name,
+              e.arg, us(e.ts), tid));
+          break;
+        default:
+          continue;
       }
       ++written;
     }

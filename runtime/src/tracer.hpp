@@ -14,10 +14,10 @@
 namespace troupe::detail {
 
 struct trace_event {
-  std::uint64_t ts;    // steady-clock ns
-  std::uint64_t arg;   // duration (complete events), id (flows)
-  const char* name;    // static or interned: never freed while the process runs
-  char phase;          // 'X' complete, 'i' instant, 's'/'f' flow start/end
+  std::uint64_t ts;   // steady-clock ns
+  std::uint64_t arg;  // duration (complete events), id (flows)
+  const char* name;   // static or interned: never freed while the process runs
+  char phase;         // 'X' complete, 'i' instant, 's'/'f' flow start/end
 };
 
 // One writer at a time (a worker, or foreign threads under the mutex); the

@@ -2,9 +2,10 @@
 #include <mutex>
 
 #include "scheduler.hpp"
+#include "waiter.hpp"
+
 #include "troupe/runtime/detail/time.hpp"
 #include "troupe/runtime/error.hpp"
-#include "waiter.hpp"
 
 namespace troupe::detail {
 
@@ -68,8 +69,10 @@ void waiter::disarm_timer() noexcept {
 }
 
 void wake(waiter& w) noexcept {
-  if (w.f) w.sched->schedule(w.f);
-  else w.thread->unpark();
+  if (w.f)
+    w.sched->schedule(w.f);
+  else
+    w.thread->unpark();
 }
 
 bool cancel_waiter(waiter& w) noexcept {
@@ -81,17 +84,23 @@ bool cancel_waiter(waiter& w) noexcept {
 void wait_list::push_back(waiter* w) noexcept {
   w->prev = tail_;
   w->next = nullptr;
-  if (tail_) tail_->next = w;
-  else head_ = w;
+  if (tail_)
+    tail_->next = w;
+  else
+    head_ = w;
   tail_ = w;
   w->linked = true;
 }
 
 void wait_list::unlink(waiter* w) noexcept {
-  if (w->prev) w->prev->next = w->next;
-  else head_ = w->next;
-  if (w->next) w->next->prev = w->prev;
-  else tail_ = w->prev;
+  if (w->prev)
+    w->prev->next = w->next;
+  else
+    head_ = w->next;
+  if (w->next)
+    w->next->prev = w->prev;
+  else
+    tail_ = w->prev;
   w->prev = w->next = nullptr;
   w->linked = false;
 }
@@ -173,9 +182,12 @@ wake_reason wait_list::wait(spinlock& lock, troupe::clock::time_point deadline, 
     if (w.linked) unlink(&w);
   }
   switch (why) {
-    case waiter_state::notified: return wake_reason::notified;
-    case waiter_state::cancelled: return wake_reason::cancelled;
-    default: return wake_reason::timeout;
+    case waiter_state::notified:
+      return wake_reason::notified;
+    case waiter_state::cancelled:
+      return wake_reason::cancelled;
+    default:
+      return wake_reason::timeout;
   }
 }
 

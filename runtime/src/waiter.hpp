@@ -7,6 +7,7 @@
 #include <atomic>
 
 #include "parker.hpp"
+
 #include "troupe/runtime/detail/timer.hpp"
 #include "troupe/runtime/detail/wait_list.hpp"
 

@@ -8,9 +8,6 @@
 //   http_server [--port N] [--deadline-ms N]     (port 0: an ephemeral one)
 //
 // Prints "listening on 127.0.0.1:PORT" first; stops on SIGINT or SIGTERM.
-#include "params.hpp"
-#include "services.hpp"
-
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -19,7 +16,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-
 #include <csignal>
 #include <cstdio>
 #include <exception>
@@ -32,6 +28,9 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "params.hpp"
+#include "services.hpp"
 
 namespace beast = boost::beast;
 namespace http = beast::http;
@@ -79,13 +78,16 @@ class session : public std::enable_shared_from_this<session> {
  public:
   session(tcp::socket&& socket, const services& svc) : stream_(std::move(socket)), svc_(svc) {}
 
-  void run() { net::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::read, shared_from_this())); }
+  void run() {
+    net::dispatch(stream_.get_executor(), beast::bind_front_handler(&session::read, shared_from_this()));
+  }
 
  private:
   void read() {
     req_ = {};
     stream_.expires_after(30s);  // an idle or stalled connection is closed
-    http::async_read(stream_, buffer_, req_, beast::bind_front_handler(&session::on_read, shared_from_this()));
+    http::async_read(stream_, buffer_, req_,
+                     beast::bind_front_handler(&session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -102,9 +104,10 @@ class session : public std::enable_shared_from_this<session> {
     if (path.starts_with("/value/") && path.size() > 7) {
       std::string key(path.substr(7));
       if (method == http::verb::get)
-        return answer(svc_.store.ask(get_value{std::move(key)}, svc_.deadline), [](std::optional<std::string> v) {
-          return v ? text(http::status::ok, *v + "\n") : text(http::status::not_found, "no such key\n");
-        });
+        return answer(
+            svc_.store.ask(get_value{std::move(key)}, svc_.deadline), [](std::optional<std::string> v) {
+              return v ? text(http::status::ok, *v + "\n") : text(http::status::not_found, "no such key\n");
+            });
       if (method == http::verb::put)
         return answer(svc_.store.ask(put_value{std::move(key), std::move(req_.body())}, svc_.deadline),
                       [] { return text(http::status::ok, "stored\n"); });
@@ -185,7 +188,8 @@ class listener : public std::enable_shared_from_this<listener> {
   void accept() {
     // Each connection gets a strand of its own: its handlers never run at
     // the same time, whichever Asio thread runs them.
-    acceptor_.async_accept(net::make_strand(io_), beast::bind_front_handler(&listener::on_accept, shared_from_this()));
+    acceptor_.async_accept(net::make_strand(io_),
+                           beast::bind_front_handler(&listener::on_accept, shared_from_this()));
   }
 
   void on_accept(beast::error_code ec, tcp::socket socket) {
@@ -216,13 +220,15 @@ int main(int argc, char** argv) {
       .slow = system.spawn<slow_backend>(),
       // Four requests at most, waiting or in progress; a fifth is refused at
       // once (mailbox_full: 503) rather than queued toward a 504.
-      .work = system.spawn<worker>(troupe::spawn_options{.capacity = 4, .policy = troupe::overflow_policy::fail}),
+      .work =
+          system.spawn<worker>(troupe::spawn_options{.capacity = 4, .policy = troupe::overflow_policy::fail}),
       .deadline = cfg->deadline,
   };
 
   std::shared_ptr<listener> server;
   try {
-    server = std::make_shared<listener>(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), cfg->port), svc);
+    server =
+        std::make_shared<listener>(io, tcp::endpoint(net::ip::make_address("127.0.0.1"), cfg->port), svc);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "http_server: cannot listen on 127.0.0.1:%u: %s\n", cfg->port, e.what());
     return 1;

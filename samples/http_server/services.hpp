@@ -3,12 +3,11 @@
 // handlers ask. Nothing here knows about HTTP; main.cpp turns each reply, or
 // the reason there was none, into a response.
 
-#include <troupe/troupe.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <troupe/troupe.hpp>
 #include <unordered_map>
 
 // GET and PUT /value/<key>. The map is touched only by this actor's turns,

@@ -36,9 +36,13 @@ struct counter : actor<counter> {
 
 // Compile-time checks: a message type without a handler does not compile.
 template <class R, class M>
-concept can_send = requires(const R& r, M m) { r.send(std::move(m)); };
+concept can_send = requires(const R& r, M m) {
+  r.send(std::move(m));
+};
 template <class R, class M>
-concept can_ask = requires(const R& r, M m) { r.ask(std::move(m), std::chrono::seconds(1)); };
+concept can_ask = requires(const R& r, M m) {
+  r.ask(std::move(m), std::chrono::seconds(1));
+};
 static_assert(handles<counter, add>);
 static_assert(handles<counter, get>);
 static_assert(!handles<counter, std::string>);
@@ -47,10 +51,12 @@ static_assert(!can_send<actor_ref<counter>, std::string>);
 static_assert(!can_send<actor_ref<counter>, double>);
 static_assert(can_ask<actor_ref<counter>, get>);
 static_assert(!can_ask<actor_ref<counter>, std::string>);
-static_assert(std::is_same_v<decltype(std::declval<actor_ref<counter>&>().ask(get{}, std::chrono::seconds(1))),
-                             ask_future<long>>);
-static_assert(std::is_same_v<decltype(std::declval<actor_ref<counter>&>().ask(add{1}, std::chrono::seconds(1))),
-                             ask_future<void>>);
+static_assert(
+    std::is_same_v<decltype(std::declval<actor_ref<counter>&>().ask(get{}, std::chrono::seconds(1))),
+                   ask_future<long>>);
+static_assert(
+    std::is_same_v<decltype(std::declval<actor_ref<counter>&>().ask(add{1}, std::chrono::seconds(1))),
+                   ask_future<void>>);
 
 class ActorTest : public WorkersTest {};
 INSTANTIATE_TEST_SUITE_P(Workers, ActorTest, ::testing::Values(1, 2, 4), worker_name);
@@ -220,14 +226,14 @@ struct backend : actor<backend> {
   explicit backend(std::atomic<long>* d = nullptr) : deadline_left_ms(d) {}
   int on(forward f) {
     if (deadline_left_ms)
-      deadline_left_ms->store(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  this_actor::deadline() - this_actor::now())
-                                  .count());
+      deadline_left_ms->store(
+          std::chrono::duration_cast<std::chrono::milliseconds>(this_actor::deadline() - this_actor::now())
+              .count());
     this_fiber::sleep_for(30ms);
     return f.x * 2;
   }
   reply_promise<int> on(never) { return this_actor::reply_later<int>(); }  // never delivers
-  reply_promise<int> on(silent) { return {}; }                 // never even takes it
+  reply_promise<int> on(silent) { return {}; }                             // never even takes it
 };
 
 struct proxy : actor<proxy> {
@@ -239,8 +245,10 @@ struct proxy : actor<proxy> {
   reply_promise<int> on(forward f) {
     auto rp = this_actor::reply_later<int>();
     be.ask(f, 5s).then([rp](result<int> r) mutable {
-      if (r) rp.deliver(*r + 1);
-      else rp.fail(r.exception());
+      if (r)
+        rp.deliver(*r + 1);
+      else
+        rp.fail(r.exception());
     });
     return rp;
   }
@@ -295,7 +303,7 @@ TEST_P(ActorTest, AReplySentTwiceIsAnError) {
   auto p = sys.spawn<proxy>(sys.spawn<backend>(), &errs);
   EXPECT_EQ(p.ask(twice{}, 10s).get(), 1);
   EXPECT_TRUE(eventually([&] { return errs.load() == 1; }));  // the handler goes on after the first reply
-  sys.shutdown();  // before the locals its actors point to go away
+  sys.shutdown();                                             // before the locals its actors point to go away
 }
 
 TEST_P(ActorTest, ADroppedReplyPromiseIsABrokenReply) {
@@ -311,7 +319,9 @@ struct waiter : actor<waiter> {
   std::atomic<int>* code;
   waiter(actor_ref<counter> s, std::atomic<int>* c) : slow(std::move(s)), code(c) {}
   void on(then_timeout) {
-    slow.ask(nap{200ms}, 20ms).then([this](result<long> r) { code->store(static_cast<int>(r.error_code())); });
+    slow.ask(nap{200ms}, 20ms).then([this](result<long> r) {
+      code->store(static_cast<int>(r.error_code()));
+    });
   }
 };
 
@@ -402,14 +412,12 @@ TEST_P(ActorTest, LinksPropagateAbnormalExits) {
   ASSERT_TRUE(eventually([&] { return trapped.load() >= 0; }));
   EXPECT_EQ(trapped.load(), static_cast<int>(exit_kind::failed));
   EXPECT_FALSE(t.stopped());  // trapping actors live on
-  sys.shutdown();  // before the locals its actors point to go away
+  sys.shutdown();             // before the locals its actors point to go away
 }
 
 // --- bad input --------------------------------------------------------------------
 
-TEST(ActorMisuseTest, AnActorCannotBeConstructedDirectly) {
-  EXPECT_THROW(counter{}, actor_error);
-}
+TEST(ActorMisuseTest, AnActorCannotBeConstructedDirectly) { EXPECT_THROW(counter{}, actor_error); }
 
 TEST(ActorMisuseTest, SpawningOnAStoppedSystemThrows) {
   runtime rt(workers(1));

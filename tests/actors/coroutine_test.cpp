@@ -90,8 +90,9 @@ TEST_P(CoroutineTest, AnExceptionAcrossCoAwaitReachesTheAskerAndTheSupervisor) {
   } catch (const std::runtime_error& e) {
     EXPECT_STREQ(e.what(), "backend failed");
   }
-  EXPECT_TRUE(eventually([&] { return f.stats().restarts == 1; })) << "restarted like after a plain handler's throw";
-  EXPECT_EQ(sys.stats().failures, 1u);  // the front's coroutine
+  EXPECT_TRUE(eventually([&] { return f.stats().restarts == 1; }))
+      << "restarted like after a plain handler's throw";
+  EXPECT_EQ(sys.stats().failures, 1u);         // the front's coroutine
   EXPECT_EQ(f.ask(sum_two{}, 10s).get(), 77);  // the new incarnation works
   sys.shutdown();
 }
@@ -135,7 +136,8 @@ TEST_P(CoroutineTest, ANonReentrantHandlerHoldsTheActorUntilItFinishes) {
   // Sent while the handler is suspended: they must not interleave.
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(o.send(record{"m" + std::to_string(i)}));
   EXPECT_EQ(f.get(), 70);
-  EXPECT_EQ(o.ask(log_of{}, 10s).get(), (std::vector<std::string>{"start", "end", "m0", "m1", "m2", "m3", "m4"}));
+  EXPECT_EQ(o.ask(log_of{}, 10s).get(),
+            (std::vector<std::string>{"start", "end", "m0", "m1", "m2", "m3", "m4"}));
   sys.shutdown();
 }
 
@@ -286,7 +288,9 @@ TEST_P(CoroutineTest, ACallbackRunsOnTheGivenExecutorAndWithTimeoutAtTheDeadline
   EXPECT_EQ(got, 7);
   // No reply before the deadline: the callback still runs, with a timeout.
   std::atomic<int> code{-1};
-  b.ask(slow_value{10s}, 20ms).on_complete([&](result<int> r) { code.store(static_cast<int>(r.error_code())); });
+  b.ask(slow_value{10s}, 20ms).on_complete([&](result<int> r) {
+    code.store(static_cast<int>(r.error_code()));
+  });
   ASSERT_TRUE(eventually([&] { return code.load() >= 0; }));
   EXPECT_EQ(code.load(), static_cast<int>(actor_errc::timeout));
   sys.shutdown(stop_mode::immediate);

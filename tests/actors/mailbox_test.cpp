@@ -85,8 +85,7 @@ struct slow_consumer : actor<slow_consumer> {
   void on(slow_item) {
     ++handled;
     const auto until = std::chrono::steady_clock::now() + 20us;  // ~100x the producer's cost per send
-    while (std::chrono::steady_clock::now() < until) {
-    }
+    while (std::chrono::steady_clock::now() < until) {}
   }
   long on(report) { return handled; }
 };
@@ -291,7 +290,8 @@ struct stuck : actor<stuck> {
   std::atomic<int>* full_errors;
   std::atomic<int>* done;
   std::atomic<int>* arrived;
-  stuck(std::atomic<int>* f, std::atomic<int>* d, std::atomic<int>* a) : full_errors(f), done(d), arrived(a) {}
+  stuck(std::atomic<int>* f, std::atomic<int>* d, std::atomic<int>* a)
+      : full_errors(f), done(d), arrived(a) {}
   void on(actor_ref<stuck> p) { peer = std::move(p); }
   void on(fill) {
     // Both actors are inside `fill` (each mailbox full with it) before either sends.
@@ -340,8 +340,7 @@ struct probe : actor<probe> {
 };
 void spinner::on(spin_item) {
   const auto until = std::chrono::steady_clock::now() + 5us;
-  while (std::chrono::steady_clock::now() < until) {
-  }
+  while (std::chrono::steady_clock::now() < until) {}
   if (handled->fetch_add(1) == 100 && p) (void)p.send(ping{});  // the probe becomes ready on this worker
 }
 
@@ -455,7 +454,8 @@ TEST(AdmissionTest, ASendDecidedAtItsDeadlineIsMailboxFullNeverOk) {
     EXPECT_EQ(ok.load(), 0);
     EXPECT_EQ(late.load(), 0) << "a send reported ok after its deadline";
     EXPECT_EQ(handled.load(), 0);
-    EXPECT_EQ(sys.stats().dead_letters[dead_letter_reason::expired], 0u) << "accepted, then dropped unhandled";
+    EXPECT_EQ(sys.stats().dead_letters[dead_letter_reason::expired], 0u)
+        << "accepted, then dropped unhandled";
   }
 }
 
@@ -524,7 +524,9 @@ struct asker : actor<asker> {
   explicit asker(actor_ref<in_order> t) : target(std::move(t)) {}
   void on(forward_then) {
     // The target is full: this returns at once, the request waits for room.
-    target.ask(numbered{7}, 10s).then([this](result<int> r) { log.push_back("reply " + std::to_string(*r)); });
+    target.ask(numbered{7}, 10s).then([this](result<int> r) {
+      log.push_back("reply " + std::to_string(*r));
+    });
     log.push_back("asked");
   }
   void on(note n) { log.push_back(n.what); }

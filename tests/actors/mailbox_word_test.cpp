@@ -4,9 +4,8 @@
 
 #include "mailbox_word.hpp"
 
-#include <gtest/gtest.h>
-
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <random>
 
 namespace {

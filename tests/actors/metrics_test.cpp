@@ -4,9 +4,8 @@
 // renders; metric sources, the extension point. The Prometheus text is also
 // parsed by the real parser (tests/metrics/, a CTest of its own).
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -163,8 +162,8 @@ TEST_P(MetricsTest, CountsAreExactForAKnownWorkload) {
   EXPECT_EQ(x->actors, 0u);
   EXPECT_EQ(m.system.failures, 1u);
   // Classes come sorted by name.
-  EXPECT_TRUE(std::is_sorted(m.classes.begin(), m.classes.end(),
-                             [](auto& l, auto& r) { return l.name < r.name; }));
+  EXPECT_TRUE(
+      std::is_sorted(m.classes.begin(), m.classes.end(), [](auto& l, auto& r) { return l.name < r.name; }));
   sys.shutdown();
 }
 
@@ -247,8 +246,11 @@ TEST_P(HistogramTest, OffByDefaultThenExactWhenOn) {
     EXPECT_EQ(s.count, 2u);
     EXPECT_DOUBLE_EQ(s.sum, 0.005);
     ASSERT_EQ(s.buckets.size(), duration_histogram::bucket_bounds_seconds().size());
-    for (const auto& b : s.buckets) EXPECT_EQ(b.cumulative_count, b.upper_bound < 2e-3 ? 0u : b.upper_bound < 5e-3 ? 1u : 2u)
-        << "le=" << b.upper_bound;
+    for (const auto& b : s.buckets)
+      EXPECT_EQ(b.cumulative_count, b.upper_bound < 2e-3   ? 0u
+                                    : b.upper_bound < 5e-3 ? 1u
+                                                           : 2u)
+          << "le=" << b.upper_bound;
   }
   EXPECT_TRUE(found);
 
@@ -294,8 +296,9 @@ TEST_P(MetricsTest, JsonHasTheFields) {
   EXPECT_TRUE(j["histograms_enabled"].get<bool>());
   ASSERT_EQ(j["runtime"]["workers"].size(), GetParam());
   for (const auto& w : j["runtime"]["workers"])
-    for (const char* k : {"worker", "tasks_run", "steals", "failed_steals", "parks", "wakeups", "injection_pops",
-                          "lifo_runs", "fibers_created", "timers_fired", "timers_pending", "busy_ns"})
+    for (const char* k :
+         {"worker", "tasks_run", "steals", "failed_steals", "parks", "wakeups", "injection_pops", "lifo_runs",
+          "fibers_created", "timers_fired", "timers_pending", "busy_ns"})
       EXPECT_TRUE(w.contains(k)) << k;
   for (const char* k : {"spawned", "failures", "restarts", "escalations", "live_actors", "dead_letters"})
     EXPECT_TRUE(j["system"].contains(k)) << k;
@@ -308,8 +311,8 @@ TEST_P(MetricsTest, JsonHasTheFields) {
   EXPECT_EQ(c["mailbox_high_water"], 1);
   for (const char* h : {"handler_time", "mailbox_sojourn"}) {
     ASSERT_TRUE(c.contains(h)) << h;
-    for (const char* k : {"count", "sum_ns", "min_ns", "max_ns", "mean_ns", "p50_ns", "p90_ns", "p99_ns", "p999_ns",
-                          "clamped", "buckets"})
+    for (const char* k : {"count", "sum_ns", "min_ns", "max_ns", "mean_ns", "p50_ns", "p90_ns", "p99_ns",
+                          "p999_ns", "clamped", "buckets"})
       EXPECT_TRUE(c[h].contains(k)) << h << "." << k;
     EXPECT_EQ(c[h]["buckets"].size(), duration_histogram::bucket_bounds_seconds().size());
   }
@@ -367,8 +370,10 @@ TEST(MetricFamilyTest, ValidateNamesTheProblem) {
   EXPECT_NE(validate(metric_family::gauge("g", "h").add(1, {{"__reserved", "x"}})), "");
   EXPECT_NE(validate(metric_family::gauge("g", "h").add(1, {{"a:b", "x"}})), "");
   EXPECT_NE(validate(metric_family::gauge("g", "h").add(1, {{"a", "x"}, {"a", "y"}})), "");
-  EXPECT_NE(validate(metric_family::gauge("g", "h").add(1, {{"a", "x"}, {"b", "y"}}).add(2, {{"b", "y"}, {"a", "x"}})),
-            "");
+  EXPECT_NE(
+      validate(
+          metric_family::gauge("g", "h").add(1, {{"a", "x"}, {"b", "y"}}).add(2, {{"b", "y"}, {"a", "x"}})),
+      "");
   metric_family h{"lat_seconds", "h", metric_type::histogram, {}};
   metric_sample s;
   s.buckets = {{0.1, 1}, {0.2, 3}};
@@ -385,8 +390,9 @@ TEST(MetricFamilyTest, ValidateNamesTheProblem) {
 }
 
 TEST(MetricFamilyTest, TextEscapesLabelValuesAndHelp) {
-  const std::string t = to_prometheus_text(
-      {metric_family::gauge("g", "a \\ help\nline").add(1.5, {{"v", "q\"uo\\te\nnl"}}).add(-2, {{"v", "x"}})});
+  const std::string t = to_prometheus_text({metric_family::gauge("g", "a \\ help\nline")
+                                                .add(1.5, {{"v", "q\"uo\\te\nnl"}})
+                                                .add(-2, {{"v", "x"}})});
   EXPECT_EQ(t,
             "# HELP g a \\\\ help\\nline\n"
             "# TYPE g gauge\n"
@@ -415,8 +421,9 @@ TEST_P(MetricsTest, SourcesAddFamiliesUntilRemoved) {
   EXPECT_EQ(m.source_errors, 0u);
   const auto fs = m.families();
   EXPECT_EQ(value_of(fs, "troupe_breaker_transitions_total", {{"to", "open"}}), 3.0);
-  EXPECT_NE(m.to_prometheus_text().find("troupe_breaker_transitions_total{breaker=\"payments\",to=\"open\"} 3\n"),
-            std::string::npos);
+  EXPECT_NE(
+      m.to_prometheus_text().find("troupe_breaker_transitions_total{breaker=\"payments\",to=\"open\"} 3\n"),
+      std::string::npos);
   EXPECT_EQ(nlohmann::json::parse(m.to_json())["sources"][0]["name"], "troupe_breaker_transitions_total");
 
   src.remove();
@@ -432,11 +439,11 @@ TEST_P(MetricsTest, BadSourceFamiliesAreLeftOutAndCounted) {
     out.push_back(metric_family::gauge("troupe_limiter_limit", "Limit.").add(10));
   });
   auto bad = sys.add_metric_source("bad", [](std::vector<metric_family>& out) {
-    out.push_back(metric_family::counter("no_total_suffix", "x"));                // invalid
-    out.push_back(metric_family::gauge("troupe_class_actors", "x"));              // troupe's own
-    out.push_back(metric_family::gauge("troupe_limiter_limit", "x"));             // another source's
-    out.push_back(metric_family::gauge("troupe_retries", "x"));                   // fine
-    out.push_back(metric_family::counter("troupe_retries_total", "x"));           // its stem is taken
+    out.push_back(metric_family::counter("no_total_suffix", "x"));       // invalid
+    out.push_back(metric_family::gauge("troupe_class_actors", "x"));     // troupe's own
+    out.push_back(metric_family::gauge("troupe_limiter_limit", "x"));    // another source's
+    out.push_back(metric_family::gauge("troupe_retries", "x"));          // fine
+    out.push_back(metric_family::counter("troupe_retries_total", "x"));  // its stem is taken
   });
   auto throwing = sys.add_metric_source("throwing", [](std::vector<metric_family>& out) {
     out.push_back(metric_family::gauge("troupe_never", "x"));

@@ -5,11 +5,10 @@
 // driven runtime with a manual clock: the test's thread runs every item and
 // time moves only when it says so, so nothing here sleeps.
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <gtest/gtest.h>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -342,8 +341,10 @@ TEST(ActorMisuse, AFullMailboxUnderEachPolicyRefusesOrDropsWithItsReason) {
     dead_letter_reason reason;
   };
   const expectation cases[] = {
-      {overflow_policy::fail, actor_errc::mailbox_full, actor_errc::mailbox_full, dead_letter_reason::mailbox_full},
-      {overflow_policy::drop_newest, actor_errc::dropped, actor_errc::dropped, dead_letter_reason::dropped_newest},
+      {overflow_policy::fail, actor_errc::mailbox_full, actor_errc::mailbox_full,
+       dead_letter_reason::mailbox_full},
+      {overflow_policy::drop_newest, actor_errc::dropped, actor_errc::dropped,
+       dead_letter_reason::dropped_newest},
       {overflow_policy::drop_oldest, actor_errc::ok, actor_errc::ok, dead_letter_reason::dropped_oldest},
   };
   for (const expectation& x : cases) {
@@ -422,7 +423,8 @@ TEST(ActorMisuse, GetFromAForeignThreadOrAHandlerWorksAndAConsumedFutureIsInvali
   EXPECT_EQ(actor_error_of([&] { (void)f.get_result(); }), actor_errc::invalid_argument);
   auto g = c.ask(total{}, 5s);
   auto moved = std::move(g);
-  EXPECT_EQ(actor_error_of([&] { (void)g.get(); }), actor_errc::invalid_argument);  // NOLINT(bugprone-use-after-move)
+  EXPECT_EQ(actor_error_of([&] { (void)g.get(); }),
+            actor_errc::invalid_argument);  // NOLINT(bugprone-use-after-move)
   EXPECT_EQ(moved.get(), 41);
   ask_future<int> never_made;
   EXPECT_EQ(actor_error_of([&] { (void)never_made.get(); }), actor_errc::invalid_argument);

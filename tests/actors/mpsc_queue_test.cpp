@@ -4,7 +4,6 @@
 #include "troupe/actors/detail/mpsc_queue.hpp"
 
 #include <gtest/gtest.h>
-
 #include <memory>
 #include <thread>
 #include <vector>

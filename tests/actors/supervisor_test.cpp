@@ -20,7 +20,9 @@ struct worker : actor<worker> {
   std::atomic<int>* births;
   std::atomic<int>* stops;
   int state = 0;
-  worker(int i, std::atomic<int>* b, std::atomic<int>* s) : id(i), births(b), stops(s) { births[id].fetch_add(1); }
+  worker(int i, std::atomic<int>* b, std::atomic<int>* s) : id(i), births(b), stops(s) {
+    births[id].fetch_add(1);
+  }
   void on(crash) { throw std::runtime_error("crash " + std::to_string(id)); }
   void on(bump) { ++state; }
   int on(get) { return state; }

@@ -93,9 +93,10 @@ TEST_P(ShutdownTest, GracefulShutdownDeliversAMillionMessagesInFlight) {
   }
   EXPECT_EQ(refused, 100);
   const auto& d = st.dead_letters;
-  const std::uint64_t lost_after_accept =
-      d[dead_letter_reason::dropped_oldest] + d[dead_letter_reason::expired] + d[dead_letter_reason::unprocessed];
-  EXPECT_EQ(static_cast<std::uint64_t>(accepted), static_cast<std::uint64_t>(processed.load()) + lost_after_accept);
+  const std::uint64_t lost_after_accept = d[dead_letter_reason::dropped_oldest] +
+                                          d[dead_letter_reason::expired] + d[dead_letter_reason::unprocessed];
+  EXPECT_EQ(static_cast<std::uint64_t>(accepted),
+            static_cast<std::uint64_t>(processed.load()) + lost_after_accept);
   EXPECT_EQ(processed.load(), total);
   EXPECT_EQ(d[dead_letter_reason::system_stopped], 100u);
 }
@@ -106,7 +107,8 @@ std::uint64_t lost_after_accept_of(const Refs& refs) {
   std::uint64_t n = 0;
   for (const auto& r : refs) {
     const auto d = r.stats().dead_letters;
-    n += d[dead_letter_reason::dropped_oldest] + d[dead_letter_reason::expired] + d[dead_letter_reason::unprocessed];
+    n += d[dead_letter_reason::dropped_oldest] + d[dead_letter_reason::expired] +
+         d[dead_letter_reason::unprocessed];
   }
   return n;
 }
@@ -129,8 +131,8 @@ TEST_P(ShutdownTest, ImmediateShutdownUnderLoadAccountsForEveryAcceptedMessage) 
   {
     actor_system sys(rt);
     std::vector<actor_ref<sink>> ss;
-    const overflow_policy policies[] = {overflow_policy::block, overflow_policy::fail, overflow_policy::drop_newest,
-                                        overflow_policy::drop_oldest};
+    const overflow_policy policies[] = {overflow_policy::block, overflow_policy::fail,
+                                        overflow_policy::drop_newest, overflow_policy::drop_oldest};
     for (auto p : policies) {
       spawn_options o;
       o.capacity = 256;
@@ -146,8 +148,8 @@ TEST_P(ShutdownTest, ImmediateShutdownUnderLoadAccountsForEveryAcceptedMessage) 
       std::atomic<long>* produce_accepted;
       std::atomic<long>* produce_handled;
       std::atomic<bool>* stop_flag;
-      source(std::vector<actor_ref<sink>> t, std::atomic<long>* a, std::atomic<long>* pa, std::atomic<long>* ph,
-             std::atomic<bool>* s)
+      source(std::vector<actor_ref<sink>> t, std::atomic<long>* a, std::atomic<long>* pa,
+             std::atomic<long>* ph, std::atomic<bool>* s)
           : to(std::move(t)), accepted(a), produce_accepted(pa), produce_handled(ph), stop_flag(s) {}
       void on(produce) {
         produce_handled->fetch_add(1);
@@ -170,11 +172,12 @@ TEST_P(ShutdownTest, ImmediateShutdownUnderLoadAccountsForEveryAcceptedMessage) 
     sinks_lost = lost_after_accept_of(ss);  // handles stay valid until the system is gone
   }
   // The sinks alone: every accepted item was handled or dead-lettered once.
-  EXPECT_EQ(static_cast<std::uint64_t>(accepted.load()), static_cast<std::uint64_t>(processed.load()) + sinks_lost);
+  EXPECT_EQ(static_cast<std::uint64_t>(accepted.load()),
+            static_cast<std::uint64_t>(processed.load()) + sinks_lost);
   // Every actor: items and the producers' own messages.
   const auto& d = st.dead_letters;
-  const std::uint64_t lost_after_accept =
-      d[dead_letter_reason::dropped_oldest] + d[dead_letter_reason::expired] + d[dead_letter_reason::unprocessed];
+  const std::uint64_t lost_after_accept = d[dead_letter_reason::dropped_oldest] +
+                                          d[dead_letter_reason::expired] + d[dead_letter_reason::unprocessed];
   EXPECT_EQ(static_cast<std::uint64_t>(accepted.load() + produce_accepted.load()),
             static_cast<std::uint64_t>(processed.load() + produce_handled.load()) + lost_after_accept);
 }
@@ -283,7 +286,7 @@ TEST(SystemTest, ShutdownStopsWaitingAfterItsTimeoutAndReportsWhatItAbandoned) {
     EXPECT_EQ(r.abandoned, 1u);
     ASSERT_EQ(r.actors.size(), 1u);
     EXPECT_NE(r.actors[0].find("stubborn"), std::string::npos) << r.actors[0];
-  }  // the system object goes; its state waits for the runtime
+  }               // the system object goes; its state waits for the runtime
   rt.shutdown();  // cancels the handler's wait: the abandoned actor stops, nothing leaks
 }
 

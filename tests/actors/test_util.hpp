@@ -1,13 +1,12 @@
 #pragma once
 // Helpers shared by the actors tests.
 
-#include <gtest/gtest.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstddef>
 #include <fstream>
+#include <gtest/gtest.h>
 #include <thread>
+#include <unistd.h>
 
 #include "troupe/actors.hpp"
 #include "troupe/runtime.hpp"

@@ -102,7 +102,7 @@ TEST_P(TimerTest, AFullMailboxDoesNotDropTimerMessages) {
   gate g;
   ASSERT_TRUE(t.send(hold{&g}));
   ASSERT_TRUE(g.wait_entered());
-  ASSERT_TRUE(t.send(tick{}));                                        // fills the mailbox
+  ASSERT_TRUE(t.send(tick{}));                                     // fills the mailbox
   EXPECT_EQ(t.try_send(tick{}).code(), actor_errc::mailbox_full);  // a user send is refused
   timer_handle h = t.send_after(tick{}, 5ms);
   clk->advance(5ms);

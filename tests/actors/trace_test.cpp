@@ -2,19 +2,19 @@
 // never overlap on one worker, ask flows from request to reply, actor turns
 // named after their class; and nothing written when tracing is off.
 
-#include <nlohmann/json.hpp>
+#include "troupe/runtime/trace.hpp"
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "test_util.hpp"
-#include "troupe/runtime/trace.hpp"
 
 namespace troupe::test {
 namespace {
@@ -36,7 +36,8 @@ struct pinger_actor : actor<pinger_actor> {
 };
 
 std::string temp_path(const char* name) {
-  return (std::filesystem::temp_directory_path() / (std::string(name) + "." + std::to_string(::getpid()))).string();
+  return (std::filesystem::temp_directory_path() / (std::string(name) + "." + std::to_string(::getpid())))
+      .string();
 }
 
 TEST(TraceTest, AWorkloadTracesAsChromeTraceEventJson) {

@@ -63,9 +63,11 @@ class workload {
     gone.stop();
     gone.watch(10s).get();
     for (int i = 0; i < 2; ++i)
-      if (gone.send(item{}).code() != actor_errc::actor_stopped) throw std::runtime_error("workload: not stopped");
+      if (gone.send(item{}).code() != actor_errc::actor_stopped)
+        throw std::runtime_error("workload: not stopped");
     source_ = sys.add_metric_source("test.widgets", [](std::vector<metric_family>& out) {
-      out.push_back(metric_family::counter("troupe_test_widgets_total", "Widgets made.").add(7, {{"kind", "a"}}));
+      out.push_back(
+          metric_family::counter("troupe_test_widgets_total", "Widgets made.").add(7, {{"kind", "a"}}));
       out.push_back(metric_family::gauge("troupe_test_level_ratio", "A level.").add(0.25));
       metric_family h{"troupe_test_latency_seconds", "A latency.", metric_type::histogram, {}};
       metric_sample s;

@@ -7,7 +7,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-
 #include <troupe/runtime.hpp>
 #include <troupe/troupe.hpp>
 

@@ -3,9 +3,7 @@
 // them once.
 #include <cstdio>
 #include <cstdlib>
-
 #include <prometheus/exposer.h>
-
 #include <troupe/prometheus.hpp>
 #include <troupe/troupe.hpp>
 

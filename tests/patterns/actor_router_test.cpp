@@ -6,11 +6,10 @@
 
 #include "troupe/patterns/actor_router.hpp"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <gtest/gtest.h>
 #include <string>
 #include <thread>
 #include <vector>
@@ -85,7 +84,8 @@ TEST_F(RouterTest, RandomSpreadsAndRepeatsForASeed) {
 TEST_F(RouterTest, ConsistentHashKeepsAKeyOnOneRouteeAndMovesFewKeysOnAdd) {
   auto rs = spawn(5);
   auto r = router<counter, routing::consistent_hash<std::uint64_t (*)(const hit&)>>(
-      vt.sys, {.key = [](const hit& h) { return h.key; }, .config = {.virtual_nodes = 200, .bounded_load_epsilon = std::nullopt}});
+      vt.sys, {.key = [](const hit& h) { return h.key; },
+               .config = {.virtual_nodes = 200, .bounded_load_epsilon = std::nullopt}});
   for (int i = 0; i < 4; ++i) r.add(rs[static_cast<std::size_t>(i)], static_cast<tp::routee_id>(i));
   for (int i = 0; i < 100; ++i) ASSERT_TRUE(r.send(hit{7}));
   const auto one = counts_of(rs);
@@ -286,7 +286,8 @@ struct P2cActorTest : ::testing::Test {
   std::vector<std::uint64_t> run(int ms, int per_step) {
     std::vector<std::uint64_t> before = received();
     for (int step = 0; step < ms; ++step) {
-      for (int i = 0; i < per_step; ++i) pool.ask(work{static_cast<int>(sent++), vt.now()}, 10s).on_complete([](result<int>) {});
+      for (int i = 0; i < per_step; ++i)
+        pool.ask(work{static_cast<int>(sent++), vt.now()}, 10s).on_complete([](result<int>) {});
       vt.clk->advance(1ms);
       std::vector<ask_future<int>> ticks;
       for (auto& s : services) ticks.push_back(s.ask(tick{}, 10s));

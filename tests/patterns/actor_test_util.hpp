@@ -4,12 +4,11 @@
 // virtual time (a discrete-event simulation inside an actor, driven by the
 // test), so latencies, queueing and overload are exact and repeatable.
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <gtest/gtest.h>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -37,7 +36,9 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = std::chrono::seco
 // it shuts down first).
 struct virtual_time {
   explicit virtual_time(std::size_t workers = 2)
-      : clk(std::make_shared<manual_clock>()), rt(runtime_options{.workers = workers, .clock = clk}), sys(rt) {}
+      : clk(std::make_shared<manual_clock>()),
+        rt(runtime_options{.workers = workers, .clock = clk}),
+        sys(rt) {}
   std::shared_ptr<manual_clock> clk;
   runtime rt;
   actor_system sys;

@@ -132,7 +132,8 @@ TEST(PatternMetricsTest, RetryBudgetExhaustionIsCounted) {
 
 TEST(PatternMetricsTest, LimiterLimitIsFollowedOverTime) {
   env e;
-  concurrency_limiter<aimd_limit> limiter(aimd_config{.initial = 10, .min = 1, .max = 100, .backoff_ratio = 0.5});
+  concurrency_limiter<aimd_limit> limiter(
+      aimd_config{.initial = 10, .min = 1, .max = 100, .backoff_ratio = 0.5});
   pattern_metrics pm(e.sys);
   pm.add("front", limiter);
   const troupe::metric_label who{"limiter", "front"};
@@ -185,7 +186,8 @@ TEST(PatternMetricsTest, ShedderAndBulkheadCounts) {
   EXPECT_EQ(value_of(m, "troupe_bulkhead_admitted_total", {db}), 2);
   EXPECT_EQ(value_of(m, "troupe_bulkhead_rejected_total", {db}), 1);
   const troupe::metric_label inbox{"shedder", "inbox"};
-  EXPECT_EQ(value_of(m, "troupe_queue_delay_admitted_total", {inbox}), static_cast<double>(before.admitted + 1));
+  EXPECT_EQ(value_of(m, "troupe_queue_delay_admitted_total", {inbox}),
+            static_cast<double>(before.admitted + 1));
   EXPECT_EQ(value_of(m, "troupe_queue_delay_shed_total", {inbox}), 0);
   EXPECT_EQ(value_of(m, "troupe_queue_delay_overloaded", {inbox}), 0);
   // No breaker, budget or limiter added: none of their families.
@@ -205,7 +207,8 @@ TEST(PatternMetricsTest, SeveralComponentsShareOneFamilyAndTheTextParsesOurWay) 
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->samples.size(), 2 * breaker_state_count);
   const std::string text = m.to_prometheus_text();
-  EXPECT_NE(text.find("troupe_breaker_state{breaker=\"search\",state=\"closed\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("troupe_breaker_state{breaker=\"search\",state=\"closed\"} 1"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("# TYPE troupe_breaker_transitions_total counter"), std::string::npos);
 }
 

@@ -4,11 +4,10 @@
 // and then misbehaving (a breaker that never trips, a retry loop that never
 // ends, a budget that overflows).
 
-#include <gtest/gtest.h>
-
 #include <chrono>
 #include <cmath>
 #include <functional>
+#include <gtest/gtest.h>
 #include <limits>
 #include <optional>
 #include <stdexcept>
@@ -49,7 +48,8 @@ TEST(PatternsMisuse, EveryInvalidBreakerFieldIsRefusedByName) {
       {"failure_rate.threshold", [](auto& c) { c.failure_rate->threshold = -0.1; }},
       {"failure_rate.threshold", [](auto& c) { c.failure_rate->threshold = nan; }},
       {"slow_calls.threshold", [](auto& c) { c.slow_calls = slow_call_trip{.threshold = 2}; }},
-      {"consecutive_failures.threshold", [](auto& c) { c.consecutive_failures = consecutive_failures_trip{0}; }},
+      {"consecutive_failures.threshold",
+       [](auto& c) { c.consecutive_failures = consecutive_failures_trip{0}; }},
       {"half_open_probes", [](auto& c) { c.half_open_probes = 0; }},
       {"half_open_probes", [](auto& c) { c.half_open_probes = 65; }},
       {"window.size", [](auto& c) { c.window.size = 0; }},
@@ -69,18 +69,15 @@ TEST(PatternsMisuse, EveryInvalidBreakerFieldIsRefusedByName) {
     circuit_breaker_config c;
     b.spoil(c);
     const std::string why = refusal([&] { circuit_breaker cb(c); });
-    EXPECT_NE(why.find(b.field), std::string::npos) << "expected a refusal naming " << b.field << ", got '" << why << "'";
+    EXPECT_NE(why.find(b.field), std::string::npos)
+        << "expected a refusal naming " << b.field << ", got '" << why << "'";
   }
   EXPECT_EQ(refusal([] { circuit_breaker cb; }), "") << "the defaults are valid";
 }
 
 TEST(PatternsMisuse, InvalidBackoffAndRetryConfigsAreRefused) {
   const backoff_config bad_backoffs[] = {
-      {.base = 0s},
-      {.base = -1ms},
-      {.base = 2s, .cap = 1s},
-      {.multiplier = 0.5},
-      {.multiplier = nan},
+      {.base = 0s}, {.base = -1ms}, {.base = 2s, .cap = 1s}, {.multiplier = 0.5}, {.multiplier = nan},
   };
   for (const backoff_config& b : bad_backoffs) {
     EXPECT_NE(refusal([&] { backoff x(b); }), "");
@@ -100,12 +97,8 @@ TEST(PatternsMisuse, InvalidBackoffAndRetryConfigsAreRefused) {
 TEST(PatternsMisuse, InvalidRetryBudgetsAreRefused) {
   const auto now = clock::time_point{};
   const retry_budget_config bad[] = {
-      {.ratio = -0.1},
-      {.ratio = nan},
-      {.floor_per_second = -1},
-      {.max_tokens = -1},
-      {.max_tokens = 1e300},
-      {.max_tokens = 10, .initial_tokens = 11},
+      {.ratio = -0.1},    {.ratio = nan},        {.floor_per_second = -1},
+      {.max_tokens = -1}, {.max_tokens = 1e300}, {.max_tokens = 10, .initial_tokens = 11},
   };
   for (const retry_budget_config& c : bad) EXPECT_NE(refusal([&] { retry_budget b(c, now); }), "");
 }
@@ -123,7 +116,11 @@ TEST(PatternsMisuse, InvalidLimitsShedderHedgingAndHashConfigsAreRefused) {
   EXPECT_NE(refusal([] { latency_estimator e(0.9, 0); }), "");
   retry_budget budget(retry_budget_config{}, clock::time_point{});
   EXPECT_NE(refusal([&] { hedging_policy h(hedging_config{.min_delay = 2s, .max_delay = 1s}, budget); }), "");
-  EXPECT_NE(refusal([] { consistent_hash_router<int> r(consistent_hash_config{.virtual_nodes = 0, .bounded_load_epsilon = std::nullopt}); }), "");
+  EXPECT_NE(refusal([] {
+              consistent_hash_router<int> r(
+                  consistent_hash_config{.virtual_nodes = 0, .bounded_load_epsilon = std::nullopt});
+            }),
+            "");
 }
 
 }  // namespace

@@ -8,11 +8,10 @@
 
 #include "troupe/patterns/protect.hpp"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <gtest/gtest.h>
 #include <latch>
 #include <mutex>
 #include <optional>
@@ -21,6 +20,7 @@
 #include <vector>
 
 #include "actor_test_util.hpp"
+
 #include "troupe/patterns/actor_router.hpp"
 
 namespace troupe::test {
@@ -55,9 +55,15 @@ struct service : actor<service> {
     received->fetch_add(1);
     auto p = this_actor::reply_later<int>();
     switch (m) {
-      case mode::answer: p.deliver(v); break;
-      case mode::fail: p.fail(std::make_exception_ptr(std::runtime_error("service failed"))); break;
-      case mode::hold: held.push_back(p); break;
+      case mode::answer:
+        p.deliver(v);
+        break;
+      case mode::fail:
+        p.fail(std::make_exception_ptr(std::runtime_error("service failed")));
+        break;
+      case mode::hold:
+        held.push_back(p);
+        break;
     }
     return p;
   }
@@ -300,11 +306,10 @@ struct cache : actor<cache> {
 
 TEST_F(ProtectTest, AFallbackAnswersWhenTheBreakerRefusesOrTheCallFails) {
   auto c = vt.sys.spawn<cache>();
-  auto by_function = troupe::protect(svc)
-                         .breaker(quick_breaker())
-                         .fallback([](const get& g, const result<int>& failed) {
-                           return failed.error_code() == actor_errc::circuit_open ? -g.x : 500 + g.x;
-                         });
+  auto by_function =
+      troupe::protect(svc).breaker(quick_breaker()).fallback([](const get& g, const result<int>& failed) {
+        return failed.error_code() == actor_errc::circuit_open ? -g.x : 500 + g.x;
+      });
   auto by_actor = troupe::protect(svc).breaker(quick_breaker()).fallback<get>(c);
   set(mode::fail);
   EXPECT_EQ(by_function.ask(get{1}, 1s).get(), 501);  // the call failed
@@ -334,7 +339,8 @@ TEST_F(ProtectTest, AFallbackAnswersWhenTheBreakerRefusesOrTheCallFails) {
 
 TEST_F(ProtectTest, NoRetryIsScheduledPastTheDeadline) {
   auto dep = troupe::protect(svc).retry(
-      {.max_attempts = 10, .backoff = {.base = 100ms, .cap = 10s, .multiplier = 2.0, .kind = tp::jitter::none}});
+      {.max_attempts = 10,
+       .backoff = {.base = 100ms, .cap = 10s, .multiplier = 2.0, .kind = tp::jitter::none}});
   set(mode::fail);
   const int before = received.load();
   std::atomic<int> code{-1};
@@ -472,7 +478,8 @@ TEST_F(ProtectTest, AHedgedRequestsLoserIsCountedAndAbandonedNeverLeaked) {
   vt.clk->advance(10ms);
   ASSERT_TRUE(eventually([&] {
     const auto c = dep.counters();
-    return c.hedges + c.budget_exhausted == 101 && received.load() == before + 2 + 100 + static_cast<int>(c.hedges) - 1;
+    return c.hedges + c.budget_exhausted == 101 &&
+           received.load() == before + 2 + 100 + static_cast<int>(c.hedges) - 1;
   }));
   EXPECT_EQ(svc.ask(release_held{}, 10s).get(), 100 + static_cast<int>(dep.counters().hedges) - 1);
   ASSERT_TRUE(eventually([&] { return dep.counters().hedge_losers == dep.counters().hedges; }));
@@ -512,7 +519,8 @@ TEST_F(ProtectTest, RetriesThroughARouterPickAgain) {
   pool.add(healthy);
   set(mode::fail);
   auto dep = troupe::protect(pool).retry(
-      {.max_attempts = 10, .backoff = {.base = 1ms, .cap = 1ms, .multiplier = 1.0, .kind = tp::jitter::none}});
+      {.max_attempts = 10,
+       .backoff = {.base = 1ms, .cap = 1ms, .multiplier = 1.0, .kind = tp::jitter::none}});
   std::atomic<int> ok{0};
   for (int i = 0; i < 10; ++i)
     dep.ask(get{i}, 1s).on_complete([&](result<int> r) {
@@ -536,8 +544,7 @@ struct spin_for {
 struct busy_service : actor<busy_service> {
   int on(spin_for s) {
     const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(s.us);
-    while (std::chrono::steady_clock::now() < until) {
-    }
+    while (std::chrono::steady_clock::now() < until) {}
     return s.us;
   }
 };
@@ -562,7 +569,8 @@ TEST(ProtectRaceTest, ADeadlineRacingTheReplyEndsTheAskOnceWithoutADataRace) {
       const int k = round * 50 + i;
       const int us = 100 + (k * 37) % 900;
       spins.push_back(us);
-      asks.push_back(guarded.ask(spin_for{us}, std::chrono::microseconds(std::max(50, us + (k % 7 - 3) * 100))));
+      asks.push_back(
+          guarded.ask(spin_for{us}, std::chrono::microseconds(std::max(50, us + (k % 7 - 3) * 100))));
     }
     for (std::size_t i = 0; i < asks.size(); ++i) {
       result<int> r = asks[i].get_result();

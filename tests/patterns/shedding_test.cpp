@@ -6,18 +6,19 @@
 // `overloaded` (dead letter `shed`), told apart from failures; a bulkhead
 // lets at most N requests through at once.
 
-#include <gtest/gtest.h>
+#include "troupe/patterns/shedding.hpp"
 
 #include <array>
 #include <atomic>
 #include <cstdio>
+#include <gtest/gtest.h>
 #include <thread>
 #include <vector>
 
 #include "actor_test_util.hpp"
+
 #include "troupe/patterns/protect.hpp"
 #include "troupe/patterns/random.hpp"
-#include "troupe/patterns/shedding.hpp"
 
 namespace troupe::test {
 namespace {
@@ -76,12 +77,16 @@ void run_at_twice_capacity(LimitCfg cfg, const char* name) {
     svc.ask(tick{}, 10s).get();
   }
   std::printf("%s: success critical %.4f normal %.4f best-effort %.4f; shed %.4f %.4f %.4f\n", name,
-              load.rate(load.succeeded, message_priority::critical), load.rate(load.succeeded, message_priority::normal),
-              load.rate(load.succeeded, message_priority::best_effort), load.rate(load.shed, message_priority::critical),
-              load.rate(load.shed, message_priority::normal), load.rate(load.shed, message_priority::best_effort));
+              load.rate(load.succeeded, message_priority::critical),
+              load.rate(load.succeeded, message_priority::normal),
+              load.rate(load.succeeded, message_priority::best_effort),
+              load.rate(load.shed, message_priority::critical),
+              load.rate(load.shed, message_priority::normal),
+              load.rate(load.shed, message_priority::best_effort));
   EXPECT_GE(load.rate(load.succeeded, message_priority::critical), 0.99);
   EXPECT_LT(load.rate(load.shed, message_priority::critical), load.rate(load.shed, message_priority::normal));
-  EXPECT_LT(load.rate(load.shed, message_priority::normal), load.rate(load.shed, message_priority::best_effort));
+  EXPECT_LT(load.rate(load.shed, message_priority::normal),
+            load.rate(load.shed, message_priority::best_effort));
   std::uint64_t ok = 0, failed = 0;
   for (std::size_t i = 0; i < 3; ++i) {
     ok += load.succeeded[i];
@@ -96,8 +101,8 @@ void run_at_twice_capacity(LimitCfg cfg, const char* name) {
 }
 
 TEST(LimitActorTest, AimdAtTwiceCapacityKeepsCriticalRequestsAndShedsBestEffortFirst) {
-  run_at_twice_capacity(tp::aimd_config{.initial = 20, .min = 1, .max = 1000, .backoff_ratio = 0.9, .timeout = 50ms},
-                        "aimd");
+  run_at_twice_capacity(
+      tp::aimd_config{.initial = 20, .min = 1, .max = 1000, .backoff_ratio = 0.9, .timeout = 50ms}, "aimd");
 }
 
 TEST(LimitActorTest, GradientAtTwiceCapacityKeepsCriticalRequestsAndShedsBestEffortFirst) {
@@ -120,7 +125,7 @@ struct urgent_job {
 struct worker : actor<worker> {
   counting_semaphore* gate;
   std::atomic<int>* entered;
-  std::vector<clock::duration>* sojourns;        // normal
+  std::vector<clock::duration>* sojourns;         // normal
   std::vector<clock::duration>* urgent_sojourns;  // critical
   worker(counting_semaphore* g, std::atomic<int>* e, std::vector<clock::duration>* s,
          std::vector<clock::duration>* u)
@@ -144,9 +149,10 @@ struct ShedderActorTest : ::testing::Test {
   counting_semaphore gate{0};
   std::atomic<int> entered{0};
   std::vector<clock::duration> sojourns, urgent;
-  std::shared_ptr<tp::queue_delay_policy> policy = tp::shed_by_queue_delay({.target = 5ms, .interval = 100ms});
-  actor_ref<worker> w = vt.sys.spawn<worker>(spawn_options{.capacity = 100'000, .dequeue = policy}, &gate, &entered,
-                                            &sojourns, &urgent);
+  std::shared_ptr<tp::queue_delay_policy> policy =
+      tp::shed_by_queue_delay({.target = 5ms, .interval = 100ms});
+  actor_ref<worker> w = vt.sys.spawn<worker>(spawn_options{.capacity = 100'000, .dequeue = policy}, &gate,
+                                             &entered, &sojourns, &urgent);
   std::atomic<std::uint64_t> ok{0}, overloaded{0}, other{0};
   int released = 0;
 
@@ -222,7 +228,8 @@ TEST_F(ShedderActorTest, CriticalRequestsAreShedLast) {
         w.ask(urgent_job{vt.now()}, 10s).on_complete(tally);  // critical by its type
       } else {
         job j{vt.now()};
-        w.ask(j, vt.now() + 10s, when_full::wait, message_priority::critical).on_complete(tally);  // by the call
+        w.ask(j, vt.now() + 10s, when_full::wait, message_priority::critical)
+            .on_complete(tally);  // by the call
       }
     } else {
       job j{vt.now()};
@@ -258,8 +265,9 @@ TEST(SheddingErrorsTest, AShedAskIsOverloadedNotAFailure) {
   counting_semaphore gate{0};
   std::atomic<int> entered{0};
   std::vector<clock::duration> s, u;
-  auto w = vt.sys.spawn<worker>(spawn_options{.dequeue = tp::shed_by_queue_delay({.target = 1ms, .interval = 10ms})},
-                                &gate, &entered, &s, &u);
+  auto w = vt.sys.spawn<worker>(
+      spawn_options{.dequeue = tp::shed_by_queue_delay({.target = 1ms, .interval = 10ms})}, &gate, &entered,
+      &s, &u);
   tp::circuit_breaker_config bc;
   bc.consecutive_failures = tp::consecutive_failures_trip{.threshold = 1};
   bc.failure_rate.reset();

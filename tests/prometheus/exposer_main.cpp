@@ -6,11 +6,11 @@
 #include <cstdio>
 #include <exception>
 #include <iostream>
+#include <prometheus/exposer.h>
 #include <string>
 
-#include <prometheus/exposer.h>
-
 #include "metrics/workload.hpp"
+
 #include "troupe/prometheus.hpp"
 
 int main() {
@@ -19,15 +19,14 @@ int main() {
     troupe::actor_system sys(rt);
     troupe::metrics_workload::workload w(sys);
     prometheus::Exposer exposer("127.0.0.1:0", 1);
-    const auto exposed =
-        troupe::prometheus::register_metrics(exposer, sys, "/metrics", troupe::metrics_workload::workload::options());
+    const auto exposed = troupe::prometheus::register_metrics(exposer, sys, "/metrics",
+                                                              troupe::metrics_workload::workload::options());
     const auto ports = exposer.GetListeningPorts();
     if (ports.empty() || ports[0] == 0) throw std::runtime_error("the exposer listens on no port");
     std::printf("port %d\n", ports[0]);
     std::fflush(stdout);
     std::string line;
-    while (std::getline(std::cin, line)) {
-    }
+    while (std::getline(std::cin, line)) {}
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "exposer: %s\n", e.what());

@@ -4,21 +4,21 @@
 // parser, is tests/prometheus/exposer_main.cpp with check_exposition.py.
 
 #include <gtest/gtest.h>
-
 #include <prometheus/exposer.h>
 #include <prometheus/text_serializer.h>
-
 #include <string>
 #include <vector>
 
 #include "metrics/workload.hpp"
+
 #include "troupe/prometheus.hpp"
 
 namespace {
 
 using namespace std::chrono_literals;
 
-const prometheus::MetricFamily* find(const std::vector<prometheus::MetricFamily>& fs, const std::string& name) {
+const prometheus::MetricFamily* find(const std::vector<prometheus::MetricFamily>& fs,
+                                     const std::string& name) {
   for (const auto& f : fs)
     if (f.name == name) return &f;
   return nullptr;
@@ -32,9 +32,9 @@ TEST(PrometheusTest, FamiliesKeepTheirTypesLabelsAndBuckets) {
   s.count = 4;
   s.sum = 1.5;
   h.samples.push_back(s);
-  const auto fs = troupe::prometheus::to_prometheus(
-      {troupe::metric_family::counter("a_total", "A.").add(3, {{"k", "v"}}),
-       troupe::metric_family::gauge("b", "B.").add(0.5), h});
+  const auto fs =
+      troupe::prometheus::to_prometheus({troupe::metric_family::counter("a_total", "A.").add(3, {{"k", "v"}}),
+                                         troupe::metric_family::gauge("b", "B.").add(0.5), h});
   ASSERT_EQ(fs.size(), 3u);
   EXPECT_EQ(fs[0].type, prometheus::MetricType::Counter);
   EXPECT_EQ(fs[0].metric.at(0).counter.value, 3);

@@ -3,9 +3,6 @@
 // every item must be taken exactly once.
 
 #include "troupe/runtime/detail/chase_lev_deque.hpp"
-#include "troupe/runtime/detail/spinlock.hpp"  // cpu_relax
-
-#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <atomic>
@@ -13,10 +10,13 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <gtest/gtest.h>
 #include <random>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "troupe/runtime/detail/spinlock.hpp"  // cpu_relax
 
 namespace {
 
@@ -130,7 +130,10 @@ TEST_P(ChaseLevDequeModelTest, RandomOperationsMatchModel) {
       model.pop_back();
       // The owner lowers bottom only when another item stays; the last item
       // is taken at the top, so the next push reuses no index.
-      if (model.empty()) ++top; else --bottom;
+      if (model.empty())
+        ++top;
+      else
+        --bottom;
       return x;
     };
     for (int step = 0; step < 40000; ++step) {
@@ -186,7 +189,7 @@ INSTANTIATE_TEST_SUITE_P(ChaseLevDeque, ChaseLevDequeModelTest, ::testing::Value
 // happens-before edge shows up as a wrong value or a ThreadSanitizer report.
 struct stress_item {
   std::uint64_t payload = 0;
-  std::int64_t index = 0;             // bottom_index() when pushed
+  std::int64_t index = 0;  // bottom_index() when pushed
   std::atomic<std::uint32_t> taken{0};
 };
 

@@ -2,9 +2,8 @@
 // thread runs every item inside run_until_idle()/step(), so a test decides
 // when work runs and, with a shuffle seed, in which order.
 
-#include <gtest/gtest.h>
-
 #include <chrono>
+#include <gtest/gtest.h>
 #include <memory>
 #include <set>
 #include <string>
@@ -154,8 +153,9 @@ TEST(DrivenRuntimeTest, MisuseIsReported) {
               troupe::runtime rt(o);
             }),
             troupe::errc::invalid_argument);
-  EXPECT_EQ(error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 1, .shuffle_seed = 3}); }),
-            troupe::errc::invalid_argument);
+  EXPECT_EQ(
+      error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 1, .shuffle_seed = 3}); }),
+      troupe::errc::invalid_argument);
   troupe::runtime threaded(troupe::runtime_options{.workers = 1});
   EXPECT_EQ(error_code_of([&] { threaded.run_until_idle(); }), troupe::errc::invalid_argument);
 

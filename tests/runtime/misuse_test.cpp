@@ -3,10 +3,9 @@
 // code), never a crash, a hang or a silent loss. Tests that need time use a
 // manual clock; none sleeps to prove that something did not happen.
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
+#include <gtest/gtest.h>
 #include <memory>
 #include <string>
 #include <thread>
@@ -51,8 +50,9 @@ TEST(RuntimeMisuse, ZeroWorkersIsInvalidArgument) {
 TEST(RuntimeMisuse, AStackBelow16KiBIsInvalidArgument) {
   EXPECT_EQ(error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 1, .stack_size = 0}); }),
             troupe::errc::invalid_argument);
-  EXPECT_EQ(error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 1, .stack_size = 1024}); }),
-            troupe::errc::invalid_argument);
+  EXPECT_EQ(
+      error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 1, .stack_size = 1024}); }),
+      troupe::errc::invalid_argument);
 }
 
 // A stack no system can map used to pass the constructor and then
@@ -79,10 +79,12 @@ TEST(RuntimeMisuse, DrivenWithWorkersOrPinningIsInvalidArgument) {
 }
 
 TEST(RuntimeMisuse, DrivenOnlyOptionsOnAThreadedRuntimeAreInvalidArgument) {
-  EXPECT_EQ(error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 1, .shuffle_seed = 7}); }),
-            troupe::errc::invalid_argument);
-  EXPECT_EQ(error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 1, .log_steps = true}); }),
-            troupe::errc::invalid_argument);
+  EXPECT_EQ(
+      error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 1, .shuffle_seed = 7}); }),
+      troupe::errc::invalid_argument);
+  EXPECT_EQ(
+      error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 1, .log_steps = true}); }),
+      troupe::errc::invalid_argument);
 }
 
 // ------------------------------------------------------------ driven runtime
@@ -143,8 +145,7 @@ TEST(RuntimeMisuse, DestroyingADrivenRuntimeFromItsOwnTaskCompletesOnTheDrivingT
     on_unwind u{unwound};
     try {
       never.acquire();
-    } catch (const troupe::error&) {
-    }
+    } catch (const troupe::error&) {}
   });
   (void)troupe::spawn(*rt, [&] {
     delete rt;
@@ -223,7 +224,8 @@ TEST(RuntimeMisuse, AFiberSleepingForeverIsCancelledAndUnwoundAtShutdown) {
   {
     troupe::runtime rt(driven(std::make_shared<troupe::manual_clock>()));
     (void)troupe::spawn(rt, sleeper([] { troupe::this_fiber::sleep_for(std::chrono::hours::max()); }));
-    (void)troupe::spawn(rt, sleeper([] { troupe::this_fiber::sleep_until(troupe::clock::time_point::max()); }));
+    (void)troupe::spawn(rt,
+                        sleeper([] { troupe::this_fiber::sleep_until(troupe::clock::time_point::max()); }));
     rt.run_until_idle();
     EXPECT_EQ(unwound.load(), 0);
   }

@@ -3,10 +3,9 @@
 // Lateness is a benchmark (park.timed_wake), not a test.
 #include "parker.hpp"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
+#include <gtest/gtest.h>
 #include <thread>
 #include <vector>
 

@@ -1,21 +1,20 @@
 // The runtime's contract at its edges: construction errors, misuse errors,
 // metrics, and the shutdown rule of runtime.hpp.
 
-#include <gtest/gtest.h>
+#include "troupe/runtime.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <gtest/gtest.h>
 #include <optional>
 #include <set>
 #include <string>
-#include <chrono>
-#include <thread>
-
 #include <sys/resource.h>
+#include <thread>
 #include <unistd.h>
 
-#include "troupe/runtime.hpp"
 #include "troupe/runtime/detail/platform.hpp"  // TROUPE_ASAN, TROUPE_TSAN
 
 namespace {
@@ -40,8 +39,9 @@ TEST(RuntimeTest, ZeroWorkersIsAnError) {
 }
 
 TEST(RuntimeTest, TinyStackIsAnError) {
-  EXPECT_EQ(error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 1, .stack_size = 1024}); }),
-            troupe::errc::invalid_argument);
+  EXPECT_EQ(
+      error_code_of([] { troupe::runtime rt(troupe::runtime_options{.workers = 1, .stack_size = 1024}); }),
+      troupe::errc::invalid_argument);
 }
 
 TEST(RuntimeTest, DefaultIsOneWorkerPerHardwareThread) {
@@ -98,8 +98,7 @@ TEST(RuntimeTest, BusyTimeCoversWorkAndNeverGoesBack) {
   troupe::runtime rt(troupe::runtime_options{.workers = 1});
   troupe::spawn(rt, [] {
     const auto until = std::chrono::steady_clock::now() + 30ms;
-    while (std::chrono::steady_clock::now() < until) {
-    }
+    while (std::chrono::steady_clock::now() < until) {}
   }).join();
   std::uint64_t last = 0;
   for (int i = 0; i < 200; ++i) {
@@ -108,7 +107,8 @@ TEST(RuntimeTest, BusyTimeCoversWorkAndNeverGoesBack) {
     EXPECT_GE(busy, last) << "reading " << i;
     last = busy;
   }
-  const auto lived = std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - born);
+  const auto lived =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - born);
   EXPECT_GE(last, std::uint64_t{30'000'000});
   EXPECT_LE(last, static_cast<std::uint64_t>(lived.count()));
 }
@@ -120,8 +120,7 @@ TEST(RuntimeTest, ADrivenWorkerIsBusyWhileDriven) {
   EXPECT_EQ(rt.metrics().workers.at(0).busy_ns, 0u);
   (void)troupe::spawn(rt, [] {
     const auto until = std::chrono::steady_clock::now() + 5ms;
-    while (std::chrono::steady_clock::now() < until) {
-    }
+    while (std::chrono::steady_clock::now() < until) {}
   });
   rt.run_until_idle();
   const std::uint64_t after = rt.metrics().workers[0].busy_ns;
@@ -140,7 +139,9 @@ TEST(RuntimeTest, MetricsCountTimersFiredAndPending) {
 
 TEST(RuntimeTest, DetachedFailuresAreCounted) {
   troupe::runtime rt(troupe::runtime_options{.workers = 2});
-  { (void)troupe::spawn(rt, [] { throw std::runtime_error("nobody joins me"); }); }
+  {
+    (void)troupe::spawn(rt, [] { throw std::runtime_error("nobody joins me"); });
+  }
   const auto give_up = std::chrono::steady_clock::now() + 30s;
   while (rt.metrics().failed_detached_tasks == 0 && std::chrono::steady_clock::now() < give_up)
     std::this_thread::sleep_for(1ms);
@@ -378,9 +379,11 @@ TEST(RuntimeTest, FiberDumpNamesWhatEachFiberDoes) {
   for (const troupe::fiber_info& f : rt.fibers()) EXPECT_TRUE(ids.insert(f.id).second) << "fiber " << f.id;
 
   const std::string dump = rt.dump_fibers();
-  EXPECT_NE(dump.find("fiber " + std::to_string(spinner_id.load()) + ": running on worker"), std::string::npos)
+  EXPECT_NE(dump.find("fiber " + std::to_string(spinner_id.load()) + ": running on worker"),
+            std::string::npos)
       << dump;
-  EXPECT_NE(dump.find("fiber " + std::to_string(waiter_id.load()) + ": blocked (no deadline)"), std::string::npos)
+  EXPECT_NE(dump.find("fiber " + std::to_string(waiter_id.load()) + ": blocked (no deadline)"),
+            std::string::npos)
       << dump;
   EXPECT_NE(dump.find("fiber " + std::to_string(joiner_id.load()) + ": joining"), std::string::npos) << dump;
   // Only the spinner runs a task; a worker with nothing to do shows its runner idle.

@@ -2,11 +2,10 @@
 // machine's 2 cores, to shake out interleavings). Correctness only: sums,
 // counts and orders; speed is the benchmarks' business.
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <gtest/gtest.h>
 #include <random>
 #include <thread>
 #include <vector>
@@ -107,9 +106,7 @@ TEST_P(SchedulerTest, TwoFibersWakingEachOtherDoNotStarveAThird) {
     a.release();
   });
   // Spawned from inside the runtime, onto a worker that is busy bouncing.
-  auto third = troupe::spawn(rt, [&] {
-    return troupe::spawn([&] { third_ran.store(true); }).join();
-  });
+  auto third = troupe::spawn(rt, [&] { return troupe::spawn([&] { third_ran.store(true); }).join(); });
   const auto give_up = std::chrono::steady_clock::now() + 60s;
   while (!third_ran.load() && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
   stop.store(true);

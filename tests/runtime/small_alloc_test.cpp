@@ -1,10 +1,9 @@
 #include "troupe/runtime/detail/small_alloc.hpp"
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <cstdint>
 #include <cstring>
+#include <gtest/gtest.h>
 #include <thread>
 #include <vector>
 

@@ -1,10 +1,9 @@
 // Fiber-aware primitives under contention, from fibers and foreign threads
 // alike, with counted results.
 
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
+#include <gtest/gtest.h>
 #include <thread>
 #include <vector>
 
@@ -109,8 +108,7 @@ TEST_P(SyncTest, SemaphoreBoundsConcurrencyAndHandsOutEveryPermit) {
       sem.acquire();
       int now = inside.fetch_add(1) + 1;
       int prev = max_inside.load();
-      while (now > prev && !max_inside.compare_exchange_weak(prev, now)) {
-      }
+      while (now > prev && !max_inside.compare_exchange_weak(prev, now)) {}
       troupe::this_fiber::yield();
       inside.fetch_sub(1);
       sem.release();

@@ -3,11 +3,10 @@
 // overdue timers of a stuck worker, virtual time.
 #include "timer_wheel.hpp"
 
-#include <gtest/gtest.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <gtest/gtest.h>
 #include <memory>
 #include <random>
 #include <thread>
@@ -157,8 +156,8 @@ TEST(TimerWheelTest, FarFutureAndPastDeadlines) {
   const std::uint64_t now = 5 * tick;
   drain(w, now);
   probe past, far, never_due;
-  arm(w, &past, 1);                                  // already overdue
-  arm(w, &far, now + (std::uint64_t{1} << 60));      // ~36 years: beyond the top level
+  arm(w, &past, 1);                              // already overdue
+  arm(w, &far, now + (std::uint64_t{1} << 60));  // ~36 years: beyond the top level
   arm(w, &never_due, ~std::uint64_t{0} - 1);
   auto due = drain(w, now);
   ASSERT_EQ(due.size(), 1u);
@@ -207,7 +206,8 @@ TEST(TimerWheelTest, ArmAndCancelRacesFromManyThreadsAreCountedExactly) {
         if (rng() % 2) {
           // Cancel one armed a little earlier by this thread (it may have
           // fired meanwhile, or not).
-          counted& victim = entries[static_cast<std::size_t>(t * per_thread + static_cast<int>(rng() % (i + 1)))];
+          counted& victim =
+              entries[static_cast<std::size_t>(t * per_thread + static_cast<int>(rng() % (i + 1)))];
           if (troupe::detail::cancel_timer(&victim)) victim.cancel_won.store(true);
         }
       }
@@ -254,8 +254,7 @@ TEST(TimerServiceTest, AStuckWorkerHasItsOverdueTimersFiredByAnother) {
     spinner = std::this_thread::get_id();
     troupe::detail::arm_timer(rt.scheduler(), &r, rt.now() + 20ms);
     const auto until = std::chrono::steady_clock::now() + 500ms;
-    while (std::chrono::steady_clock::now() < until) {
-    }
+    while (std::chrono::steady_clock::now() < until) {}
     fired_while_spinning = r.fired.load();
   });
   h.join();
@@ -310,7 +309,6 @@ TEST(TimerServiceTest, HugeTimeoutsSaturateInsteadOfOverflowing) {
   EXPECT_TRUE(h.join());
 }
 
-
 // An entry's on_fire may free it (timer.hpp), and a due entry may fire on a
 // worker as soon as it is in the wheel: arming must not touch the entry
 // after inserting it. Found by troupe-soak's TSan pass through the actors
@@ -335,7 +333,8 @@ TEST(TimerServiceTest, AnEntryFreedByItsOnFireIsNotTouchedByTheThreadArmingIt) {
     troupe::detail::arm_timer(rt.scheduler(), new self_freeing(&fired), rt.now());  // due at once
   // Polled with a bound: they fire on the workers' schedule.
   const auto give_up = std::chrono::steady_clock::now() + 60s;
-  while (fired.load() < entries && std::chrono::steady_clock::now() < give_up) std::this_thread::sleep_for(1ms);
+  while (fired.load() < entries && std::chrono::steady_clock::now() < give_up)
+    std::this_thread::sleep_for(1ms);
   EXPECT_EQ(fired.load(), entries);
 }
 

@@ -5,7 +5,6 @@
 // happen" is a proof.
 
 #include <gtest/gtest.h>
-
 #include <vector>
 
 #include "troupe/actors.hpp"

@@ -4,9 +4,8 @@
 // open period, closes on a good probe, reopens for twice as long on a bad
 // one, and is freed by a probe that never answers at its deadline.
 
-#include <gtest/gtest.h>
-
 #include <chrono>
+#include <gtest/gtest.h>
 #include <stdexcept>
 #include <vector>
 
@@ -35,9 +34,12 @@ struct payment : troupe::actor<payment> {
   troupe::reply_promise<int> on(call c) {
     ++*received;
     auto p = troupe::this_actor::reply_later<int>();
-    if (m == mode::answer) p.deliver(c.x);
-    else if (m == mode::fail) p.fail(std::make_exception_ptr(std::runtime_error("payment failed")));
-    else held.push_back(p);
+    if (m == mode::answer)
+      p.deliver(c.x);
+    else if (m == mode::fail)
+      p.fail(std::make_exception_ptr(std::runtime_error("payment failed")));
+    else
+      held.push_back(p);
     return p;
   }
   void on(set_mode s) { m = s.m; }
@@ -55,14 +57,15 @@ TEST(BreakerOnVirtualTime, GoesThroughEveryStateWithoutASleep) {
   const auto start = h.now();
   int received = 0;
   auto svc = h.system().spawn<payment>(&received);
-  auto pay = troupe::protect(svc).breaker({.consecutive_failures = tp::consecutive_failures_trip{.threshold = 3},
-                                           .failure_rate = std::nullopt,
-                                           .slow_calls = std::nullopt,
-                                           .window = {},
-                                           .open = {.base = 30s, .cap = 5min, .multiplier = 2.0, .jitter = 0.0},
-                                           .half_open_probes = 1,
-                                           .classify = {},
-                                           .seed = 1});
+  auto pay =
+      troupe::protect(svc).breaker({.consecutive_failures = tp::consecutive_failures_trip{.threshold = 3},
+                                    .failure_rate = std::nullopt,
+                                    .slow_calls = std::nullopt,
+                                    .window = {},
+                                    .open = {.base = 30s, .cap = 5min, .multiplier = 2.0, .jitter = 0.0},
+                                    .half_open_probes = 1,
+                                    .classify = {},
+                                    .seed = 1});
   std::vector<seen> log;
   pay.subscribe([&](const tp::breaker_transition& t) {
     log.push_back({t.from, t.to, t.reason, t.at - start, t.open_for});

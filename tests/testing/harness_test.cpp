@@ -3,7 +3,6 @@
 // explorer that finds a race.
 
 #include <gtest/gtest.h>
-
 #include <set>
 #include <stdexcept>
 #include <string>

@@ -3,9 +3,8 @@
 // runtime, so every way of blocking on it from that thread (or of driving
 // it from inside) is an error at once, never a hang.
 
-#include <gtest/gtest.h>
-
 #include <chrono>
+#include <gtest/gtest.h>
 #include <string>
 #include <vector>
 

@@ -1,7 +1,6 @@
 #include "ledger.hpp"
 
 #include <cstdio>
-
 #include <fmt/format.h>
 
 namespace soak {
@@ -21,7 +20,8 @@ void ledger::violation(invariant what, const std::string& detail) {
   std::lock_guard g(log_mutex_);
   if (log_.size() >= max_logged_violations) return;
   const double at = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  log_.push_back(fmt::format("[{:.1f}s] {}: {}", at, invariant_names[static_cast<std::size_t>(what)], detail));
+  log_.push_back(
+      fmt::format("[{:.1f}s] {}: {}", at, invariant_names[static_cast<std::size_t>(what)], detail));
   std::fprintf(stderr, "troupe-soak: VIOLATION %s\n", log_.back().c_str());
 }
 
@@ -33,7 +33,8 @@ std::vector<std::string> ledger::violation_log() const {
 void ledger::ask_completed(probe& p, outcome o, time_point now) {
   // acq_rel: two completions racing see each other (one gets 1).
   if (p.completions.fetch_add(1, std::memory_order_acq_rel) != 0) {
-    violation(invariant::double_completion, fmt::format("an ask completed again, as {}", outcome_names[static_cast<std::size_t>(o)]));
+    violation(invariant::double_completion,
+              fmt::format("an ask completed again, as {}", outcome_names[static_cast<std::size_t>(o)]));
     return;
   }
   bump(asks_completed_);
@@ -44,14 +45,14 @@ void ledger::ask_completed(probe& p, outcome o, time_point now) {
   const duration late = now - p.due;
   std::int64_t worst = worst_late_ns_.load(std::memory_order_relaxed);
   while (late.count() > worst &&
-         !worst_late_ns_.compare_exchange_weak(worst, late.count(), std::memory_order_relaxed)) {
-  }
+         !worst_late_ns_.compare_exchange_weak(worst, late.count(), std::memory_order_relaxed)) {}
   if (late > late_bound_)
     violation(invariant::late_completion, fmt::format("an ask completed ({}) {} ms after its deadline",
                                                       outcome_names[static_cast<std::size_t>(o)], ms(late)));
   if (o == outcome::timeout && now < p.deadline && !shutting_down_.load(std::memory_order_relaxed))
-    violation(invariant::early_timeout, fmt::format("an ask timed out {} us before its deadline",
-                                                    std::chrono::duration_cast<std::chrono::microseconds>(p.deadline - now).count()));
+    violation(invariant::early_timeout,
+              fmt::format("an ask timed out {} us before its deadline",
+                          std::chrono::duration_cast<std::chrono::microseconds>(p.deadline - now).count()));
 }
 
 void ledger::blocking_send_returned(time_point deadline, time_point now) {
@@ -100,8 +101,8 @@ void ledger::check_final(const troupe::dead_letter_counts& stats) {
     checked();
     if (f.issued - f.withdrawn != f.handled + f.dead_letters)
       violation(invariant::accounting,
-                fmt::format("{}: issued {} - withdrawn {} != handled {} + dead letters {}", kind_names[k], f.issued,
-                            f.withdrawn, f.handled, f.dead_letters));
+                fmt::format("{}: issued {} - withdrawn {} != handled {} + dead letters {}", kind_names[k],
+                            f.issued, f.withdrawn, f.handled, f.dead_letters));
   }
   // `work` is only ever sent, never asked: its sends' own reports must
   // match the dead letters, refusal for refusal, and what was accepted was
@@ -119,14 +120,14 @@ void ledger::check_final(const troupe::dead_letter_counts& stats) {
                                                        w.send_refused.load(), refused_letters));
   if (w.send_accepted.load() != w.handled.load() + accepted_letters)
     violation(invariant::accounting,
-              fmt::format("work: {} accepted != {} handled + {} dead letters of accepted kinds", w.send_accepted.load(),
-                          w.handled.load(), accepted_letters));
+              fmt::format("work: {} accepted != {} handled + {} dead letters of accepted kinds",
+                          w.send_accepted.load(), w.handled.load(), accepted_letters));
   for (std::size_t r = 0; r < troupe::dead_letter_reason_count; ++r) {
     checked();
     if (hook_total_[r].load() != stats.by_reason[r])
-      violation(invariant::hook_vs_stats, fmt::format("{}: the hook saw {}, system_stats says {}",
-                                                      troupe::to_string(static_cast<R>(r)), hook_total_[r].load(),
-                                                      stats.by_reason[r]));
+      violation(invariant::hook_vs_stats,
+                fmt::format("{}: the hook saw {}, system_stats says {}", troupe::to_string(static_cast<R>(r)),
+                            hook_total_[r].load(), stats.by_reason[r]));
   }
   checked();
   if (asks_issued() != asks_completed())
@@ -136,8 +137,8 @@ void ledger::check_final(const troupe::dead_letter_counts& stats) {
 
 ledger::kind_figures ledger::figures(kind k) const noexcept {
   const kind_books& b = per_kind_[idx(k)];
-  kind_figures f{b.issued.load(), b.withdrawn.load(), b.handled.load(), 0, b.send_accepted.load(),
-                 b.send_refused.load()};
+  kind_figures f{b.issued.load(),        b.withdrawn.load(),   b.handled.load(), 0,
+                 b.send_accepted.load(), b.send_refused.load()};
   for (std::size_t r = 0; r < troupe::dead_letter_reason_count; ++r)
     if (static_cast<troupe::dead_letter_reason>(r) != troupe::dead_letter_reason::unanswered)
       f.dead_letters += b.dead_letters[r].load();

@@ -31,8 +31,8 @@ using duration = troupe::clock::duration;
 enum class kind : std::uint8_t { work, query, fan, charge };
 inline constexpr std::size_t kind_count = 4;
 inline constexpr std::array<const char*, kind_count> kind_names{"work", "query", "fan", "charge"};
-inline constexpr std::array<std::string_view, kind_count> kind_type_names{"soak::work", "soak::query", "soak::fan",
-                                                                         "soak::charge"};
+inline constexpr std::array<std::string_view, kind_count> kind_type_names{"soak::work", "soak::query",
+                                                                          "soak::fan", "soak::charge"};
 
 // Injected faults, by kind.
 enum class fault : std::uint8_t {
@@ -49,8 +49,8 @@ enum class fault : std::uint8_t {
 };
 inline constexpr std::size_t fault_count = 10;
 inline constexpr std::array<const char*, fault_count> fault_names{
-    "crash", "stop_graceful", "stop_immediate", "supervisor_stop", "crash_storm",
-    "overload_burst", "slow_handler", "flaky_phase", "unsupervised_crash", "hang"};
+    "crash",          "stop_graceful", "stop_immediate", "supervisor_stop",    "crash_storm",
+    "overload_burst", "slow_handler",  "flaky_phase",    "unsupervised_crash", "hang"};
 
 // Ask outcomes as the asker saw them.
 enum class outcome : std::uint8_t { value, timeout, refused, failed, circuit_open, abandoned };
@@ -75,8 +75,9 @@ enum class invariant : std::uint8_t {
 };
 inline constexpr std::size_t invariant_count = 12;
 inline constexpr std::array<const char*, invariant_count> invariant_names{
-    "accounting",    "refusal_mismatch", "hook_vs_stats", "double_completion", "late_completion", "early_timeout",
-    "overdue_ask",   "never_completed",  "wrong_reply",   "memory",            "stall",           "shutdown"};
+    "accounting",      "refusal_mismatch", "hook_vs_stats", "double_completion",
+    "late_completion", "early_timeout",    "overdue_ask",   "never_completed",
+    "wrong_reply",     "memory",           "stall",         "shutdown"};
 
 inline void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
   c.fetch_add(n, std::memory_order_relaxed);  // relaxed: a count, read for reports and checks below
@@ -168,7 +169,9 @@ class ledger {
   std::uint64_t hook_count(troupe::dead_letter_reason r) const noexcept {
     return hook_total_[static_cast<std::size_t>(r)].load(std::memory_order_relaxed);
   }
-  duration worst_lateness() const noexcept { return duration(worst_late_ns_.load(std::memory_order_relaxed)); }
+  duration worst_lateness() const noexcept {
+    return duration(worst_late_ns_.load(std::memory_order_relaxed));
+  }
   struct kind_figures {
     std::uint64_t issued, withdrawn, handled, dead_letters, send_accepted, send_refused;
   };

@@ -8,8 +8,6 @@
 // crash, send and ask, with which deadlines); the interleavings are real
 // threads, so a run is not replayable, only its choices are.
 
-#include <sys/prctl.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
@@ -24,12 +22,14 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <sys/prctl.h>
 #include <thread>
 #include <vector>
 
 #include "ledger.hpp"
-#include "troupe/runtime/version.hpp"
 #include "world.hpp"
+
+#include "troupe/runtime/version.hpp"
 
 namespace {
 
@@ -80,7 +80,7 @@ struct run {
   std::atomic<std::int64_t> rss_peak{0}, rss_bound{0};
   std::mutex wake_mutex;
   std::condition_variable wake;  // ends the monitor's and chaos thread's sleeps early
-  std::atomic<int> phase{0};  // 0 load, 1 draining, 2 shutting down, 3 done
+  std::atomic<int> phase{0};     // 0 load, 1 draining, 2 shutting down, 3 done
   soak::time_point phase_since = soak::now();
   std::mutex phase_mutex;  // guards phase_since
 
@@ -100,9 +100,9 @@ struct run {
 
 troupe::spawn_options random_mailbox(soak::rng& r) {
   static constexpr std::size_t capacities[] = {4, 16, 64, 1024};
-  static constexpr troupe::overflow_policy policies[] = {troupe::overflow_policy::block, troupe::overflow_policy::fail,
-                                                         troupe::overflow_policy::drop_newest,
-                                                         troupe::overflow_policy::drop_oldest};
+  static constexpr troupe::overflow_policy policies[] = {
+      troupe::overflow_policy::block, troupe::overflow_policy::fail, troupe::overflow_policy::drop_newest,
+      troupe::overflow_policy::drop_oldest};
   troupe::spawn_options o;
   o.capacity = capacities[r.below(4)];
   o.policy = policies[r.below(4)];
@@ -135,8 +135,8 @@ troupe::supervisor_ref spawn_worker_supervisor(run& R, soak::rng& r) {
 soak::entry<soak::coord_actor> spawn_coord(run& R, std::uint64_t serial) {
   auto s = std::make_shared<soak::slot>(fmt::format("coord#{}", serial));
   soak::entry<soak::coord_actor> e{s, {}, 256, 0};
-  e.ref = R.w.coord_sup.spawn<soak::coord_actor>(troupe::spawn_options{.capacity = 256, .policy = troupe::overflow_policy::fail},
-                                                 &R.w, s);
+  e.ref = R.w.coord_sup.spawn<soak::coord_actor>(
+      troupe::spawn_options{.capacity = 256, .policy = troupe::overflow_policy::fail}, &R.w, s);
   R.w.enlist(s, e.ref);
   return e;
 }
@@ -154,8 +154,10 @@ void chaos_main(run& R) {
   auto send_work = [&](const troupe::actor_ref<soak::worker_actor>& ref, soak::work m) {
     books.issued(kind::work);
     const troupe::send_result res = ref.try_send(m);
-    if (res) books.send_accepted(kind::work);
-    else books.send_refused(kind::work);
+    if (res)
+      books.send_accepted(kind::work);
+    else
+      books.send_refused(kind::work);
     return res;
   };
   while (R.nap(std::chrono::microseconds(static_cast<std::int64_t>(R.opt.chaos_ms * 1000)))) {
@@ -214,11 +216,12 @@ void chaos_main(run& R) {
         }
       } else if (action < 54) {  // overload: a burst past a small mailbox's capacity
         if (!workers.empty()) {
-          const auto& target = *std::min_element(workers.begin(), workers.end(), [](const auto& a, const auto& b) {
-            return a.capacity < b.capacity;
-          });
+          const auto& target =
+              *std::min_element(workers.begin(), workers.end(),
+                                [](const auto& a, const auto& b) { return a.capacity < b.capacity; });
           books.injected(fault::overload_burst);
-          for (std::size_t i = 0; i < target.capacity * 2 + 8; ++i) send_work(target.ref, soak::work{i, false, 20});
+          for (std::size_t i = 0; i < target.capacity * 2 + 8; ++i)
+            send_work(target.ref, soak::work{i, false, 20});
         }
       } else if (action < 60) {  // a slow handler, with asks queued behind it
         if (!workers.empty()) {
@@ -229,10 +232,12 @@ void chaos_main(run& R) {
             const soak::query q{static_cast<std::int64_t>(i), false, i == 0 ? 15'000u : 0u};
             books.issued(kind::query);
             auto probe = books.ask_issued(deadline, soak::now());
-            target.ref.ask(q, deadline).on_complete([&books, probe, x = q.x](troupe::result<std::int64_t> res) {
-              books.ask_completed(*probe, soak::outcome_of(res.error_code()), soak::now());
-              if (res && *res != soak::query_reply(x)) books.violation(invariant::wrong_reply, "slow query");
-            });
+            target.ref.ask(q, deadline)
+                .on_complete([&books, probe, x = q.x](troupe::result<std::int64_t> res) {
+                  books.ask_completed(*probe, soak::outcome_of(res.error_code()), soak::now());
+                  if (res && *res != soak::query_reply(x))
+                    books.violation(invariant::wrong_reply, "slow query");
+                });
           }
         }
       } else if (action < 62) {  // a crash storm: one supervisor escalates
@@ -242,7 +247,8 @@ void chaos_main(run& R) {
           if (e.supervisor == static_cast<int>(sup)) children.push_back(&e);
         if (!children.empty()) {
           books.injected(fault::crash_storm);
-          for (int i = 0; i < 30; ++i) send_work(children[r.below(children.size())]->ref, soak::work{0, true, 0});
+          for (int i = 0; i < 30; ++i)
+            send_work(children[r.below(children.size())]->ref, soak::work{0, true, 0});
         }
       } else if (action < 63) {  // stop a whole worker supervisor, start a fresh one
         const std::size_t sup = r.below(R.w.worker_sups.size());
@@ -271,9 +277,10 @@ void chaos_main(run& R) {
           const soak::fan f{r.next(), 0, true};
           books.issued(kind::fan);
           auto probe = books.ask_issued(deadline, soak::now());
-          victim.ref.ask(f, deadline, troupe::when_full::fail).on_complete([&books, probe](troupe::result<std::int64_t> res) {
-            books.ask_completed(*probe, soak::outcome_of(res.error_code()), soak::now());
-          });
+          victim.ref.ask(f, deadline, troupe::when_full::fail)
+              .on_complete([&books, probe](troupe::result<std::int64_t> res) {
+                books.ask_completed(*probe, soak::outcome_of(res.error_code()), soak::now());
+              });
           books.injected(fault::crash);
         }
       }
@@ -304,8 +311,10 @@ void caller_main(run& R, std::size_t index) {
   };
   while (!R.stop_load.load(std::memory_order_relaxed)) {  // relaxed: a stop flag
     next += period;
-    if (next > soak::now()) std::this_thread::sleep_until(next);
-    else if (soak::now() - next > 100ms) next = soak::now();  // fell behind: do not burst
+    if (next > soak::now())
+      std::this_thread::sleep_until(next);
+    else if (soak::now() - next > 100ms)
+      next = soak::now();  // fell behind: do not burst
     if (inflight->load(std::memory_order_relaxed) >= max_inflight) {
       std::this_thread::sleep_for(200us);
       continue;
@@ -342,14 +351,15 @@ void caller_main(run& R, std::size_t index) {
       const soak::charge c{static_cast<std::int64_t>(r.below(1'000'000))};
       books.issued(kind::charge);
       auto probe = track(deadline);
-      R.w.guarded.ask(c, deadline).on_complete([&books, probe, inflight, x = c.x](troupe::result<std::int64_t> res) {
-        const outcome o = soak::outcome_of(res.error_code());
-        if (o == outcome::circuit_open) books.withdrawn(kind::charge);  // never reached a mailbox
-        books.ask_completed(*probe, o, soak::now());
-        if (res && *res != soak::charge_reply(x))
-          books.violation(invariant::wrong_reply, fmt::format("charge {} got {}", x, *res));
-        inflight->fetch_sub(1, std::memory_order_relaxed);
-      });
+      R.w.guarded.ask(c, deadline)
+          .on_complete([&books, probe, inflight, x = c.x](troupe::result<std::int64_t> res) {
+            const outcome o = soak::outcome_of(res.error_code());
+            if (o == outcome::circuit_open) books.withdrawn(kind::charge);  // never reached a mailbox
+            books.ask_completed(*probe, o, soak::now());
+            if (res && *res != soak::charge_reply(x))
+              books.violation(invariant::wrong_reply, fmt::format("charge {} got {}", x, *res));
+            inflight->fetch_sub(1, std::memory_order_relaxed);
+          });
     } else if (!workers->empty()) {  // sends: some may block for room until their deadline
       const auto& target = (*workers)[r.below(workers->size())];
       const soak::work m{r.next(), false, static_cast<std::uint32_t>(r.below(10))};
@@ -362,13 +372,16 @@ void caller_main(run& R, std::size_t index) {
       } else {
         res = target.ref.try_send(m);
       }
-      if (res) books.send_accepted(kind::work);
-      else books.send_refused(kind::work);
+      if (res)
+        books.send_accepted(kind::work);
+      else
+        books.send_refused(kind::work);
     }
   }
   // Every ask this thread made ends by its deadline: wait for them.
   const auto give_up = soak::now() + 30s;
-  while (inflight->load(std::memory_order_relaxed) > 0 && soak::now() < give_up) std::this_thread::sleep_for(1ms);
+  while (inflight->load(std::memory_order_relaxed) > 0 && soak::now() < give_up)
+    std::this_thread::sleep_for(1ms);
 }
 
 // --- the monitor: invariants, memory, progress, watchdog ---------------------------
@@ -390,8 +403,9 @@ std::string name_stuck_actors(run& R, std::int64_t now_ns, double window_s, bool
     if (s.reported && !again) continue;
     if (in_handler > window_s) {
       // A coroutine handler may have moved to another fiber since it began.
-      out += fmt::format("  {}: in one handler for {:.1f} s (begun on fiber {}), {} queued{}\n", s.name, in_handler,
-                         s.fiber.load(std::memory_order_relaxed), depth, stopped ? " (stopping)" : "");
+      out += fmt::format("  {}: in one handler for {:.1f} s (begun on fiber {}), {} queued{}\n", s.name,
+                         in_handler, s.fiber.load(std::memory_order_relaxed), depth,
+                         stopped ? " (stopping)" : "");
       s.reported = true;
     } else if (!stopped && depth > 0 && idle_with_work > window_s) {
       out += fmt::format("  {}: {} queued, none handled for {:.1f} s\n", s.name, depth, idle_with_work);
@@ -409,7 +423,8 @@ void monitor_main(run& R, soak::time_point start) {
   const double warmup = std::min(30.0, std::max(1.0, total * 0.2));
   std::uint64_t last_progress = 0;
   auto last_progress_at = soak::now();
-  auto next_line = start + std::chrono::duration_cast<soak::duration>(std::chrono::duration<double>(R.opt.progress_seconds));
+  auto next_line = start + std::chrono::duration_cast<soak::duration>(
+                               std::chrono::duration<double>(R.opt.progress_seconds));
   std::int64_t warm_rss = 0;
   for (auto tick = start + 1s; !R.stop_monitor.load(); tick += 1s) {
     {
@@ -425,8 +440,7 @@ void monitor_main(run& R, soak::time_point start) {
     // Memory: VmRSS each second; after warm-up, within the bound.
     const std::int64_t rss = rss_bytes("VmRSS");
     std::int64_t peak = R.rss_peak.load();
-    while (rss > peak && !R.rss_peak.compare_exchange_weak(peak, rss)) {
-    }
+    while (rss > peak && !R.rss_peak.compare_exchange_weak(peak, rss)) {}
     if (elapsed < warmup) {
       warm_rss = std::max(warm_rss, rss);
     } else if (phase == 0) {
@@ -440,7 +454,8 @@ void monitor_main(run& R, soak::time_point start) {
     }
 
     // Watchdog: progress is anything handled, dead-lettered or answered.
-    const std::uint64_t progress = R.books.handled_total() + R.books.dead_letters_total() + R.books.asks_completed();
+    const std::uint64_t progress =
+        R.books.handled_total() + R.books.dead_letters_total() + R.books.asks_completed();
     if (progress != last_progress) {
       last_progress = progress;
       last_progress_at = now;
@@ -458,8 +473,9 @@ void monitor_main(run& R, soak::time_point start) {
     // On a stall, every stuck actor again, even those named before.
     const std::string stuck = name_stuck_actors(R, now_ns, R.opt.stall_seconds, stalled);
     if (!stuck.empty() || stalled) {
-      const std::string what = stalled ? fmt::format("no progress for {:.1f} s (phase {})", std::max(quiet, phase_age), phase)
-                                       : std::string("actors stuck");
+      const std::string what =
+          stalled ? fmt::format("no progress for {:.1f} s (phase {})", std::max(quiet, phase_age), phase)
+                  : std::string("actors stuck");
       R.books.violation(invariant::stall, what + "\n" + stuck);
       std::fprintf(stderr, "troupe-soak: watchdog: %s\n%sfiber dump:\n%s", what.c_str(), stuck.c_str(),
                    R.rt.dump_fibers().c_str());
@@ -473,7 +489,8 @@ void monitor_main(run& R, soak::time_point start) {
     }
 
     if (now >= next_line) {
-      next_line += std::chrono::duration_cast<soak::duration>(std::chrono::duration<double>(R.opt.progress_seconds));
+      next_line +=
+          std::chrono::duration_cast<soak::duration>(std::chrono::duration<double>(R.opt.progress_seconds));
       const troupe::system_stats st = R.sys.stats();
       std::printf(
           "[%6.0fs] messages %llu handled %llu dead letters %llu asks %llu/%llu faults %llu restarts %llu "
@@ -483,9 +500,9 @@ void monitor_main(run& R, soak::time_point start) {
           static_cast<unsigned long long>(R.books.dead_letters_total()),
           static_cast<unsigned long long>(R.books.asks_completed()),
           static_cast<unsigned long long>(R.books.asks_issued()),
-          static_cast<unsigned long long>(R.books.faults_total()), static_cast<unsigned long long>(st.restarts),
-          static_cast<unsigned long long>(R.books.checks()), static_cast<unsigned long long>(R.books.violations()),
-          static_cast<long long>(rss >> 20));
+          static_cast<unsigned long long>(R.books.faults_total()),
+          static_cast<unsigned long long>(st.restarts), static_cast<unsigned long long>(R.books.checks()),
+          static_cast<unsigned long long>(R.books.violations()), static_cast<long long>(rss >> 20));
       std::fflush(stdout);
     }
   }
@@ -507,9 +524,9 @@ nlohmann::json summary_json(run& R, double elapsed_s, const troupe::system_stats
   for (std::size_t k = 0; k < soak::kind_count; ++k) {
     const auto f = R.books.figures(static_cast<kind>(k));
     j["by_message"][soak::kind_names[k]] = {{"issued", f.issued},
-                                           {"withdrawn", f.withdrawn},
-                                           {"handled", f.handled},
-                                           {"dead_letters", f.dead_letters}};
+                                            {"withdrawn", f.withdrawn},
+                                            {"handled", f.handled},
+                                            {"dead_letters", f.dead_letters}};
   }
   for (std::size_t r = 0; r < troupe::dead_letter_reason_count; ++r)
     j["dead_letters"][troupe::to_string(static_cast<troupe::dead_letter_reason>(r))] =
@@ -556,8 +573,9 @@ void print_summary(const nlohmann::json& j) {
     std::printf("  %-34s %s\n", what.c_str(), value.c_str());
   };
   std::printf("\ntroupe-soak %s summary (seed %llu, %.1f s, %d workers, %d callers)\n",
-              j["version"].get<std::string>().c_str(), static_cast<unsigned long long>(j["seed"].get<std::uint64_t>()),
-              j["seconds"].get<double>(), j["workers"].get<int>(), j["callers"].get<int>());
+              j["version"].get<std::string>().c_str(),
+              static_cast<unsigned long long>(j["seed"].get<std::uint64_t>()), j["seconds"].get<double>(),
+              j["workers"].get<int>(), j["callers"].get<int>());
   row("messages issued", j["messages"].dump());
   for (auto& [k, v] : j["by_message"].items())
     row("  " + k, fmt::format("issued {} withdrawn {} handled {} dead-lettered {}", v["issued"].dump(),
@@ -567,36 +585,44 @@ void print_summary(const nlohmann::json& j) {
     if (v.get<std::uint64_t>() != 0) row("  " + k, v.dump());
   row("asks issued / completed", j["asks"]["issued"].dump() + " / " + j["asks"]["completed"].dump());
   for (auto& [k, v] : j["asks"]["outcomes"].items()) row("  " + k, v.dump());
-  row("  worst completion past deadline", fmt::format("{:.1f} ms (bound {} ms)", j["asks"]["worst_ms_past_deadline"].get<double>(),
-                                                     j["late_bound_ms"].get<double>()));
+  row("  worst completion past deadline",
+      fmt::format("{:.1f} ms (bound {} ms)", j["asks"]["worst_ms_past_deadline"].get<double>(),
+                  j["late_bound_ms"].get<double>()));
   row("faults injected", j["faults_injected"].dump());
   for (auto& [k, v] : j["faults"].items()) row("  " + k, v.dump());
   row("actors spawned / restarts", j["system"]["spawned"].dump() + " / " + j["system"]["restarts"].dump());
-  row("handler failures / escalations", j["system"]["failures"].dump() + " / " + j["system"]["escalations"].dump());
+  row("handler failures / escalations",
+      j["system"]["failures"].dump() + " / " + j["system"]["escalations"].dump());
   if (j.contains("breaker"))
     row("breaker trips / refusals", j["breaker"]["trips"].dump() + " / " + j["breaker"]["rejected"].dump());
-  row("peak RSS", fmt::format("{:.1f} MB (bound {:.1f} MB)", j["rss_peak_mb"].get<double>(), j["rss_bound_mb"].get<double>()));
+  row("peak RSS", fmt::format("{:.1f} MB (bound {:.1f} MB)", j["rss_peak_mb"].get<double>(),
+                              j["rss_bound_mb"].get<double>()));
   row("invariant checks", j["invariant_checks"].dump());
   row("violations", j["violations_total"].dump());
   for (auto& [k, v] : j["violations"].items())
     if (v.get<std::uint64_t>() != 0) row("  " + k, v.dump());
   for (auto& line : j["violation_log"]) std::printf("  ! %s\n", line.get<std::string>().c_str());
-  std::printf("%s\n", j["violations_total"].get<std::uint64_t>() == 0 ? "every invariant held" : "INVARIANTS VIOLATED");
+  std::printf("%s\n", j["violations_total"].get<std::uint64_t>() == 0 ? "every invariant held"
+                                                                      : "INVARIANTS VIOLATED");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{
-      "troupe-soak: runs a random, changing actor system (spawns, stops, crashes under supervision, coroutine "
-      "handlers awaiting each other, short deadlines, overload, breaker trips, foreign-thread callers) and checks "
-      "its invariants as it goes: every message handled or dead-lettered exactly once, every ask completed once "
+      "troupe-soak: runs a random, changing actor system (spawns, stops, crashes under supervision, "
+      "coroutine "
+      "handlers awaiting each other, short deadlines, overload, breaker trips, foreign-thread callers) and "
+      "checks "
+      "its invariants as it goes: every message handled or dead-lettered exactly once, every ask completed "
+      "once "
       "by its deadline plus a bound, memory within a bound, no deadlock. Exit code 0 only if every invariant "
       "held. The seed fixes every choice the program makes; the interleavings are real threads, so a run is "
       "not replayable. See docs/soak.md."};
   options opt;
   double minutes = 0;
-  auto* min_opt = app.add_option("--minutes", minutes, "How long to run, in minutes")->check(CLI::PositiveNumber);
+  auto* min_opt =
+      app.add_option("--minutes", minutes, "How long to run, in minutes")->check(CLI::PositiveNumber);
   app.add_option("--seconds", opt.seconds, "How long to run, in seconds (default 60)")
       ->check(CLI::PositiveNumber)
       ->excludes(min_opt);
@@ -623,9 +649,10 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--json", opt.json_path, "Write the summary as JSON to this file");
-  app.add_option("--inject-hang", opt.inject_hang_at,
-                 "Self-test of the watchdog: at this many seconds, make one handler wait forever (the run must "
-                 "then name it and fail)");
+  app.add_option(
+      "--inject-hang", opt.inject_hang_at,
+      "Self-test of the watchdog: at this many seconds, make one handler wait forever (the run must "
+      "then name it and fail)");
   app.set_version_flag("--version", std::string("troupe-soak ") + TROUPE_VERSION_STRING);
   CLI11_PARSE(app, argc, argv);
   if (minutes > 0) opt.seconds = minutes * 60;
@@ -635,23 +662,23 @@ int main(int argc, char** argv) {
   }
 
   const soak::time_point start = soak::now();
-  soak::ledger books(start, std::chrono::duration_cast<soak::duration>(std::chrono::duration<double, std::milli>(opt.late_bound_ms)));
+  soak::ledger books(start, std::chrono::duration_cast<soak::duration>(
+                                std::chrono::duration<double, std::milli>(opt.late_bound_ms)));
   troupe::runtime_options ro;
   if (opt.workers) ro.workers = opt.workers;
   troupe::runtime rt(ro);
-  troupe::actor_system sys(rt, {.dead_letter_hook = [&books](const troupe::dead_letter& d) {
-                                  books.dead_letter(d.reason, d.message_type);
-                                },
-                                .shutdown_timeout = std::chrono::milliseconds(
-                                    static_cast<std::int64_t>(3000 * opt.stall_seconds))});
+  troupe::actor_system sys(
+      rt,
+      {.dead_letter_hook =
+           [&books](const troupe::dead_letter& d) { books.dead_letter(d.reason, d.message_type); },
+       .shutdown_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(3000 * opt.stall_seconds))});
   soak::world w(books, sys);
   run R(opt, books, rt, sys, w);
 
   // The initial graph.
   soak::rng r(opt.seed);
-  w.root = sys.spawn_supervisor({.strategy = troupe::restart_strategy::one_for_one,
-                                 .max_restarts = 1'000'000'000,
-                                 .within = 1000ms});
+  w.root = sys.spawn_supervisor(
+      {.strategy = troupe::restart_strategy::one_for_one, .max_restarts = 1'000'000'000, .within = 1000ms});
   w.coord_sup = w.root.spawn_supervisor({.max_restarts = 1'000'000, .within = 1000ms});
   w.flaky_sup = w.root.spawn_supervisor({.max_restarts = 1'000'000, .within = 1000ms});
   for (int i = 0; i < 4; ++i) w.worker_sups.push_back(spawn_worker_supervisor(R, r));
@@ -665,8 +692,9 @@ int main(int argc, char** argv) {
     w.set_coords(std::move(coords));
   }
   w.flaky_slot = std::make_shared<soak::slot>("flaky");
-  w.flaky = w.flaky_sup.spawn<soak::flaky_actor>(troupe::spawn_options{.capacity = 64, .policy = troupe::overflow_policy::fail},
-                                                 &w, w.flaky_slot, opt.seed ^ 0xf1a4ull);
+  w.flaky = w.flaky_sup.spawn<soak::flaky_actor>(
+      troupe::spawn_options{.capacity = 64, .policy = troupe::overflow_policy::fail}, &w, w.flaky_slot,
+      opt.seed ^ 0xf1a4ull);
   w.enlist(w.flaky_slot, w.flaky);
   troupe::patterns::circuit_breaker_config cfg;
   cfg.failure_rate = troupe::patterns::failure_rate_trip{.threshold = 0.5, .min_calls = 10};
@@ -677,8 +705,8 @@ int main(int argc, char** argv) {
   w.guarded = troupe::protect(w.flaky).breaker(cfg);
 
   std::printf("troupe-soak %s: %.0f s, seed %llu, %zu runtime workers, %zu callers at %.0f ops/s each\n",
-              TROUPE_VERSION_STRING, opt.seconds, static_cast<unsigned long long>(opt.seed), rt.worker_count(),
-              opt.callers, opt.rate);
+              TROUPE_VERSION_STRING, opt.seconds, static_cast<unsigned long long>(opt.seed),
+              rt.worker_count(), opt.callers, opt.rate);
   std::fflush(stdout);
 
   std::thread monitor([&] { monitor_main(R, start); });
@@ -688,8 +716,9 @@ int main(int argc, char** argv) {
 
   {
     std::unique_lock g(R.wake_mutex);
-    R.wake.wait_until(g, start + std::chrono::duration_cast<soak::duration>(std::chrono::duration<double>(opt.seconds)),
-                      [] { return false; });
+    R.wake.wait_until(
+        g, start + std::chrono::duration_cast<soak::duration>(std::chrono::duration<double>(opt.seconds)),
+        [] { return false; });
     R.stop_load = true;
   }
   R.wake.notify_all();
@@ -705,8 +734,8 @@ int main(int argc, char** argv) {
   if (!report.complete) {
     std::string names;
     for (const auto& a : report.actors) names += " " + a;
-    books.violation(invariant::shutdown,
-                    fmt::format("{} actors still running at the shutdown timeout:{}", report.abandoned, names));
+    books.violation(invariant::shutdown, fmt::format("{} actors still running at the shutdown timeout:{}",
+                                                     report.abandoned, names));
   }
   books.shutting_down();
   rt.shutdown();

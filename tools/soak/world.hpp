@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "ledger.hpp"
+
 #include "troupe/troupe.hpp"
 
 namespace soak {
@@ -79,7 +80,8 @@ struct rng {
 inline time_point now() { return std::chrono::steady_clock::now(); }
 
 inline std::int64_t steady_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }
 
@@ -91,10 +93,10 @@ struct slot {
   const std::string name;
   std::atomic<std::uint64_t> handled{0};
   std::atomic<std::int64_t> busy_since_ns{0};  // in a handler since (steady ns), or 0
-  std::atomic<std::uint64_t> fiber{0};         // the fiber its latest handler began on (runtime::fibers() ids)
-  std::uint64_t seen_handled = 0;              // monitor thread only
-  std::int64_t seen_change_ns = 0;             // monitor thread only
-  bool reported = false;                       // monitor thread only
+  std::atomic<std::uint64_t> fiber{0};  // the fiber its latest handler began on (runtime::fibers() ids)
+  std::uint64_t seen_handled = 0;       // monitor thread only
+  std::int64_t seen_change_ns = 0;      // monitor thread only
+  bool reported = false;                // monitor thread only
 };
 
 // In a handler (a coroutine handler's frame holds it across suspensions).
@@ -116,17 +118,22 @@ class busy_scope {
 inline outcome outcome_of(troupe::actor_errc code) noexcept {
   using E = troupe::actor_errc;
   switch (code) {
-    case E::ok: return outcome::value;
-    case E::timeout: return outcome::timeout;
-    case E::circuit_open: return outcome::circuit_open;
+    case E::ok:
+      return outcome::value;
+    case E::timeout:
+      return outcome::timeout;
+    case E::circuit_open:
+      return outcome::circuit_open;
     case E::mailbox_full:
     case E::dropped:
     case E::actor_stopped:
     case E::system_stopped:
     case E::deadline_passed:
     case E::overloaded:
-    case E::would_deadlock: return outcome::refused;
-    default: return outcome::failed;
+    case E::would_deadlock:
+      return outcome::refused;
+    default:
+      return outcome::failed;
   }
 }
 
@@ -150,7 +157,8 @@ struct coord_actor : troupe::actor<coord_actor> {
 };
 
 struct flaky_actor : troupe::actor<flaky_actor> {
-  flaky_actor(world* w, std::shared_ptr<slot> s, std::uint64_t seed) : w_(w), slot_(std::move(s)), rng_(seed) {}
+  flaky_actor(world* w, std::shared_ptr<slot> s, std::uint64_t seed)
+      : w_(w), slot_(std::move(s)), rng_(seed) {}
   std::int64_t on(charge c);
 
   world* w_;
@@ -220,7 +228,8 @@ class world {
   std::vector<named> watch_list() {
     std::lock_guard g(mutex_);
     std::erase_if(watched_, [](const named& n) {
-      return n.addr.stopped() && n.s->busy_since_ns.load(std::memory_order_relaxed) == 0;  // relaxed: see slot
+      return n.addr.stopped() &&
+             n.s->busy_since_ns.load(std::memory_order_relaxed) == 0;  // relaxed: see slot
     });
     return watched_;
   }
@@ -263,8 +272,7 @@ inline void worker_actor::on(work m) {
   }
   if (m.spin_us) {
     const std::int64_t until = steady_ns() + std::int64_t{m.spin_us} * 1000;
-    while (steady_ns() < until) {
-    }
+    while (steady_ns() < until) {}
   }
 }
 
@@ -331,7 +339,8 @@ inline troupe::task<std::int64_t> coord_actor::on(fan f) {
     probe.done(answer.error_code());
     if (answer) {
       if (*answer != query_reply(q.x))
-        books.violation(invariant::wrong_reply, "query " + std::to_string(q.x) + " got " + std::to_string(*answer));
+        books.violation(invariant::wrong_reply,
+                        "query " + std::to_string(q.x) + " got " + std::to_string(*answer));
       sum += *answer;
     }
   }

@@ -199,7 +199,8 @@ void circuit_breaker::record(const permit& p, outcome o, clock::duration latency
 
 void circuit_breaker::record(const permit& p, outcome o, clock::time_point started, time_source now) {
   if (!p) return;
-  if (cfg_.slow_calls || cfg_.window.type == window_config::kind::time_based || p.kind_ != permit::kind::call) {
+  if (cfg_.slow_calls || cfg_.window.type == window_config::kind::time_based ||
+      p.kind_ != permit::kind::call) {
     const clock::time_point t = now();
     record(p, o, t - started, t);
     return;
@@ -241,10 +242,12 @@ void circuit_breaker::count_verdict_locked(verdict v, bool slow) {
 }
 
 void circuit_breaker::record_closed_locked(verdict v, bool slow, clock::time_point now, pending_events& ev) {
-  if (const auto why = closed_trip_locked(v, slow, now)) transition_locked(breaker_state::open, *why, now, ev);
+  if (const auto why = closed_trip_locked(v, slow, now))
+    transition_locked(breaker_state::open, *why, now, ev);
 }
 
-std::optional<transition_reason> circuit_breaker::closed_trip_locked(verdict v, bool slow, clock::time_point now) {
+std::optional<transition_reason> circuit_breaker::closed_trip_locked(verdict v, bool slow,
+                                                                     clock::time_point now) {
   if (v == verdict::ignored) return std::nullopt;
   const bool failed = v == verdict::failure;
   ++calls_since_closed_;

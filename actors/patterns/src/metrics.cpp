@@ -85,18 +85,21 @@ void pattern_metrics::state::collect(std::vector<metric_family>& out) {
         const auto& b = *static_cast<const circuit_breaker*>(c.object);
         const breaker_state now = b.state();
         const breaker_counters n = b.counters();
-        auto& st = family(b_state, metric_family::gauge(
-                                       "troupe_breaker_state",
-                                       "A circuit breaker's state: 1 for the state it is in, 0 for the others"));
-        auto& tr = family(b_trans, metric_family::counter("troupe_breaker_transitions_total",
-                                                          "Transitions of a circuit breaker into each state"));
+        auto& st = family(
+            b_state,
+            metric_family::gauge("troupe_breaker_state",
+                                 "A circuit breaker's state: 1 for the state it is in, 0 for the others"));
+        auto& tr =
+            family(b_trans, metric_family::counter("troupe_breaker_transitions_total",
+                                                   "Transitions of a circuit breaker into each state"));
         for (std::size_t i = 0; i < breaker_state_count; ++i) {
           const auto s = static_cast<breaker_state>(i);
           st.add(s == now ? 1.0 : 0.0, {who, {"state", to_string(s)}});
           tr.add(d(n.entered[i]), {who, {"to", to_string(s)}});
         }
-        family(b_calls, metric_family::counter("troupe_breaker_calls_total",
-                                               "Permitted calls through a circuit breaker, by recorded outcome"))
+        family(b_calls,
+               metric_family::counter("troupe_breaker_calls_total",
+                                      "Permitted calls through a circuit breaker, by recorded outcome"))
             .add(d(n.successes), {who, {"outcome", "success"}})
             .add(d(n.failures), {who, {"outcome", "failure"}})
             .add(d(n.ignored), {who, {"outcome", "ignored"}});
@@ -116,8 +119,9 @@ void pattern_metrics::state::collect(std::vector<metric_family>& out) {
         family(r_with, metric_family::counter("troupe_retry_budget_withdrawn_total",
                                               "Retries and hedges a retry budget let through"))
             .add(d(n.withdrawn), {who});
-        family(r_ref, metric_family::counter("troupe_retry_budget_refused_total",
-                                             "Retries and hedges refused because the retry budget was exhausted"))
+        family(r_ref,
+               metric_family::counter("troupe_retry_budget_refused_total",
+                                      "Retries and hedges refused because the retry budget was exhausted"))
             .add(d(n.refused), {who});
         break;
       }
@@ -125,13 +129,16 @@ void pattern_metrics::state::collect(std::vector<metric_family>& out) {
         const limiter_reading r = c.read_limiter();
         family(l_limit, metric_family::gauge("troupe_limiter_limit", "A concurrency limiter's current limit"))
             .add(d(r.limit), {who});
-        family(l_inflight, metric_family::gauge("troupe_limiter_in_flight",
-                                                "Requests a concurrency limiter has admitted and not yet seen end"))
+        family(l_inflight,
+               metric_family::gauge("troupe_limiter_in_flight",
+                                    "Requests a concurrency limiter has admitted and not yet seen end"))
             .add(d(r.in_flight), {who});
-        auto& adm = family(l_adm, metric_family::counter("troupe_limiter_admitted_total",
-                                                         "Requests a concurrency limiter admitted, by priority"));
-        auto& shed = family(l_shed, metric_family::counter("troupe_limiter_shed_total",
-                                                           "Requests a concurrency limiter shed, by priority"));
+        auto& adm =
+            family(l_adm, metric_family::counter("troupe_limiter_admitted_total",
+                                                 "Requests a concurrency limiter admitted, by priority"));
+        auto& shed =
+            family(l_shed, metric_family::counter("troupe_limiter_shed_total",
+                                                  "Requests a concurrency limiter shed, by priority"));
         for (std::size_t i = 0; i < priority_count; ++i) {
           const metric_label prio{"priority", to_string(static_cast<priority>(i))};
           adm.add(d(r.counters.admitted[i]), {who, prio});
@@ -174,9 +181,11 @@ void pattern_metrics::state::collect(std::vector<metric_family>& out) {
   for (auto& x : f) out.push_back(std::move(x));
 }
 
-pattern_metrics::pattern_metrics(actor_system& sys, std::string source_name) : state_(std::make_unique<state>()) {
+pattern_metrics::pattern_metrics(actor_system& sys, std::string source_name)
+    : state_(std::make_unique<state>()) {
   state* st = state_.get();  // outlives source_ (declared after it)
-  source_ = sys.add_metric_source(std::move(source_name), [st](std::vector<metric_family>& out) { st->collect(out); });
+  source_ = sys.add_metric_source(std::move(source_name),
+                                  [st](std::vector<metric_family>& out) { st->collect(out); });
 }
 
 pattern_metrics::~pattern_metrics() = default;

@@ -15,17 +15,23 @@ namespace troupe::patterns::detail {
 
 outcome outcome_of(actor_errc code) noexcept {
   switch (code) {
-    case actor_errc::ok: return outcome::success;
+    case actor_errc::ok:
+      return outcome::success;
     case actor_errc::timeout:
-    case actor_errc::deadline_passed: return outcome::timeout;
+    case actor_errc::deadline_passed:
+      return outcome::timeout;
     // The callee (or its mailbox) pushed back: it protects itself.
     case actor_errc::overloaded:
     case actor_errc::mailbox_full:
-    case actor_errc::dropped: return outcome::overloaded;
-    case actor_errc::circuit_open: return outcome::circuit_open;
+    case actor_errc::dropped:
+      return outcome::overloaded;
+    case actor_errc::circuit_open:
+      return outcome::circuit_open;
     case actor_errc::cancelled:
-    case actor_errc::system_stopped: return outcome::cancelled;
-    default: return outcome::failure;
+    case actor_errc::system_stopped:
+      return outcome::cancelled;
+    default:
+      return outcome::failure;
   }
 }
 
@@ -105,7 +111,8 @@ class breaker_layer final : public layer {
     circuit_breaker::permit p = b_->try_acquire(now, h.deadline);
     if (!p) {
       stats::bump(stats_->rejected);
-      h.up->done(answer::refusal(outcome::circuit_open, to_actor_errc(errc::circuit_open), "circuit breaker open"));
+      h.up->done(
+          answer::refusal(outcome::circuit_open, to_actor_errc(errc::circuit_open), "circuit breaker open"));
       return;
     }
     struct held {
@@ -155,7 +162,8 @@ class bulkhead_layer final : public layer {
     }
     sink* f;
     try {
-      f = new_holding_frame(h, std::move(p), [](bulkhead::permit& r, const answer&, call_base&) { r.release(); });
+      f = new_holding_frame(h, std::move(p),
+                            [](bulkhead::permit& r, const answer&, call_base&) { r.release(); });
     } catch (...) {
       out_of_memory(h);
       return;
@@ -347,7 +355,8 @@ class hedge_layer final : public layer {
   stats_ptr stats_;
 };
 
-hedge_frame::hedge_frame(const hop& h, const hedge_layer& l) : timer_entry(&on_timer), l_(l), call_(h.call), h_(h) {
+hedge_frame::hedge_frame(const hop& h, const hedge_layer& l)
+    : timer_entry(&on_timer), l_(l), call_(h.call), h_(h) {
   for (int i = 0; i < 2; ++i) {
     branches_[i].f = this;
     branches_[i].index = i;
@@ -446,11 +455,12 @@ void hedge_frame::branch_done(int i, answer&& a) noexcept {
 std::shared_ptr<layer> make_breaker_layer(std::shared_ptr<circuit_breaker> b, stats_ptr s) {
   return std::make_shared<breaker_layer>(std::move(b), std::move(s));
 }
-std::shared_ptr<layer> make_retry_layer(const retry_config& cfg, std::shared_ptr<retry_budget> budget, stats_ptr s) {
+std::shared_ptr<layer> make_retry_layer(const retry_config& cfg, std::shared_ptr<retry_budget> budget,
+                                        stats_ptr s) {
   return std::make_shared<retry_layer>(cfg, std::move(budget), std::move(s));
 }
-std::shared_ptr<layer> make_hedge_layer(std::shared_ptr<hedging_policy> h, std::shared_ptr<retry_budget> budget,
-                                        stats_ptr s) {
+std::shared_ptr<layer> make_hedge_layer(std::shared_ptr<hedging_policy> h,
+                                        std::shared_ptr<retry_budget> budget, stats_ptr s) {
   return std::make_shared<hedge_layer>(std::move(h), std::move(budget), std::move(s));
 }
 std::shared_ptr<layer> make_bulkhead_layer(std::shared_ptr<bulkhead> b, stats_ptr s) {

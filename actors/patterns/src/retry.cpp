@@ -87,10 +87,12 @@ std::optional<clock::time_point> next_attempt_at(clock::time_point now, clock::d
   return at;
 }
 
-retry_state::retry_state(const retry_config& cfg, bool safe) : cfg_(&cfg), backoff_(cfg.backoff), safe_(safe) {
+retry_state::retry_state(const retry_config& cfg, bool safe)
+    : cfg_(&cfg), backoff_(cfg.backoff), safe_(safe) {
   // Zero attempts cannot be honoured (the first is already under way): a
   // config that asks for it is a mistake, not "never retry" (that is 1).
-  if (cfg.max_attempts == 0) throw std::invalid_argument("retry_state: max_attempts must be >= 1 (1 = never retry)");
+  if (cfg.max_attempts == 0)
+    throw std::invalid_argument("retry_state: max_attempts must be >= 1 (1 = never retry)");
 }
 
 retry_decision retry_state::on_outcome(outcome o, clock::time_point now, clock::time_point deadline,

@@ -10,9 +10,12 @@ namespace {
 
 ::prometheus::MetricType type_of(metric_type t) noexcept {
   switch (t) {
-    case metric_type::counter: return ::prometheus::MetricType::Counter;
-    case metric_type::gauge: return ::prometheus::MetricType::Gauge;
-    case metric_type::histogram: return ::prometheus::MetricType::Histogram;
+    case metric_type::counter:
+      return ::prometheus::MetricType::Counter;
+    case metric_type::gauge:
+      return ::prometheus::MetricType::Gauge;
+    case metric_type::histogram:
+      return ::prometheus::MetricType::Histogram;
   }
   return ::prometheus::MetricType::Untyped;
 }
@@ -33,8 +36,12 @@ std::vector<::prometheus::MetricFamily> to_prometheus(const std::vector<metric_f
       m.label.reserve(s.labels.size());
       for (const metric_label& l : s.labels) m.label.push_back({l.name, l.value});
       switch (f.type) {
-        case metric_type::counter: m.counter.value = s.value; break;
-        case metric_type::gauge: m.gauge.value = s.value; break;
+        case metric_type::counter:
+          m.counter.value = s.value;
+          break;
+        case metric_type::gauge:
+          m.gauge.value = s.value;
+          break;
         case metric_type::histogram:
           m.histogram.sample_count = s.count;
           m.histogram.sample_sum = s.sum;
@@ -62,7 +69,9 @@ std::vector<::prometheus::MetricFamily> collectable::Collect() const {
 }
 
 registration::registration(registration&& o) noexcept
-    : exposer_(std::exchange(o.exposer_, nullptr)), collectable_(std::move(o.collectable_)), uri_(std::move(o.uri_)) {}
+    : exposer_(std::exchange(o.exposer_, nullptr)),
+      collectable_(std::move(o.collectable_)),
+      uri_(std::move(o.uri_)) {}
 
 registration& registration::operator=(registration&& o) noexcept {
   if (this != &o) {

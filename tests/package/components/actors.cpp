@@ -1,7 +1,6 @@
 // troupe::actors alone: an actor answering an ask.
 #include <chrono>
 #include <cstdio>
-
 #include <troupe/actors.hpp>
 
 struct add {

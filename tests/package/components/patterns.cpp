@@ -3,7 +3,6 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-
 #include <troupe/patterns.hpp>
 
 struct add {

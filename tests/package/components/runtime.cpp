@@ -1,6 +1,5 @@
 // troupe::runtime alone: a task joined on a runtime.
 #include <cstdio>
-
 #include <troupe/runtime.hpp>
 
 int main() {

@@ -1,7 +1,6 @@
 // troupe::testing alone: a timer that fires after an hour of virtual time.
 #include <chrono>
 #include <cstdio>
-
 #include <troupe/testing.hpp>
 
 struct tick {};

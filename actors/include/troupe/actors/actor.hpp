@@ -73,11 +73,17 @@ struct constructing_scope {
 void abandon_cell(actor_cell* c) noexcept;
 
 template <class A>
-concept has_on_stop = requires(A& a) { a.on_stop(); };
+concept has_on_stop = requires(A& a) {
+  a.on_stop();
+};
 template <class A>
-concept has_on_start = requires(A& a) { a.on_start(); };
+concept has_on_start = requires(A& a) {
+  a.on_start();
+};
 template <class A>
-concept declares_reentrant = requires { A::reentrant; };
+concept declares_reentrant = requires {
+  A::reentrant;
+};
 
 template <class A>
 struct vtable_of {
@@ -194,7 +200,8 @@ reply_promise<T> reply_later() {
   if (!t || !t->cell) throw actor_error(actor_errc::not_in_actor, "this_actor::reply_later: not in an actor");
   if (!t->current || !t->current->reply) return reply_promise<T>();
   if (t->current->reply->type != &detail::type_tag<T>)
-    throw actor_error(actor_errc::invalid_argument, "this_actor::reply_later<T>: T is not the reply type of this ask");
+    throw actor_error(actor_errc::invalid_argument,
+                      "this_actor::reply_later<T>: T is not the reply type of this ask");
   return reply_promise<T>(static_cast<detail::reply_state<T>*>(t->current->reply));
 }
 

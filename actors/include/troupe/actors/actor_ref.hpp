@@ -35,7 +35,9 @@ namespace troupe {
 // returning task<R> or reentrant_task<R>, its co_return value; a handler
 // returning reply_promise<T> replies later.
 template <class A, class M>
-concept handles = requires(A& a, M&& m) { a.on(std::forward<M>(m)); };
+concept handles = requires(A& a, M&& m) {
+  a.on(std::forward<M>(m));
+};
 
 class actor_addr;
 
@@ -110,14 +112,21 @@ struct user_envelope final : envelope {
 
 inline actor_errc error_for(dead_letter_reason why) noexcept {
   switch (why) {
-    case dead_letter_reason::mailbox_full: return actor_errc::mailbox_full;
+    case dead_letter_reason::mailbox_full:
+      return actor_errc::mailbox_full;
     case dead_letter_reason::dropped_newest:
-    case dead_letter_reason::dropped_oldest: return actor_errc::dropped;
-    case dead_letter_reason::expired: return actor_errc::timeout;
-    case dead_letter_reason::deadline_passed: return actor_errc::deadline_passed;
-    case dead_letter_reason::system_stopped: return actor_errc::system_stopped;
-    case dead_letter_reason::shed: return actor_errc::overloaded;
-    default: return actor_errc::actor_stopped;
+    case dead_letter_reason::dropped_oldest:
+      return actor_errc::dropped;
+    case dead_letter_reason::expired:
+      return actor_errc::timeout;
+    case dead_letter_reason::deadline_passed:
+      return actor_errc::deadline_passed;
+    case dead_letter_reason::system_stopped:
+      return actor_errc::system_stopped;
+    case dead_letter_reason::shed:
+      return actor_errc::overloaded;
+    default:
+      return actor_errc::actor_stopped;
   }
 }
 
@@ -207,7 +216,7 @@ envelope* new_envelope(X&& x) {
 // `now`: the runtime clock's time, read by the caller just before.
 template <class A, class M, class X>
 reply_state<reply_t<A, M>>* start_ask(actor_cell* c, X&& m, time_point deadline, when_full full,
-                                       message_priority prio, time_point now) {
+                                      message_priority prio, time_point now) {
   using T = reply_t<A, M>;
   auto* s = new reply_state<T>(c->sys, deadline, c);
   if (tracing()) [[unlikely]]
@@ -233,7 +242,7 @@ reply_state<reply_t<A, M>>* start_ask(actor_cell* c, X&& m, time_point deadline,
 }
 template <class A, class M, class X>
 reply_state<reply_t<A, M>>* start_ask(actor_cell* c, X&& m, time_point deadline, when_full full,
-                                       message_priority prio) {
+                                      message_priority prio) {
   return start_ask<A, M>(c, std::forward<X>(m), deadline, full, prio, now_of(c->sys));
 }
 
@@ -266,7 +275,7 @@ struct actor_timer : timer_entry {
   std::atomic<std::uint32_t> refs{1};  // handles, plus one while armed
   std::atomic<bool> cancelled{false};
   std::atomic<bool> queued{false};  // a delivery waits in the mailbox (periodic ticks coalesce)
-  actor_cell* target;  // one reference
+  actor_cell* target;               // one reference
   clock::duration period;
   actor_timer* live_prev = nullptr;  // the system's live timers (shutdown cancels them),
   actor_timer* live_next = nullptr;  // guarded by its timers_lock
@@ -427,11 +436,11 @@ class actor_ref : public actor_addr {
   // troupe::error(would_deadlock) when it would wait on the thread that
   // drives a driven runtime (the message is then a mailbox_full dead letter).
   template <class M>
-    requires handles<A, std::decay_t<M>>
-  send_result send(M&& m) const {
+  requires handles<A, std::decay_t<M>> send_result send(M&& m)
+  const {
     detail::check_ref(c_, "actor_ref::send");
-    return detail::post_user(c_, detail::new_envelope<A, std::decay_t<M>>(std::forward<M>(m)), detail::send_mode::block,
-                             detail::no_deadline);
+    return detail::post_user(c_, detail::new_envelope<A, std::decay_t<M>>(std::forward<M>(m)),
+                             detail::send_mode::block, detail::no_deadline);
   }
   // With a deadline: the message expires at it (never handed to the handler
   // after it), and a `block` sender waits at most until it (when_full::wait)
@@ -440,24 +449,25 @@ class actor_ref : public actor_addr {
   // `prio` overrides the message type's priority class for this call
   // (dequeue_policy.hpp).
   template <class M>
-    requires handles<A, std::decay_t<M>>
-  send_result send(M&& m, clock::time_point deadline, when_full full = when_full::wait,
-                   message_priority prio = priority_of_v<M>) const {
+  requires handles<A, std::decay_t<M>> send_result send(M&& m, clock::time_point deadline,
+                                                        when_full full = when_full::wait,
+                                                        message_priority prio = priority_of_v<M>)
+  const {
     detail::check_ref(c_, "actor_ref::send");
     detail::envelope* e = detail::new_envelope<A, std::decay_t<M>>(std::forward<M>(m));
     e->deadline = deadline;
     e->stamp.set_priority(prio);
-    return detail::post_user(c_, e, full == when_full::wait ? detail::send_mode::block : detail::send_mode::fail,
-                             deadline);
+    return detail::post_user(
+        c_, e, full == when_full::wait ? detail::send_mode::block : detail::send_mode::fail, deadline);
   }
   // Never waits: a full mailbox under `block` or `fail` gives mailbox_full
   // (drop policies apply as usual).
   template <class M>
-    requires handles<A, std::decay_t<M>>
-  send_result try_send(M&& m) const {
+  requires handles<A, std::decay_t<M>> send_result try_send(M&& m)
+  const {
     detail::check_ref(c_, "actor_ref::try_send");
-    return detail::post_user(c_, detail::new_envelope<A, std::decay_t<M>>(std::forward<M>(m)), detail::send_mode::fail,
-                             detail::no_deadline);
+    return detail::post_user(c_, detail::new_envelope<A, std::decay_t<M>>(std::forward<M>(m)),
+                             detail::send_mode::fail, detail::no_deadline);
   }
   // Back-pressure without blocking anyone: never waits here. Under `block`,
   // a full mailbox keeps the message waiting for room (in order, behind
@@ -467,8 +477,9 @@ class actor_ref : public actor_addr {
   // actor_stopped, dropped...). In a coroutine handler: co_await it.
   // Thread-safe.
   template <class M>
-    requires handles<A, std::decay_t<M>>
-  ask_future<void> send_async(M&& m, clock::time_point deadline = clock::time_point::max()) const {
+  requires handles<A, std::decay_t<M>> ask_future<void> send_async(
+      M&& m, clock::time_point deadline = clock::time_point::max())
+  const {
     detail::check_ref(c_, "actor_ref::send_async");
     auto* s = new detail::reply_state<void>(c_->sys, deadline, c_);
     s->add_ref();  // the mailbox's, completed on acceptance or refusal
@@ -490,16 +501,16 @@ class actor_ref : public actor_addr {
   // `prio` overrides the message type's priority class for this call
   // (dequeue_policy.hpp).
   template <class M>
-    requires handles<A, std::decay_t<M>>
+  requires handles<A, std::decay_t<M>>
   auto ask(M&& m, clock::time_point deadline, when_full full = when_full::wait,
            message_priority prio = priority_of_v<M>) const {
     using T = detail::reply_t<A, std::decay_t<M>>;
     detail::check_ref(c_, "actor_ref::ask");
-    return ask_future<T>(detail::start_ask<A, std::decay_t<M>>(c_, std::forward<M>(m),
-                                                               detail::ask_deadline(c_, deadline), full, prio));
+    return ask_future<T>(detail::start_ask<A, std::decay_t<M>>(
+        c_, std::forward<M>(m), detail::ask_deadline(c_, deadline), full, prio));
   }
   template <class M, class Rep, class Period>
-    requires handles<A, std::decay_t<M>>
+  requires handles<A, std::decay_t<M>>
   auto ask(M&& m, std::chrono::duration<Rep, Period> timeout, when_full full = when_full::wait,
            message_priority prio = priority_of_v<M>) const {
     detail::check_ref(c_, "actor_ref::ask");
@@ -511,16 +522,18 @@ class actor_ref : public actor_addr {
   // ends by itself when the actor stops; all end at actor system shutdown
   // (sent after it began: an inactive handle). Thread-safe.
   template <class M, class Rep, class Period>
-    requires handles<A, std::decay_t<M>>
-  timer_handle send_after(M&& m, std::chrono::duration<Rep, Period> delay) const {
+  requires handles<A, std::decay_t<M>> timer_handle send_after(M&& m,
+                                                               std::chrono::duration<Rep, Period> delay)
+  const {
     detail::check_ref(c_, "actor_ref::send_after");
     auto* t = new detail::typed_timer<A, std::decay_t<M>>(c_, clock::duration::zero(), std::forward<M>(m));
     return detail::start_timer(t, detail::after(c_, delay));
   }
   // Throws actor_error(invalid_argument) for a period that is not positive.
   template <class M, class Rep, class Period>
-    requires handles<A, std::decay_t<M>> && std::is_copy_constructible_v<std::decay_t<M>>
-  timer_handle send_periodic(M&& m, std::chrono::duration<Rep, Period> period) const {
+  requires handles<A, std::decay_t<M>> && std::is_copy_constructible_v<std::decay_t<M>> timer_handle
+  send_periodic(M&& m, std::chrono::duration<Rep, Period> period)
+  const {
     detail::check_ref(c_, "actor_ref::send_periodic");
     if (period <= std::chrono::duration<Rep, Period>::zero())
       throw actor_error(actor_errc::invalid_argument, "send_periodic: the period must be positive");
@@ -533,9 +546,7 @@ class actor_ref : public actor_addr {
   // This actor monitors `target`: when it stops, this actor gets
   // down{target, reason} (at once if it already has). Requires a handler
   // for `down`. Thread-safe.
-  void monitor(const actor_addr& target) const
-    requires handles<A, down>
-  {
+  void monitor(const actor_addr& target) const requires handles<A, down> {
     detail::check_ref(c_, "actor_ref::monitor");
     detail::check_ref(target.cell(), "actor_ref::monitor");
     detail::add_monitor(target.cell(), c_);

@@ -77,14 +77,15 @@ struct completion_hook {
 // and a registered hook. One allocation per ask.
 struct reply_state_base {
   reply_state_base(system_impl* s, time_point d, const void* t, actor_cell* target_cell,
-                   void (*destroy)(reply_state_base*) noexcept, void (*error)(reply_state_base*, actor_errc) noexcept)
+                   void (*destroy)(reply_state_base*) noexcept,
+                   void (*error)(reply_state_base*, actor_errc) noexcept)
       : sys(s), deadline(d), type(t), target(target_cell), destroy_fn(destroy), error_fn(error) {}
   reply_state_base(const reply_state_base&) = delete;
   reply_state_base& operator=(const reply_state_base&) = delete;
 
   std::atomic<std::uint32_t> refs{1};
   std::atomic<std::uint32_t> promises{0};  // live reply_promise handles
-  std::atomic<bool> ready{false};           // release-stored once the result is written
+  std::atomic<bool> ready{false};          // release-stored once the result is written
   spinlock lock;
   reply_status status = reply_status::pending;  // guarded by lock
   bool delivered = false;                       // a real reply was given (guarded)
@@ -93,15 +94,15 @@ struct reply_state_base {
   // a completion hook may read it without the lock (unlike `delivered`,
   // which a reply arriving after the deadline still sets).
   bool replied = false;
-  bool timer_armed = false;                     // the deadline timer holds a reference (guarded)
-  wait_list waiters;                            // blocked get()
+  bool timer_armed = false;  // the deadline timer holds a reference (guarded)
+  wait_list waiters;         // blocked get()
   system_impl* sys;
   time_point deadline;
   const void* type;
-  actor_cell* target;                // the asked actor: identity only, for self-ask checks
-  std::uint64_t flow_id = 0;         // tracing only: this ask's flow arrow
-  completion_hook* hook = nullptr;   // guarded by lock
-  timer_entry timer;                 // the deadline, armed while a hook waits
+  actor_cell* target;               // the asked actor: identity only, for self-ask checks
+  std::uint64_t flow_id = 0;        // tracing only: this ask's flow arrow
+  completion_hook* hook = nullptr;  // guarded by lock
+  timer_entry timer;                // the deadline, armed while a hook waits
   void (*destroy_fn)(reply_state_base*) noexcept;
   // Completes a pending state with an error of the actors layer (timeout at
   // the deadline, actor_stopped for a handler destroyed with its actor).
@@ -131,7 +132,8 @@ struct reply_state final : reply_state_base, small_object {
 // counts an `unanswered` dead letter. Otherwise (timeout, rejection, broken
 // promise) it only completes a pending state. Then runs the hook, if any,
 // and disarms the deadline timer. Thread-safe.
-bool complete_reply(reply_state_base* s, bool is_reply, void (*fill)(reply_state_base*, void*), void* arg) noexcept;
+bool complete_reply(reply_state_base* s, bool is_reply, void (*fill)(reply_state_base*, void*),
+                    void* arg) noexcept;
 // Waits until done (true) or the deadline (false: marks it abandoned).
 // Throws actor_error(cancelled) if runtime shutdown cancels the wait, and
 // actor_error(would_deadlock), at once, from the asked actor's own turn.
@@ -204,7 +206,8 @@ struct continuation final : continuation_base, small_object {
       reply_state<T>* s;
       ~release_state() { s->release(); }
     } keep{self->st};
-    if (continuation_runnable(self.get(), c, deliver, typeid(T).name())) std::invoke(self->f, std::move(self->st->value));
+    if (continuation_runnable(self.get(), c, deliver, typeid(T).name()))
+      std::invoke(self->f, std::move(self->st->value));
   }
   reply_state<T>* st;
   F f;
@@ -234,7 +237,8 @@ struct executor_callback final : completion_hook, small_object {
     std::unique_ptr<executor_callback> self(static_cast<executor_callback*>(h));
     try {
       auto* st = static_cast<reply_state<T>*>(s);
-      std::invoke(self->ex, unique_function<void()>([f = std::move(self->f), r = std::move(st->value)]() mutable {
+      std::invoke(self->ex,
+                  unique_function<void()>([f = std::move(self->f), r = std::move(st->value)]() mutable {
                     std::invoke(f, std::move(r));
                   }));
     } catch (...) {
@@ -297,8 +301,8 @@ class ask_future {
       ~holder() { s->release(); }
     } h{s};
     if (!detail::wait_reply(s))
-      return result<T>(actor_errc::timeout,
-                       std::make_exception_ptr(actor_error(actor_errc::timeout, "ask: no reply before the deadline")));
+      return result<T>(actor_errc::timeout, std::make_exception_ptr(actor_error(
+                                                actor_errc::timeout, "ask: no reply before the deadline")));
     return std::move(s->value);
   }
 
@@ -311,8 +315,8 @@ class ask_future {
   // Actor context only: throws actor_error(not_in_actor) elsewhere. Never
   // blocks. Consumes the future.
   template <class F>
-    requires std::is_invocable_v<std::decay_t<F>&, result<T>&&>
-  void then(F&& f) {
+  requires std::is_invocable_v < std::decay_t<F>
+  &, result<T>&& > void then(F&& f) {
     detail::actor_cell* owner = detail::asking_actor("ask_future::then");
     auto* s = take("ask_future::then");
     auto* c = new detail::continuation<T, std::decay_t<F>>(s, std::decay_t<F>(std::forward<F>(f)));
@@ -331,8 +335,8 @@ class ask_future {
   // At the deadline it runs with actor_errc::timeout. An exception from f is
   // counted in system_stats::failures. Consumes the future.
   template <class F>
-    requires std::is_invocable_v<std::decay_t<F>&, result<T>&&>
-  void on_complete(F&& f) {
+  requires std::is_invocable_v < std::decay_t<F>
+  &, result<T>&& > void on_complete(F&& f) {
     auto* s = take("ask_future::on_complete");
     detail::register_hook(s, new detail::callback<T, std::decay_t<F>>(std::decay_t<F>(std::forward<F>(f))));
   }
@@ -341,12 +345,14 @@ class ask_future {
   // runs f. For example, answering on an Asio io_context:
   //   fut.on_complete([&io](troupe::job j) { boost::asio::post(io, std::move(j)); }, f);
   template <class E, class F>
-    requires std::is_invocable_v<std::decay_t<F>&, result<T>&&> &&
-             std::is_invocable_v<std::decay_t<E>&, detail::unique_function<void()>&&>
-  void on_complete(E&& executor, F&& f) {
+  requires std::is_invocable_v < std::decay_t<F>
+  &, result<T>&& >
+         &&std::is_invocable_v<std::decay_t<E>&, detail::unique_function<void()>&&> void on_complete(
+             E&& executor, F&& f) {
     auto* s = take("ask_future::on_complete");
-    detail::register_hook(s, new detail::executor_callback<T, std::decay_t<E>, std::decay_t<F>>(
-                                 std::decay_t<E>(std::forward<E>(executor)), std::decay_t<F>(std::forward<F>(f))));
+    detail::register_hook(
+        s, new detail::executor_callback<T, std::decay_t<E>, std::decay_t<F>>(
+               std::decay_t<E>(std::forward<E>(executor)), std::decay_t<F>(std::forward<F>(f))));
   }
 
   // Internal: made by ask(); used by the awaiters of task.hpp.
@@ -356,7 +362,8 @@ class ask_future {
 
  private:
   detail::reply_state<T>* take(const char* what) {
-    if (!st_) throw actor_error(actor_errc::invalid_argument, std::string(what) + ": no state (already consumed?)");
+    if (!st_)
+      throw actor_error(actor_errc::invalid_argument, std::string(what) + ": no state (already consumed?)");
     return std::exchange(st_, nullptr);
   }
   void reset() noexcept {
@@ -411,7 +418,9 @@ class pending_reply {
   // an `unanswered` dead letter, like any late reply. An error of the
   // wrapper's own (a refusal, a timeout) passes false. False if the ask was
   // already complete.
-  bool complete(result<T>&& r, bool is_reply) noexcept { return complete_with<T>(st_, is_reply, std::move(r)); }
+  bool complete(result<T>&& r, bool is_reply) noexcept {
+    return complete_with<T>(st_, is_reply, std::move(r));
+  }
   bool fail(actor_errc code, const char* what) noexcept { return complete_error<T>(st_, code, what); }
   // Still pending: nobody has completed it, its asker has not given up
   // (dropped the future, or a get() reached the deadline).

@@ -29,8 +29,8 @@ enum class actor_errc : std::uint8_t {
   would_deadlock,    // a wait that could only end at its deadline (an actor waiting on itself)
   // Refusals by a protection, distinct from failures of the callee (the
   // patterns layer and the callee's dequeue policy give them):
-  overloaded,        // shed at once: a concurrency limit, a bulkhead, or a callee's queue-delay shedder
-  circuit_open,      // a circuit breaker refused the call without trying it
+  overloaded,    // shed at once: a concurrency limit, a bulkhead, or a callee's queue-delay shedder
+  circuit_open,  // a circuit breaker refused the call without trying it
 };
 
 const char* to_string(actor_errc code) noexcept;

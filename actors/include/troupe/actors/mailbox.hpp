@@ -25,17 +25,18 @@ enum class overflow_policy : std::uint8_t {
 // Why a message never reached a handler. Each is counted, system-wide and
 // per actor, and handed to the dead-letter hook if one is set.
 enum class dead_letter_reason : std::uint8_t {
-  actor_stopped,   // sent to an actor that is stopped or stopping (not accepted)
-  mailbox_full,    // rejected: `fail` policy, try_send, or a `block` wait timed out (not accepted)
-  dropped_newest,  // rejected by `drop_newest` (not accepted)
-  dropped_oldest,  // accepted, then discarded by `drop_oldest` to make room
-  expired,         // accepted, then its deadline passed before a handler got it
-  unprocessed,     // accepted, still queued when the actor stopped immediately or crashed unsupervised
-  unanswered,      // a reply nobody waits for any more (the asker timed out, dropped its future, or died)
-  system_stopped,  // refused: an external send while the actor system shuts down (not accepted)
-  deadline_passed, // refused: its deadline had passed when it was sent, or while it waited for room (not accepted)
-  shed,            // accepted, then refused at dequeue by the actor's dequeue_policy (it waited too long);
-                   // an asker gets actor_errc::overloaded
+  actor_stopped,    // sent to an actor that is stopped or stopping (not accepted)
+  mailbox_full,     // rejected: `fail` policy, try_send, or a `block` wait timed out (not accepted)
+  dropped_newest,   // rejected by `drop_newest` (not accepted)
+  dropped_oldest,   // accepted, then discarded by `drop_oldest` to make room
+  expired,          // accepted, then its deadline passed before a handler got it
+  unprocessed,      // accepted, still queued when the actor stopped immediately or crashed unsupervised
+  unanswered,       // a reply nobody waits for any more (the asker timed out, dropped its future, or died)
+  system_stopped,   // refused: an external send while the actor system shuts down (not accepted)
+  deadline_passed,  // refused: its deadline had passed when it was sent, or while it waited for room (not
+                    // accepted)
+  shed,             // accepted, then refused at dequeue by the actor's dequeue_policy (it waited too long);
+                    // an asker gets actor_errc::overloaded
 };
 inline constexpr std::size_t dead_letter_reason_count = 10;
 const char* to_string(dead_letter_reason r) noexcept;
@@ -80,9 +81,9 @@ struct actor_stats {
   std::size_t capacity = 0;
   std::uint64_t processed = 0;  // messages handed to a handler (system messages included)
   dead_letter_counts dead_letters;
-  std::uint64_t failures = 0;   // handler exceptions
-  std::uint64_t restarts = 0;   // restarts by its supervisor
-  bool stopped = false;         // stopping or stopped: sends are refused
+  std::uint64_t failures = 0;  // handler exceptions
+  std::uint64_t restarts = 0;  // restarts by its supervisor
+  bool stopped = false;        // stopping or stopped: sends are refused
 };
 
 }  // namespace troupe

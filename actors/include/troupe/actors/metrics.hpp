@@ -66,7 +66,8 @@ struct metric_sample {
 };
 
 struct metric_family {
-  std::string name;  // [a-zA-Z_:][a-zA-Z0-9_:]*, with its unit (_seconds, _bytes, ...); counters end in _total
+  std::string
+      name;  // [a-zA-Z_:][a-zA-Z0-9_:]*, with its unit (_seconds, _bytes, ...); counters end in _total
   std::string help;
   metric_type type = metric_type::gauge;
   std::vector<metric_sample> samples;
@@ -144,11 +145,11 @@ class metric_source {
 // The numbers of the system as a whole (also actor_system::stats()).
 struct system_stats {
   dead_letter_counts dead_letters;  // every dead letter, with or without a target actor
-  std::uint64_t spawned = 0;       // actors spawned
-  std::uint64_t failures = 0;      // handler exceptions (and linked failures, throwing completion callbacks)
-  std::uint64_t restarts = 0;      // restarts made by supervisors
-  std::uint64_t escalations = 0;   // top-level supervisors that gave up (restart intensity)
-  std::uint64_t live_actors = 0;   // top-level actors not yet stopped (supervised children not counted)
+  std::uint64_t spawned = 0;        // actors spawned
+  std::uint64_t failures = 0;       // handler exceptions (and linked failures, throwing completion callbacks)
+  std::uint64_t restarts = 0;       // restarts made by supervisors
+  std::uint64_t escalations = 0;    // top-level supervisors that gave up (restart intensity)
+  std::uint64_t live_actors = 0;    // top-level actors not yet stopped (supervised children not counted)
 };
 
 // A latency histogram in nanoseconds, as recorded: HdrHistogram's layout from
@@ -174,14 +175,14 @@ struct duration_histogram {
 // All actors of one class (aggregated over the live ones, or counted since
 // the system started: see each field).
 struct actor_class_metrics {
-  std::string name;                     // the class, demangled (`shop::cart`)
-  std::uint64_t actors = 0;             // live (gauge): spawned and not yet finalised
-  std::uint64_t mailbox_depth = 0;      // gauge: user messages queued or being handled, summed over live actors
-  std::uint64_t mailbox_high_water = 0; // gauge: the largest high-water mark among live actors
-  std::uint64_t processed = 0;          // counter: messages handed to a handler (system messages included)
-  dead_letter_counts dead_letters;      // counter: dead letters whose target was of this class, by reason
-  std::uint64_t failures = 0;           // counter: handler exceptions and linked failures
-  std::uint64_t restarts = 0;           // counter: restarts by a supervisor
+  std::string name;                 // the class, demangled (`shop::cart`)
+  std::uint64_t actors = 0;         // live (gauge): spawned and not yet finalised
+  std::uint64_t mailbox_depth = 0;  // gauge: user messages queued or being handled, summed over live actors
+  std::uint64_t mailbox_high_water = 0;  // gauge: the largest high-water mark among live actors
+  std::uint64_t processed = 0;           // counter: messages handed to a handler (system messages included)
+  dead_letter_counts dead_letters;       // counter: dead letters whose target was of this class, by reason
+  std::uint64_t failures = 0;            // counter: handler exceptions and linked failures
+  std::uint64_t restarts = 0;            // counter: restarts by a supervisor
   // Present once histograms were enabled on the system (then for every
   // class, possibly empty). Handler time: from the turn handing the message
   // to its handler until the handler returns (for a coroutine handler, until
@@ -207,13 +208,13 @@ struct metrics_options {
 };
 
 struct system_metrics {
-  metrics_snapshot runtime;                 // per worker: runtime/metrics.hpp
+  metrics_snapshot runtime;  // per worker: runtime/metrics.hpp
   system_stats system;
-  std::vector<actor_class_metrics> classes; // by name
-  std::vector<named_actor_metrics> actors;  // in the order asked for
-  std::vector<metric_family> sources;       // from metric sources, valid and unique
-  std::uint64_t source_errors = 0;          // families (or whole sources) left out, this snapshot
-  bool histograms_enabled = false;          // recording now
+  std::vector<actor_class_metrics> classes;  // by name
+  std::vector<named_actor_metrics> actors;   // in the order asked for
+  std::vector<metric_family> sources;        // from metric sources, valid and unique
+  std::uint64_t source_errors = 0;           // families (or whole sources) left out, this snapshot
+  bool histograms_enabled = false;           // recording now
 
   // Every number above as Prometheus families (names in
   // docs/design/metrics.md), sources last.

@@ -41,9 +41,18 @@ class result {
   bool has_value() const noexcept { return v_.index() == 1; }
   explicit operator bool() const noexcept { return has_value(); }
   // The value; rethrows the error if there is none.
-  T& value() & { check(); return std::get<1>(v_); }
-  const T& value() const& { check(); return std::get<1>(v_); }
-  T&& value() && { check(); return std::get<1>(std::move(v_)); }
+  T& value() & {
+    check();
+    return std::get<1>(v_);
+  }
+  const T& value() const& {
+    check();
+    return std::get<1>(v_);
+  }
+  T&& value() && {
+    check();
+    return std::get<1>(std::move(v_));
+  }
   T& operator*() & { return value(); }
   T* operator->() { return &value(); }
   std::exception_ptr exception() const noexcept { return v_.index() == 2 ? std::get<2>(v_) : nullptr; }
@@ -67,7 +76,11 @@ template <>
 class result<void> {
  public:
   result() = default;
-  static result ok() { result r; r.has_ = true; return r; }
+  static result ok() {
+    result r;
+    r.has_ = true;
+    return r;
+  }
   // NOLINTBEGIN(bugprone-throw-keyword-missing): holding an error, not throwing it
   result(std::exception_ptr e) : e_(std::move(e)) {}
   result(actor_errc code, std::exception_ptr e) : e_(std::move(e)), code_(code) {}

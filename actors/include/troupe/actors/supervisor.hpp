@@ -39,9 +39,9 @@ enum class restart_strategy : std::uint8_t { one_for_one, one_for_all, rest_for_
 
 struct supervisor_options {
   restart_strategy strategy = restart_strategy::one_for_one;
-  std::size_t max_restarts = 3;                       // intensity: N restarts ...
-  std::chrono::milliseconds within{5000};             // ... within T
-  std::chrono::milliseconds backoff_initial{0};       // 0: restart at once
+  std::size_t max_restarts = 3;                  // intensity: N restarts ...
+  std::chrono::milliseconds within{5000};        // ... within T
+  std::chrono::milliseconds backoff_initial{0};  // 0: restart at once
   std::chrono::milliseconds backoff_max{1000};
   double backoff_multiplier = 2.0;
 };
@@ -55,9 +55,9 @@ class supervisor final : public actor<supervisor> {
 
   // Internal state (touched by supervisor.cpp only).
   supervisor_options options;
-  detail::spinlock children_lock;                 // guards children
-  std::vector<detail::actor_cell*> children;      // spawn order, one reference each
-  std::deque<clock::time_point> restarts; // within the intensity window
+  detail::spinlock children_lock;             // guards children
+  std::vector<detail::actor_cell*> children;  // spawn order, one reference each
+  std::deque<clock::time_point> restarts;     // within the intensity window
   bool escalated = false;
   bool closed = false;  // no more children (guarded by children_lock)
 };
@@ -76,14 +76,13 @@ class supervisor_ref : public actor_ref<supervisor> {
   // actor_error(actor_stopped) if the supervisor is stopping,
   // actor_error(system_stopped) during shutdown.
   template <class A, class... Args>
-    requires(std::is_base_of_v<actor<A>, A> &&
-             (sizeof...(Args) == 0 || !(std::is_same_v<std::remove_cvref_t<Args>, spawn_options> || ...)))
-  actor_ref<A> spawn(Args&&... args) const {
-    return spawn<A>(spawn_options{}, std::forward<Args>(args)...);
-  }
+  requires(std::is_base_of_v<actor<A>, A> &&
+           (sizeof...(Args) == 0 || !(std::is_same_v<std::remove_cvref_t<Args>, spawn_options> ||
+                                      ...))) actor_ref<A> spawn(Args&&... args)
+  const { return spawn<A>(spawn_options{}, std::forward<Args>(args)...); }
   template <class A, class... Args>
-    requires std::is_base_of_v<actor<A>, A>
-  actor_ref<A> spawn(const spawn_options& options, Args&&... args) const {
+  requires std::is_base_of_v<actor<A>, A> actor_ref<A> spawn(const spawn_options& options, Args&&... args)
+  const {
     static_assert((std::is_copy_constructible_v<std::decay_t<Args>> && ...),
                   "supervisor_ref::spawn: a supervised actor is rebuilt from copies of its constructor "
                   "arguments on every restart, so each argument must be copyable (pass a shared_ptr or "
@@ -93,7 +92,8 @@ class supervisor_ref : public actor_ref<supervisor> {
         [tup = std::make_tuple(std::decay_t<Args>(std::forward<Args>(args))...)](void* mem) {
           std::apply([mem](const auto&... a) { new (mem) A(a...); }, tup);
         };
-    return detail::spawn_cell<A>(c_->sys, c_, options, [](void*) {}, std::move(factory));
+    return detail::spawn_cell<A>(
+        c_->sys, c_, options, [](void*) {}, std::move(factory));
   }
   // A child supervisor. Thread-safe.
   supervisor_ref spawn_supervisor(const supervisor_options& options) const {

@@ -70,9 +70,9 @@ struct system_options {
 
 // What shutdown() left behind.
 struct shutdown_report {
-  bool complete = true;              // every actor stopped in time
-  std::size_t abandoned = 0;         // top-level actors still running at the timeout
-  std::vector<std::string> actors;   // their classes (demangled), at most 32
+  bool complete = true;             // every actor stopped in time
+  std::size_t abandoned = 0;        // top-level actors still running at the timeout
+  std::vector<std::string> actors;  // their classes (demangled), at most 32
 };
 
 class actor_system {
@@ -91,16 +91,15 @@ class actor_system {
   // the runtime from a thread outside it), actor_error(
   // invalid_argument) for bad options (zero capacity, zero budget).
   template <class A, class... Args>
-    requires(std::is_base_of_v<actor<A>, A> &&
-             (sizeof...(Args) == 0 || !(std::is_same_v<std::remove_cvref_t<Args>, spawn_options> || ...)))
-  actor_ref<A> spawn(Args&&... args) {
+  requires(std::is_base_of_v<actor<A>, A> &&
+           (sizeof...(Args) == 0 || !(std::is_same_v<std::remove_cvref_t<Args>, spawn_options> ||
+                                      ...))) actor_ref<A> spawn(Args&&... args) {
     return spawn<A>(spawn_options{}, std::forward<Args>(args)...);
   }
   template <class A, class... Args>
-    requires std::is_base_of_v<actor<A>, A>
-  actor_ref<A> spawn(const spawn_options& options, Args&&... args) {
-    return detail::spawn_cell<A>(
-        impl_.get(), nullptr, options, [&](void* mem) { new (mem) A(std::forward<Args>(args)...); }, {});
+  requires std::is_base_of_v<actor<A>, A> actor_ref<A> spawn(const spawn_options& options, Args&&... args) {
+    return detail::spawn_cell<A>(impl_.get(), nullptr, options,
+                                 [&](void* mem) { new (mem) A(std::forward<Args>(args)...); }, {});
   }
 
   // A top-level supervisor (see supervisor.hpp). Thread-safe.

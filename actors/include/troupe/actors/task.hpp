@@ -150,10 +150,8 @@ template <class T>
 struct task_promise : promise_base {
   std::optional<T> value;
   template <class V>
-    requires std::is_convertible_v<V&&, T>
-  void return_value(V&& v) {
-    value.emplace(std::forward<V>(v));
-  }
+  requires std::is_convertible_v<V&&, T>
+  void return_value(V&& v) { value.emplace(std::forward<V>(v)); }
   T take() {
     if (error) std::rethrow_exception(error);
     return std::move(*value);
@@ -412,7 +410,8 @@ class delay {
 // which applies without it.
 struct within {
   template <class Rep, class Period>
-  explicit within(std::chrono::duration<Rep, Period> d) : until(clock::after(detail::turn_now("within"), d)) {}
+  explicit within(std::chrono::duration<Rep, Period> d)
+      : until(clock::after(detail::turn_now("within"), d)) {}
   clock::time_point until;
 };
 
@@ -538,7 +537,8 @@ task<std::tuple<result<awaited_t<A>>...>> when_all_impl(time_point until, A... a
   {
     std::vector<task<void>> parts;
     parts.reserve(sizeof...(A));
-    std::apply([&](auto&... slot) { (parts.push_back(participate<awaited_t<A>>(std::move(a), slot)), ...); }, out);
+    std::apply([&](auto&... slot) { (parts.push_back(participate<awaited_t<A>>(std::move(a), slot)), ...); },
+               out);
     co_await join_awaiter(std::move(parts), false, until);
   }
   co_return std::apply(
@@ -559,13 +559,11 @@ task<std::tuple<result<awaited_t<A>>...>> when_all_impl(time_point until, A... a
 // whole: a participant unfinished at the deadline gives actor_errc::timeout
 // and is abandoned. Actor coroutine context only.
 template <class... A>
-  requires(sizeof...(A) > 0)
-task<std::tuple<result<detail::awaited_t<A>>...>> when_all(A&&... a) {
+requires(sizeof...(A) > 0) task<std::tuple<result<detail::awaited_t<A>>...>> when_all(A&&... a) {
   return detail::when_all_impl<std::remove_cvref_t<A>...>(detail::no_deadline, std::forward<A>(a)...);
 }
 template <class... A>
-  requires(sizeof...(A) > 0)
-task<std::tuple<result<detail::awaited_t<A>>...>> when_all(within w, A&&... a) {
+requires(sizeof...(A) > 0) task<std::tuple<result<detail::awaited_t<A>>...>> when_all(within w, A&&... a) {
   return detail::when_all_impl<std::remove_cvref_t<A>...>(w.until, std::forward<A>(a)...);
 }
 
@@ -603,21 +601,24 @@ task<when_any_result<awaited_t<A>...>> when_any_impl(time_point until, A... a) {
   std::size_t winner;
   {
     std::vector<task<void>> parts;
-    std::apply([&](auto&... slot) { (parts.push_back(participate<awaited_t<A>>(std::move(a), slot)), ...); }, out);
+    std::apply([&](auto&... slot) { (parts.push_back(participate<awaited_t<A>>(std::move(a), slot)), ...); },
+               out);
     winner = co_await join_awaiter(std::move(parts), true, until);
   }
   using R = when_any_result<awaited_t<A>...>;
   if (winner == static_cast<std::size_t>(-1))
     co_return R{winner, std::variant<result<awaited_t<A>>...>(
-                            std::in_place_index<0>, std::make_exception_ptr(actor_error(
-                                                        actor_errc::timeout, "when_any: nothing finished before the deadline")))};
+                            std::in_place_index<0>,
+                            std::make_exception_ptr(actor_error(
+                                actor_errc::timeout, "when_any: nothing finished before the deadline")))};
   std::optional<R> r;
   [&]<std::size_t... I>(std::index_sequence<I...>) {
-    ((I == winner ? (void)r.emplace(R{winner, std::variant<result<awaited_t<A>>...>(std::in_place_index<I>,
-                                                                                     std::move(*std::get<I>(out)))})
+    ((I == winner ? (void)r.emplace(R{winner, std::variant<result<awaited_t<A>>...>(
+                                                  std::in_place_index<I>, std::move(*std::get<I>(out)))})
                   : (void)0),
      ...);
-  }(std::index_sequence_for<A...>{});
+  }
+  (std::index_sequence_for<A...>{});
   co_return std::move(*r);
 }
 }  // namespace detail
@@ -629,13 +630,11 @@ task<when_any_result<awaited_t<A>...>> when_any_impl(time_point until, A... a) {
 // with none finished: index npos and actor_errc::timeout. Actor coroutine
 // context only.
 template <class... A>
-  requires(sizeof...(A) > 0)
-task<when_any_result<detail::awaited_t<A>...>> when_any(A&&... a) {
+requires(sizeof...(A) > 0) task<when_any_result<detail::awaited_t<A>...>> when_any(A&&... a) {
   return detail::when_any_impl<std::remove_cvref_t<A>...>(detail::no_deadline, std::forward<A>(a)...);
 }
 template <class... A>
-  requires(sizeof...(A) > 0)
-task<when_any_result<detail::awaited_t<A>...>> when_any(within w, A&&... a) {
+requires(sizeof...(A) > 0) task<when_any_result<detail::awaited_t<A>...>> when_any(within w, A&&... a) {
   return detail::when_any_impl<std::remove_cvref_t<A>...>(w.until, std::forward<A>(a)...);
 }
 

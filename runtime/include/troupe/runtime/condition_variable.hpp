@@ -34,8 +34,7 @@ class condition_variable {
     while (!pred()) wait(lock);
   }
   template <class Pred>
-  bool wait_until(std::unique_lock<mutex>& lock, std::chrono::steady_clock::time_point deadline,
-                  Pred pred) {
+  bool wait_until(std::unique_lock<mutex>& lock, std::chrono::steady_clock::time_point deadline, Pred pred) {
     while (!pred())
       if (wait_until(lock, deadline) == cv_status::timeout) return pred();
     return true;

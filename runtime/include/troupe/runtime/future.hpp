@@ -13,10 +13,10 @@
 #include <optional>
 #include <utility>
 
-#include "troupe/runtime/error.hpp"
 #include "troupe/runtime/detail/spinlock.hpp"
 #include "troupe/runtime/detail/time.hpp"
 #include "troupe/runtime/detail/wait_list.hpp"
+#include "troupe/runtime/error.hpp"
 
 namespace troupe {
 
@@ -57,7 +57,8 @@ struct shared_state {
       return future_status::ready;
     }
     auto why = waiters.wait(lock, deadline);
-    if (why == wake_reason::cancelled) throw troupe::error(errc::cancelled, "future: wait cancelled by shutdown");
+    if (why == wake_reason::cancelled)
+      throw troupe::error(errc::cancelled, "future: wait cancelled by shutdown");
     return ready.load(std::memory_order_acquire) ? future_status::ready : future_status::timeout;
   }
 };

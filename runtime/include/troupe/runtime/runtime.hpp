@@ -79,7 +79,7 @@ const char* to_string(fiber_state s) noexcept;
 struct fiber_info {
   std::uint64_t id = 0;  // 1, 2, ... in creation order (this_fiber::id())
   fiber_state state = fiber_state::ready;
-  int worker = -1;       // running: the worker's index; otherwise -1
+  int worker = -1;  // running: the worker's index; otherwise -1
   // blocked: the wait's deadline (time_point::max(): none).
   clock::time_point deadline = clock::time_point::max();
 };

@@ -13,10 +13,10 @@
 #include <type_traits>
 #include <utility>
 
-#include "troupe/runtime/error.hpp"
 #include "troupe/runtime/detail/latch.hpp"
 #include "troupe/runtime/detail/small_alloc.hpp"
 #include "troupe/runtime/detail/task_header.hpp"
+#include "troupe/runtime/error.hpp"
 #include "troupe/runtime/runtime.hpp"
 
 namespace troupe {
@@ -32,13 +32,17 @@ template <class R>
 struct task_result {
   std::optional<R> value;
   template <class F>
-  void run(F& f) { value.emplace(std::invoke(f)); }
+  void run(F& f) {
+    value.emplace(std::invoke(f));
+  }
   R take() { return std::move(*value); }
 };
 template <>
 struct task_result<void> {
   template <class F>
-  void run(F& f) { std::invoke(f); }
+  void run(F& f) {
+    std::invoke(f);
+  }
   void take() {}
 };
 
@@ -69,9 +73,7 @@ struct task_state : task_header, small_object {
 
 template <class F, class R>
 struct spawned_task final : task_state<R> {
-  spawned_task(F&& f, scheduler& s) : task_state<R>(s), fn(std::move(f)) {
-    this->invoke = &run_task;
-  }
+  spawned_task(F&& f, scheduler& s) : task_state<R>(s), fn(std::move(f)) { this->invoke = &run_task; }
 
   static void run_task(task_header* h) {
     auto* self = static_cast<spawned_task*>(h);
@@ -97,8 +99,7 @@ template <class R>
 class join_handle {
  public:
   join_handle() = default;
-  join_handle(join_handle&& o) noexcept
-      : task_(std::exchange(o.task_, nullptr)), mark_(o.mark_) {}
+  join_handle(join_handle&& o) noexcept : task_(std::exchange(o.task_, nullptr)), mark_(o.mark_) {}
   join_handle& operator=(join_handle&& o) noexcept {
     if (this != &o) {
       reset();

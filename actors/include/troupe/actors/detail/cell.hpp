@@ -100,10 +100,10 @@ struct cell_vtable {
   void* (*storage)(actor_cell*) noexcept;  // where the object lives
   void (*destroy_object)(actor_cell*) noexcept;
   void (*free_cell)(actor_cell*) noexcept;
-  void (*on_start)(actor_cell*);          // null: the class has none
-  void (*on_stop)(actor_cell*);           // null: the class has none
-  void (*on_down)(actor_cell*, void*);    // null: cannot monitor
-  void (*on_exit)(actor_cell*, void*);    // null: does not trap exits
+  void (*on_start)(actor_cell*);        // null: the class has none
+  void (*on_stop)(actor_cell*);         // null: the class has none
+  void (*on_down)(actor_cell*, void*);  // null: cannot monitor
+  void (*on_exit)(actor_cell*, void*);  // null: does not trap exits
   bool supervisor;
   bool reentrant;  // coroutine handlers do not hold the actor while suspended
 };
@@ -127,8 +127,9 @@ struct actor_cell : task_header {
   spinlock lock;  // guards the admission queue; serialises user pops under drop_oldest
   overflow_policy policy = overflow_policy::block;
   std::uint8_t budget = 32;
-  std::uint8_t flags = 0;         // consumer-owned (src/cell.hpp)
-  std::uint8_t pending_exit = 0;  // consumer-owned: why it stops (exit_kind | 0x80 once set); read after FINAL
+  std::uint8_t flags = 0;  // consumer-owned (src/cell.hpp)
+  std::uint8_t pending_exit =
+      0;  // consumer-owned: why it stops (exit_kind | 0x80 once set); read after FINAL
   std::uint32_t incarnation = 0;  // consumer-owned: bumped by each restart
   std::atomic<cell_ext*> ext{nullptr};
   actor_cell* parent = nullptr;  // supervisor, or null for a top-level actor

@@ -60,7 +60,7 @@ class mpsc_queue {
     // tail is the last linked node. acquire: pairs with the exchange.
     mpsc_node* head = head_.load(std::memory_order_acquire);
     if (tail != head) return nullptr;  // a producer is between exchange and link
-    push(&stub_);  // re-insert the stub so tail can be handed out
+    push(&stub_);                      // re-insert the stub so tail can be handed out
     next = tail->next.load(std::memory_order_acquire);
     if (next) {
       tail_ = next;

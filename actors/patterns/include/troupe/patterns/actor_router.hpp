@@ -208,7 +208,8 @@ void finish_lease(Lease& l, outcome o, clock::duration latency, time_point now) 
 // router, and the handle that made the ask may be gone before it ends.
 template <class T, class Lease>
 struct lease_hook final : troupe::detail::completion_hook, troupe::detail::small_object {
-  lease_hook(system_impl* s, time_point deadline, Lease l, time_point start, std::shared_ptr<const void> router)
+  lease_hook(system_impl* s, time_point deadline, Lease l, time_point start,
+             std::shared_ptr<const void> router)
       : sys(s), outer(s, deadline, nullptr), owner(std::move(router)), lease(std::move(l)), started(start) {
     this->run = &fire;
   }
@@ -285,25 +286,29 @@ class router {
 
   // As actor_ref<A>::send, to one routee.
   template <class M>
-    requires handles<A, std::decay_t<M>>
-  send_result send(M&& m) const {
-    return route_send<std::decay_t<M>>(m, [&](const actor_ref<A>& to) { return to.send(std::forward<M>(m)); });
+  requires handles<A, std::decay_t<M>> send_result send(M&& m)
+  const {
+    return route_send<std::decay_t<M>>(m,
+                                       [&](const actor_ref<A>& to) { return to.send(std::forward<M>(m)); });
   }
   template <class M>
-    requires handles<A, std::decay_t<M>>
-  send_result send(M&& m, clock::time_point deadline, when_full full = when_full::wait,
-                   message_priority prio = priority_of_v<M>) const {
+  requires handles<A, std::decay_t<M>> send_result send(M&& m, clock::time_point deadline,
+                                                        when_full full = when_full::wait,
+                                                        message_priority prio = priority_of_v<M>)
+  const {
     return route_send<std::decay_t<M>>(
         m, [&](const actor_ref<A>& to) { return to.send(std::forward<M>(m), deadline, full, prio); });
   }
   template <class M>
-    requires handles<A, std::decay_t<M>>
-  send_result try_send(M&& m) const {
-    return route_send<std::decay_t<M>>(m, [&](const actor_ref<A>& to) { return to.try_send(std::forward<M>(m)); });
+  requires handles<A, std::decay_t<M>> send_result try_send(M&& m)
+  const {
+    return route_send<std::decay_t<M>>(
+        m, [&](const actor_ref<A>& to) { return to.try_send(std::forward<M>(m)); });
   }
   template <class M>
-    requires handles<A, std::decay_t<M>>
-  ask_future<void> send_async(M&& m, clock::time_point deadline = clock::time_point::max()) const {
+  requires handles<A, std::decay_t<M>> ask_future<void> send_async(
+      M&& m, clock::time_point deadline = clock::time_point::max())
+  const {
     check("router::send_async");
     typename core_type::lease_type lease;
     if (auto to = st_->core.pick(m, detail::now_of(st_->sys), lease))
@@ -318,16 +323,16 @@ class router {
   // As actor_ref<A>::ask, to one routee (deadline capped by the request
   // being handled, never blocks, refusals in the future). Thread-safe.
   template <class M>
-    requires handles<A, std::decay_t<M>>
+  requires handles<A, std::decay_t<M>>
   auto ask(M&& m, clock::time_point deadline, when_full full = when_full::wait,
            message_priority prio = priority_of_v<M>) const {
     using T = detail::reply_t<A, std::decay_t<M>>;
     check("router::ask");
-    return ask_future<T>(start<std::decay_t<M>>(std::forward<M>(m), detail::ask_deadline(nullptr, deadline), full, prio,
-                                                detail::now_of(st_->sys)));
+    return ask_future<T>(start<std::decay_t<M>>(std::forward<M>(m), detail::ask_deadline(nullptr, deadline),
+                                                full, prio, detail::now_of(st_->sys)));
   }
   template <class M, class Rep, class Period>
-    requires handles<A, std::decay_t<M>>
+  requires handles<A, std::decay_t<M>>
   auto ask(M&& m, std::chrono::duration<Rep, Period> timeout, when_full full = when_full::wait,
            message_priority prio = priority_of_v<M>) const {
     check("router::ask");
@@ -338,7 +343,7 @@ class router {
   // just read); its state with one reference for the caller.
   template <class M, class X>
   detail::reply_state<detail::reply_t<A, M>>* start(X&& m, clock::time_point deadline, when_full full,
-                                                     message_priority prio, clock::time_point now) const {
+                                                    message_priority prio, clock::time_point now) const {
     using T = detail::reply_t<A, M>;
     typename core_type::lease_type lease;
     std::optional<actor_ref<A>> to = st_->core.pick(static_cast<const M&>(m), now, lease);
@@ -372,7 +377,8 @@ class router {
   }
   template <class M>
   void no_routee() const noexcept {
-    detail::note_dead_letter(st_->sys, nullptr, dead_letter_reason::actor_stopped, detail::type_name(typeid(M)));
+    detail::note_dead_letter(st_->sys, nullptr, dead_letter_reason::actor_stopped,
+                             detail::type_name(typeid(M)));
   }
   template <class M, class F>
   send_result route_send(const M& m, F&& send_to) const {
@@ -392,8 +398,9 @@ struct protect_target<router<A, Policy>> {
   static detail::system_impl* system(const router<A, Policy>& r) noexcept { return r.system(); }
   static detail::actor_cell* cell(const router<A, Policy>&) noexcept { return nullptr; }
   template <class M, class X>
-  static detail::reply_state<detail::reply_t<A, M>>* start(const router<A, Policy>& r, X&& m, clock::time_point deadline,
-                                                           when_full full, message_priority p, clock::time_point now) {
+  static detail::reply_state<detail::reply_t<A, M>>* start(const router<A, Policy>& r, X&& m,
+                                                           clock::time_point deadline, when_full full,
+                                                           message_priority p, clock::time_point now) {
     return r.template start<M>(std::forward<X>(m), deadline, full, p, now);
   }
 };

@@ -68,7 +68,9 @@ class pattern_metrics {
   void add(std::string name, const bulkhead& b);
   template <class Limit>
   void add(std::string name, const concurrency_limiter<Limit>& l) {
-    add_limiter(std::move(name), [&l] { return limiter_reading{l.limit().current(), l.in_flight(), l.counters()}; });
+    add_limiter(std::move(name), [&l] {
+      return limiter_reading{l.limit().current(), l.in_flight(), l.counters()};
+    });
   }
 
   // Removes every component added under `name` (of any kind); false if there

@@ -136,8 +136,9 @@ struct protect_target<actor_ref<A>> {
   static detail::actor_cell* cell(const actor_ref<A>& r) noexcept { return r.cell(); }
   // One attempt: an ask with exactly this deadline; `now` was just read.
   template <class M, class X>
-  static detail::reply_state<detail::reply_t<A, M>>* start(const actor_ref<A>& r, X&& m, clock::time_point deadline,
-                                                           when_full full, message_priority p, clock::time_point now) {
+  static detail::reply_state<detail::reply_t<A, M>>* start(const actor_ref<A>& r, X&& m,
+                                                           clock::time_point deadline, when_full full,
+                                                           message_priority p, clock::time_point now) {
     return detail::start_ask<A, M>(r.cell(), std::forward<X>(m), deadline, full, p, now);
   }
 };
@@ -295,8 +296,8 @@ class attempt final : public typed_box<T>,
   bool try_cancel() noexcept override { return troupe::detail::cancel_hook(st_, this); }
   void cancelled() noexcept override {
     if (st_) std::exchange(st_, nullptr)->release();  // cancel_hook gave the hook's reference back
-    this->value =
-        result<T>(std::make_exception_ptr(actor_error(actor_errc::cancelled, "the pass was cancelled (a hedge lost)")));
+    this->value = result<T>(
+        std::make_exception_ptr(actor_error(actor_errc::cancelled, "the pass was cancelled (a hedge lost)")));
     send_up(outcome::cancelled, false);
   }
 
@@ -354,7 +355,8 @@ class call final : public call_base, public sink, public troupe::detail::small_o
   // The outermost answer.
   void done(answer&& a) noexcept override {
     // A fallback only for a caller still waiting (not after its deadline).
-    if (a.o != outcome::success && (fallback_ || st_->fallback_actor) && outer_.waiting() && try_fallback(a)) return;
+    if (a.o != outcome::success && (fallback_ || st_->fallback_actor) && outer_.waiting() && try_fallback(a))
+      return;
     finish(std::move(a));
   }
 
@@ -443,7 +445,8 @@ class call final : public call_base, public sink, public troupe::detail::small_o
       try {
         a = new attempt<T>(this, h, cls_, false);
       } catch (...) {
-        h.up->done(answer::refusal(outcome::failure, actor_errc::handler_failed, "protected ask: out of memory"));
+        h.up->done(
+            answer::refusal(outcome::failure, actor_errc::handler_failed, "protected ask: out of memory"));
         return;
       }
     }
@@ -451,8 +454,8 @@ class call final : public call_base, public sink, public troupe::detail::small_o
     try {
       if constexpr (std::is_copy_constructible_v<M>) {
         if (keep_) {
-          s = traits::template start<M>(st_->target, static_cast<const M&>(*msg_), h.deadline, full(), priority(),
-                                        h.now);
+          s = traits::template start<M>(st_->target, static_cast<const M&>(*msg_), h.deadline, full(),
+                                        priority(), h.now);
         } else {
           s = traits::template start<M>(st_->target, std::move(*msg_), h.deadline, full(), priority(), h.now);
         }
@@ -548,7 +551,8 @@ class protected_ref {
     return budget(std::make_shared<patterns::retry_budget>(cfg, patterns::detail::time_point(now())));
   }
   protected_ref budget(std::shared_ptr<patterns::retry_budget> b) const {
-    if (st_ && st_->multi) throw std::logic_error("protect: .budget() must come before .retry() and .hedge()");
+    if (st_ && st_->multi)
+      throw std::logic_error("protect: .budget() must come before .retry() and .hedge()");
     return with([&](stack& s) { s.budget = std::move(b); });
   }
   // Hedged requests (hedging.hpp): a second copy after the delay, charged
@@ -585,7 +589,8 @@ class protected_ref {
   // At most n passes in flight at once (bulkhead.hpp); more: overloaded at once.
   protected_ref bulkhead(std::uint32_t n) const { return bulkhead(std::make_shared<patterns::bulkhead>(n)); }
   protected_ref bulkhead(std::shared_ptr<patterns::bulkhead> b) const {
-    return with([&](stack& s) { s.layers.push_back(patterns::detail::make_bulkhead_layer(std::move(b), s.stats)); });
+    return with(
+        [&](stack& s) { s.layers.push_back(patterns::detail::make_bulkhead_layer(std::move(b), s.stats)); });
   }
   // Every pass inside this layer ends by now + d (an ask inside it times
   // out then), within the request's deadline: a per-attempt timeout when
@@ -603,12 +608,13 @@ class protected_ref {
   // ask_future<T> (e.g. a cache actor's ask). If it gives no value, the
   // caller gets the original error. Counted in fallbacks.
   template <class F>
-    requires(!std::is_convertible_v<F, actor_addr>)
-  protected_ref fallback(F f) const {
+  requires(!std::is_convertible_v<F, actor_addr>) protected_ref fallback(F f)
+  const {
     using M = patterns::detail::first_param_t<F>;
     using T = detail::reply_t<A, M>;
     static_assert(handles<A, M>, "fallback: the first parameter must be a message the actor handles");
-    static_assert(std::is_copy_constructible_v<M>, "fallback: the message must be copyable (it is kept for it)");
+    static_assert(std::is_copy_constructible_v<M>,
+                  "fallback: the message must be copyable (it is kept for it)");
     auto fn = [f = std::move(f)](const void* msg, void* io_) {
       auto& io = *static_cast<patterns::detail::fallback_io<T>*>(io_);
       const M& m = *static_cast<const M*>(msg);
@@ -630,9 +636,7 @@ class protected_ref {
         io.ready.emplace(T(call()));
       }
     };
-    return with([&](stack& s) {
-      s.fallbacks.push_back({&detail::type_tag<M>, std::move(fn)});
-    });
+    return with([&](stack& s) { s.fallbacks.push_back({&detail::type_tag<M>, std::move(fn)}); });
   }
   // Another actor of the same class (a cache, a replica) asked with the same
   // message whenever a request fails, for every message type.
@@ -643,8 +647,8 @@ class protected_ref {
   // An actor of another class, for the message types listed (each must
   // have the same reply type there): fallback<get_price, get_stock>(cache).
   template <class... Ms, class C>
-    requires(sizeof...(Ms) > 0 && !std::is_same_v<C, A>)
-  protected_ref fallback(actor_ref<C> other) const {
+  requires(sizeof...(Ms) > 0 && !std::is_same_v<C, A>) protected_ref fallback(actor_ref<C> other)
+  const {
     static_assert((handles<C, Ms> && ...), "fallback: the fallback actor must handle every listed message");
     static_assert((std::is_same_v<detail::reply_t<C, Ms>, detail::reply_t<A, Ms>> && ...),
                   "fallback: the fallback actor must reply with the same type");
@@ -687,14 +691,16 @@ class protected_ref {
   // for a refused request (the future holds circuit_open, overloaded...).
   // Thread-safe.
   template <class M, class... Opts>
-    requires handles<A, std::decay_t<M>> && (patterns::detail::ask_option<Opts> && ...)
-  auto ask(M&& m, clock::time_point deadline, Opts... opts) const {
+  requires handles<A, std::decay_t<M>> &&
+      (patterns::detail::ask_option<Opts>&&...) auto ask(M&& m, clock::time_point deadline,
+                                                         Opts... opts) const {
     check("protected_ref::ask");
     return ask_at(std::forward<M>(m), deadline, detail::now_of(traits::system(st_->target)), opts...);
   }
   template <class M, class Rep, class Period, class... Opts>
-    requires handles<A, std::decay_t<M>> && (patterns::detail::ask_option<Opts> && ...)
-  auto ask(M&& m, std::chrono::duration<Rep, Period> timeout, Opts... opts) const {
+  requires handles<A, std::decay_t<M>> &&
+      (patterns::detail::ask_option<Opts>&&...) auto ask(M&& m, std::chrono::duration<Rep, Period> timeout,
+                                                         Opts... opts) const {
     check("protected_ref::ask");
     const clock::time_point now = detail::now_of(traits::system(st_->target));
     return ask_at(std::forward<M>(m), clock::after(now, timeout), now, opts...);
@@ -703,27 +709,29 @@ class protected_ref {
   // Fire and forget, as actor_ref::send, if every layer admits it (see the
   // header comment); otherwise circuit_open or overloaded at once.
   template <class M>
-    requires handles<A, std::decay_t<M>>
-  send_result send(M&& m) const {
+  requires handles<A, std::decay_t<M>> send_result send(M&& m)
+  const {
     if (const actor_errc c = admit_send<std::decay_t<M>>(); c != actor_errc::ok) return c;
     return st_->target.send(std::forward<M>(m));
   }
   template <class M>
-    requires handles<A, std::decay_t<M>>
-  send_result send(M&& m, clock::time_point deadline, when_full full = when_full::wait) const {
+  requires handles<A, std::decay_t<M>> send_result send(M&& m, clock::time_point deadline,
+                                                        when_full full = when_full::wait)
+  const {
     if (const actor_errc c = admit_send<std::decay_t<M>>(); c != actor_errc::ok) return c;
     return st_->target.send(std::forward<M>(m), deadline, full);
   }
   template <class M>
-    requires handles<A, std::decay_t<M>>
-  send_result try_send(M&& m) const {
+  requires handles<A, std::decay_t<M>> send_result try_send(M&& m)
+  const {
     if (const actor_errc c = admit_send<std::decay_t<M>>(); c != actor_errc::ok) return c;
     return st_->target.try_send(std::forward<M>(m));
   }
   // A refusal completes the future at once with its code.
   template <class M>
-    requires handles<A, std::decay_t<M>>
-  ask_future<void> send_async(M&& m, clock::time_point deadline = clock::time_point::max()) const {
+  requires handles<A, std::decay_t<M>> ask_future<void> send_async(
+      M&& m, clock::time_point deadline = clock::time_point::max())
+  const {
     if (const actor_errc c = admit_send<std::decay_t<M>>(); c != actor_errc::ok) {
       detail::pending_reply<void> r(traits::system(st_->target), deadline, nullptr);
       ask_future<void> f = r.take_future();
@@ -742,7 +750,9 @@ class protected_ref {
     protection_counters c;
     if (!st_) return c;
     const auto& s = *st_->stats;
-    auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };  // statistics
+    auto r = [](const std::atomic<std::uint64_t>& a) {
+      return a.load(std::memory_order_relaxed);
+    };  // statistics
     c.requests = r(s.requests);
     c.successes = r(s.successes);
     c.failures = r(s.failures);
@@ -793,8 +803,8 @@ class protected_ref {
   void ensure_budget(stack& s) const {
     if (!s.budget)
       s.budget = std::make_shared<patterns::retry_budget>(
-          patterns::retry_budget_config{.ratio = 0.2, .floor_per_second = 10.0, .max_tokens = 100.0,
-                                        .initial_tokens = 10.0},
+          patterns::retry_budget_config{
+              .ratio = 0.2, .floor_per_second = 10.0, .max_tokens = 100.0, .initial_tokens = 10.0},
           now());
   }
   template <class M, class C>
@@ -831,13 +841,15 @@ class protected_ref {
     detail::actor_cell* cell = traits::cell(st_->target);
     deadline = detail::ask_deadline(cell, deadline);
     if (deadline <= now) {
-      detail::note_dead_letter(sys, cell, dead_letter_reason::deadline_passed, detail::type_name(typeid(Msg)));
+      detail::note_dead_letter(sys, cell, dead_letter_reason::deadline_passed,
+                               detail::type_name(typeid(Msg)));
       detail::pending_reply<T> r(sys, deadline, cell);
       ask_future<T> f = r.take_future();
       r.fail(actor_errc::deadline_passed, "ask: the deadline is already in the past");
       return f;
     }
-    auto* c = new patterns::detail::call<A, Msg, Target>(st_, deadline, prio, o.full, safe, std::forward<M>(m));
+    auto* c =
+        new patterns::detail::call<A, Msg, Target>(st_, deadline, prio, o.full, safe, std::forward<M>(m));
     return c->start(now);
   }
 

@@ -18,12 +18,11 @@
 // microsecond there.
 
 #include <memory>
-#include <string>
-#include <vector>
-
 #include <prometheus/collectable.h>
 #include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
+#include <string>
+#include <vector>
 
 #include "troupe/actors/metrics.hpp"
 #include "troupe/actors/system.hpp"
@@ -69,7 +68,8 @@ class registration {
   const std::shared_ptr<collectable>& get() const noexcept { return collectable_; }
 
  private:
-  friend registration register_metrics(::prometheus::Exposer&, actor_system&, const std::string&, metrics_options);
+  friend registration register_metrics(::prometheus::Exposer&, actor_system&, const std::string&,
+                                       metrics_options);
   registration(::prometheus::Exposer& e, std::shared_ptr<collectable> c, std::string uri) noexcept
       : exposer_(&e), collectable_(std::move(c)), uri_(std::move(uri)) {}
   ::prometheus::Exposer* exposer_ = nullptr;
@@ -80,6 +80,7 @@ class registration {
 // The one call: exposes `system`'s metrics at `uri` of `exposer` (beside
 // whatever else it serves there) until the result is destroyed. Thread-safe.
 [[nodiscard]] registration register_metrics(::prometheus::Exposer& exposer, actor_system& system,
-                                            const std::string& uri = "/metrics", metrics_options options = {});
+                                            const std::string& uri = "/metrics",
+                                            metrics_options options = {});
 
 }  // namespace troupe::prometheus

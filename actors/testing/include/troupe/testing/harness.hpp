@@ -81,7 +81,8 @@ class harness {
   // error(would_deadlock).
   template <class T>
   result<T> await(ask_future<T> f) {
-    if (!run_until([&] { return f.is_ready(); }, clock::duration::max()) && f.deadline() != clock::time_point::max()) {
+    if (!run_until([&] { return f.is_ready(); }, clock::duration::max()) &&
+        f.deadline() != clock::time_point::max()) {
       clock_->set(f.deadline());  // no timer watches a plain ask's deadline
       run_until_idle();
     }
@@ -102,10 +103,10 @@ class harness {
 
 // What explore() found.
 struct exploration {
-  std::size_t runs = 0;                        // seeds tried
-  std::optional<std::uint64_t> failing_seed;   // the first seed whose run failed
-  std::string failure;                         // its exception's what()
-  std::string trace;                           // its harness's trace()
+  std::size_t runs = 0;                       // seeds tried
+  std::optional<std::uint64_t> failing_seed;  // the first seed whose run failed
+  std::string failure;                        // its exception's what()
+  std::string trace;                          // its harness's trace()
 };
 
 // Runs `body` on a fresh harness for seeds first, first+1, ... (count of

@@ -111,9 +111,9 @@ class chase_lev_deque {
  public:
   // Capacity is rounded up to a power of two, at least 2.
   explicit chase_lev_deque(std::size_t initial_capacity = 256)
-      : array_(buffer::create(
-            static_cast<std::int64_t>(std::bit_ceil(std::clamp<std::size_t>(initial_capacity, 2, kMaxInitial))),
-            nullptr)) {}
+      : array_(buffer::create(static_cast<std::int64_t>(
+                                  std::bit_ceil(std::clamp<std::size_t>(initial_capacity, 2, kMaxInitial))),
+                              nullptr)) {}
 
   // No thread may be using the deque any more.
   ~chase_lev_deque() {
@@ -256,9 +256,11 @@ class chase_lev_deque {
 
     static buffer* create(std::int64_t capacity, buffer* retired) {
       static_assert(sizeof(buffer) % alignof(std::atomic<T>) == 0);
-      void* raw = ::operator new(sizeof(buffer) + static_cast<std::size_t>(capacity) * sizeof(std::atomic<T>));
+      void* raw =
+          ::operator new(sizeof(buffer) + static_cast<std::size_t>(capacity) * sizeof(std::atomic<T>));
       auto* b = ::new (raw) buffer{capacity, capacity - 1, retired};
-      for (std::int64_t i = 0; i < capacity; ++i) ::new (static_cast<void*>(b->slots() + i)) std::atomic<T>(nullptr);
+      for (std::int64_t i = 0; i < capacity; ++i)
+        ::new (static_cast<void*>(b->slots() + i)) std::atomic<T>(nullptr);
       return b;
     }
     static void destroy(buffer* b) noexcept {

@@ -21,9 +21,9 @@ bool help_one(const help_mark& mark);
 // is still at the bottom of the same worker's deque and the spawner has not
 // migrated in between.
 struct help_mark {
-  void* worker = nullptr;        // null: pushed from outside any worker
-  std::int64_t bottom = 0;       // deque bottom index before the push
-  std::uint64_t fiber_epoch = 0; // the spawning fiber's suspend count then
+  void* worker = nullptr;         // null: pushed from outside any worker
+  std::int64_t bottom = 0;        // deque bottom index before the push
+  std::uint64_t fiber_epoch = 0;  // the spawning fiber's suspend count then
 };
 
 // One word holds the pending count and, in its top bit, whether the owner
@@ -76,6 +76,5 @@ class latch {
 // Throws error(runtime_stopped) after shutdown began.
 class scheduler;
 help_mark push_spawned(scheduler& s, task_header* t);
-
 
 }  // namespace troupe::detail

@@ -34,7 +34,7 @@ class small_alloc {
   static constexpr std::size_t granule = 16;
   static constexpr std::size_t max_size = 256;
   static constexpr std::size_t classes = max_size / granule;
-  static constexpr std::size_t magazine = 128;   // blocks moved to or from the depot at once
+  static constexpr std::size_t magazine = 128;    // blocks moved to or from the depot at once
   static constexpr std::size_t max_depot = 1024;  // magazines kept per class (at most 32 MiB)
 
   static void* allocate(std::size_t size) {
@@ -99,8 +99,7 @@ class small_alloc {
         try {
           d.magazines[cls].push_back(first);
           return;
-        } catch (...) {
-        }
+        } catch (...) {}
       }
     }
     release_chain(first);

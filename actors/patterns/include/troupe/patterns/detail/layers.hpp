@@ -42,10 +42,11 @@ static_assert(static_cast<int>(priority::critical) == static_cast<int>(message_p
 using stats_ptr = std::shared_ptr<protection_stats>;
 
 std::shared_ptr<layer> make_breaker_layer(std::shared_ptr<circuit_breaker> b, stats_ptr s);
-std::shared_ptr<layer> make_retry_layer(const retry_config& cfg, std::shared_ptr<retry_budget> budget, stats_ptr s);
-// The budget is the one the policy was built with (kept alive with it).
-std::shared_ptr<layer> make_hedge_layer(std::shared_ptr<hedging_policy> h, std::shared_ptr<retry_budget> budget,
+std::shared_ptr<layer> make_retry_layer(const retry_config& cfg, std::shared_ptr<retry_budget> budget,
                                         stats_ptr s);
+// The budget is the one the policy was built with (kept alive with it).
+std::shared_ptr<layer> make_hedge_layer(std::shared_ptr<hedging_policy> h,
+                                        std::shared_ptr<retry_budget> budget, stats_ptr s);
 std::shared_ptr<layer> make_bulkhead_layer(std::shared_ptr<bulkhead> b, stats_ptr s);
 std::shared_ptr<layer> make_timeout_layer(clock::duration d);
 
@@ -89,8 +90,8 @@ class limit_layer final : public layer {
     auto t = lim_->try_acquire(to_patterns(h.call->priority()), h.now);
     if (!t) {
       protection_stats::bump(stats_->shed);
-      h.up->done(
-          answer::refusal(outcome::overloaded, to_actor_errc(errc::overloaded), "concurrency limit: request shed"));
+      h.up->done(answer::refusal(outcome::overloaded, to_actor_errc(errc::overloaded),
+                                 "concurrency limit: request shed"));
       return;
     }
     sink* f;

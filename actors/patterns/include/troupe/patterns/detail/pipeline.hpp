@@ -58,12 +58,16 @@ namespace troupe::patterns {
 // its last attempt's error), so it maps to ok, as does ok.
 constexpr actor_errc to_actor_errc(errc e) noexcept {
   switch (e) {
-    case errc::circuit_open: return actor_errc::circuit_open;
+    case errc::circuit_open:
+      return actor_errc::circuit_open;
     case errc::overloaded:
-    case errc::bulkhead_full: return actor_errc::overloaded;
-    case errc::no_routee: return actor_errc::actor_stopped;
+    case errc::bulkhead_full:
+      return actor_errc::overloaded;
+    case errc::no_routee:
+      return actor_errc::actor_stopped;
     case errc::ok:
-    case errc::retry_budget_exhausted: return actor_errc::ok;
+    case errc::retry_budget_exhausted:
+      return actor_errc::ok;
   }
   return actor_errc::ok;
 }
@@ -162,7 +166,9 @@ class cancel_scope : public troupe::detail::small_object {
   cancel_scope(const cancel_scope&) = delete;
   cancel_scope& operator=(const cancel_scope&) = delete;
 
-  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }  // relaxed: from a held reference
+  void add_ref() noexcept {
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }  // relaxed: from a held reference
   void release() noexcept {
     // acq_rel: the last holder sees the others' writes before deleting.
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
@@ -194,10 +200,10 @@ class call_base;
 struct hop {
   call_base* call;
   std::uint32_t depth;
-  time_point deadline;   // of this pass (a timeout layer shortens it)
-  time_point now;        // when the pass began, as read by whoever began it (one clock read per pass)
-  cancel_scope* scope;   // null: nothing cancels this pass
-  sink* up;              // gets the answer
+  time_point deadline;  // of this pass (a timeout layer shortens it)
+  time_point now;       // when the pass began, as read by whoever began it (one clock read per pass)
+  cancel_scope* scope;  // null: nothing cancels this pass
+  sink* up;             // gets the answer
 };
 
 // What the layers share per protected_ref chain: its counters. Each is a
@@ -207,8 +213,8 @@ struct hop {
 struct protection_stats {
   alignas(64) std::atomic<std::uint64_t> requests{0}, rejected{0}, shed{0}, bulkhead_rejected{0},
       sends_refused{0};
-  alignas(64) std::atomic<std::uint64_t> successes{0}, failures{0}, retries{0}, budget_exhausted{0}, hedges{0},
-      hedge_losers{0}, fallbacks{0}, fallback_failures{0};
+  alignas(64) std::atomic<std::uint64_t> successes{0}, failures{0}, retries{0},
+      budget_exhausted{0}, hedges{0}, hedge_losers{0}, fallbacks{0}, fallback_failures{0};
   static void bump(std::atomic<std::uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }
 };
 
@@ -248,7 +254,9 @@ class call_base {
   call_base(const call_base&) = delete;
   call_base& operator=(const call_base&) = delete;
 
-  void add_ref() noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }  // relaxed: from a held reference
+  void add_ref() noexcept {
+    refs_.fetch_add(1, std::memory_order_relaxed);
+  }  // relaxed: from a held reference
   void release() noexcept {
     // acq_rel: the last holder sees every other holder's writes.
     if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) destroy();
