@@ -67,6 +67,7 @@ class pattern_metrics {
   void add(std::string name, const queue_delay_shedder& s);
   void add(std::string name, const bulkhead& b);
   template <class Limit>
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): moved (tidy 14 misses it in a template)
   void add(std::string name, const concurrency_limiter<Limit>& l) {
     add_limiter(std::move(name), [&l] {
       return limiter_reading{l.limit().current(), l.in_flight(), l.counters()};
