@@ -560,7 +560,9 @@ TEST(ProtectRaceTest, ADeadlineRacingTheReplyEndsTheAskOnceWithoutADataRace) {
   runtime rt(runtime_options{.workers = 2});
   actor_system sys(rt);
   auto svc = sys.spawn<busy_service>(spawn_options{.capacity = 4096});
-  auto guarded = protect(svc).breaker(tp::circuit_breaker_config{.failure_rate = std::nullopt});
+  tp::circuit_breaker_config never_trips;
+  never_trips.failure_rate = std::nullopt;
+  auto guarded = protect(svc).breaker(never_trips);
   int values = 0, timeouts = 0;
   for (int round = 0; round < 40; ++round) {
     std::vector<ask_future<int>> asks;
