@@ -692,6 +692,11 @@ pass_result pass(actor_cell* c, mailbox_word w, int& budget, bool dispose, turn_
     deliver_user(c, e);
     ctx = turn_context{c};
     if (c->flags & (flag_suspended | flag_stop_now | flag_holding)) break;
+    // An immediate stop from another thread while the handler ran takes
+    // effect now, not after the rest of this pass's snapshot. relaxed:
+    // whoever ordered the stop before the handler's end (as a test opening
+    // a gate does) is seen through that ordering; others get "soon after".
+    if (mailbox_word(c->word.load(std::memory_order_relaxed)).killed()) break;
   }
   return p;
 }
