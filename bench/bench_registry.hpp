@@ -9,7 +9,7 @@
 // Naming contract (the runner parses it):
 //   "<workload>/<system>"              e.g. "deque.push_pop/troupe"
 //   "<workload>/<system>/threads:<N>"  e.g. "skynet/tbb/threads:2"
-// <workload> is an id of BENCHMARKS.md (a variant adds a suffix:
+// <workload> is an id of docs/benchmarks.md (a variant adds a suffix:
 // "fib.cutoff16"); <system> is troupe, caf, tbb, boost_fiber, boost_context,
 // hw or naive_md5. Extra figures of one workload are user counters whose
 // name is the suffix: counter "idle_bytes" on actor.spawn becomes

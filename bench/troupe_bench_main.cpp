@@ -350,7 +350,7 @@ class collecting_reporter final : public benchmark::BenchmarkReporter {
       return fmt::format("{} ns/iteration (unknown name!)", format_value(ns_per_iter, "ns"));
     }
     if (std::find(known_systems.begin(), known_systems.end(), parsed->system) == known_systems.end())
-      warn(fmt::format("'{}': system '{}' is not one of BENCHMARKS.md", name, parsed->system));
+      warn(fmt::format("'{}': system '{}' is not one of docs/benchmarks.md", name, parsed->system));
 
     auto counter = [&](const std::string& c) -> std::optional<double> {
       auto it = run.counters.find(c);
@@ -852,7 +852,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
   app.add_option("--filter", filter, "regex on benchmark names, e.g. 'skynet|fib'")->capture_default_str();
-  app.add_option("--json", json_path, "write the results as JSON (BENCHMARKS.md schema)");
+  app.add_option("--json", json_path, "write the results as JSON (docs/benchmarks.md schema)");
   std::string plot_path;
   app.add_option("--plot", plot_path, "draw the troupe-vs-best-peer ratios as an SVG (needs gnuplot)");
   app.add_flag("--list", list, "list the benchmarks that --filter selects, with their figures");

@@ -1,4 +1,4 @@
-// troupe's actor workloads of BENCHMARKS.md (system "troupe"): actor.ping_pong,
+// troupe's actor workloads of docs/benchmarks.md (system "troupe"): actor.ping_pong,
 // actor.spawn, actor.fan_out, actor.ring, actor.overload and actor.ask. The
 // CAF peer runs the same workloads in bench/peers/caf_bench.cpp; this file
 // mirrors it (message counts, validation, RSS/VmHWM method, counters) so that

@@ -1,4 +1,4 @@
-// Workload load.overhead of BENCHMARKS.md (system "troupe"): the open-loop
+// Workload load.overhead of docs/benchmarks.md (system "troupe"): the open-loop
 // generator's own cost per request at 1 M requests/s, against a no-op target
 // that completes each request inline (troupe::load::noop_target).
 //

@@ -1,4 +1,4 @@
-// Workloads router.<kind> and ring.lookup of BENCHMARKS.md.
+// Workloads router.<kind> and ring.lookup of docs/benchmarks.md.
 //
 //   router.round_robin/troupe      one pick over 100 routees
 //   router.consistent_hash/troupe  one pick by key (XXH3 of an 8-byte key, then

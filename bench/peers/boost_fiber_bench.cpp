@@ -1,4 +1,4 @@
-// Boost.Fiber 1.74 peer for the scheduler workloads of BENCHMARKS.md
+// Boost.Fiber 1.74 peer for the scheduler workloads of docs/benchmarks.md
 // (fiber.switch, spawn.join, fib, fib.cutoff16, skynet), and the raw
 // Boost.Context switch (system boost_context, the floor of fiber.switch).
 //

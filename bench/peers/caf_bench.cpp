@@ -1,4 +1,4 @@
-// CAF 0.17.6 peer for the actor workloads of BENCHMARKS.md (system "caf").
+// CAF 0.17.6 peer for the actor workloads of docs/benchmarks.md (system "caf").
 //
 // Every benchmark call builds its own actor_system with
 // "scheduler.max-threads" = N (CAF's default work-stealing scheduler and

@@ -1,4 +1,4 @@
-// oneTBB peer for the scheduler workloads of BENCHMARKS.md: spawn.join, fib,
+// oneTBB peer for the scheduler workloads of docs/benchmarks.md: spawn.join, fib,
 // fib.cutoff16 and skynet, each as tbb::task_group fork-join inside a
 // tbb::task_arena of N threads (the calling thread plus N-1 workers).
 // TBB has no user-visible fiber switch, so it has no fiber.switch row.

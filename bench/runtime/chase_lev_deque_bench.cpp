@@ -1,4 +1,4 @@
-// Workloads deque.push_pop and deque.steal of BENCHMARKS.md (system "troupe").
+// Workloads deque.push_pop and deque.steal of docs/benchmarks.md (system "troupe").
 // No peer row: none of the peers exposes its work-stealing deque publicly.
 //
 //   deque.push_pop/troupe  the owner pushes one pointer and pops it again, no

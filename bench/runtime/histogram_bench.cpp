@@ -1,4 +1,4 @@
-// Workload histogram.record of BENCHMARKS.md (system "troupe"): the cost of
+// Workload histogram.record of docs/benchmarks.md (system "troupe"): the cost of
 // recording one value. No peer row: none of the peers has a histogram.
 //
 //   histogram.record/troupe         troupe::histogram at HdrHistogram's

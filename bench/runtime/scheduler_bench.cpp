@@ -1,4 +1,4 @@
-// troupe's scheduler workloads of BENCHMARKS.md: fiber.switch, spawn.join,
+// troupe's scheduler workloads of docs/benchmarks.md: fiber.switch, spawn.join,
 // fib, fib.cutoff16 and skynet. The peers (tbb, boost_fiber, boost_context)
 // run the same workloads in bench/peers/.
 //

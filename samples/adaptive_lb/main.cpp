@@ -295,7 +295,7 @@ int main(int argc, char** argv) {
     return total ? static_cast<double>(r.degraded_accepted[kBackends - 1]) / static_cast<double>(total) : 0.0;
   };
   app.print_story(
-      "DESIGN.md, \"traffic sent to a degraded backend\" (no published figures; the claim is the direction)",
+      "issue 9, \"traffic sent to a degraded backend\" (no published figures; the claim is the direction)",
       {{"p99 while one backend is degraded", "round-robin: the slow backend's queue sets the tail",
         "p2c: the tail stays near the healthy backends'", samples::format_seconds(rr_p99),
         samples::format_seconds(pc_p99),

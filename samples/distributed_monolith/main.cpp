@@ -395,7 +395,7 @@ int main(int argc, char** argv) {
   const std::uint64_t expected_failures = static_cast<std::uint64_t>(
       std::llround((1 - theory) * static_cast<double>(naive.ok + naive.failed + naive.timed_out)));
   app.print_story(
-      "DESIGN.md: fifteen synchronous hops, 99.9%^15 = 98.5%, one slow service cascades",
+      "issue 9: fifteen synchronous hops, 99.9%^15 = 98.5%, one slow service cascades",
       {{"availability", "98.5%", "99.95%", avail(naive.availability_total()),
         avail(async.availability_total()),
         fmt::format(

@@ -594,7 +594,7 @@ int main(int argc, char** argv) {
                         samples::better::higher, ns.useful(), ts.useful()});
   const auto pct = [](double f) { return samples::format_percent(f); };
   app_cli.print_story(
-      "DESIGN.md / issue 9, the \"hug of death\" (no published figures: the claims are the shape)",
+      "issue 9, the \"hug of death\" (no published figures: the claims are the shape)",
       {{"goodput through the spike", "collapses: the pool serves requests nobody waits for",
         ">= 90% of capacity", pct(ns.useful()), pct(ts.useful()),
         fmt::format(
