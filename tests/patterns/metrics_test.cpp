@@ -2,7 +2,8 @@
 // metrics snapshot. Components are driven by explicit time points (no
 // sleeps) to known counts and states; the snapshot must show exactly those,
 // under Prometheus-valid names, and follow later changes (a limit that
-// moves, a breaker that trips).
+// moves, a breaker that trips). Handles (protected_ref, router) are driven
+// through real actors on virtual time to exact hedge and routing counts.
 
 #include "troupe/patterns/metrics.hpp"
 
@@ -11,6 +12,8 @@
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "actor_test_util.hpp"
 
 #include "troupe/actors.hpp"
 
@@ -242,6 +245,155 @@ TEST(PatternMetricsTest, TheSourceNameIsTheSystemsToo) {
   const troupe::metric_family* f = find_family(m, "troupe_bulkhead_capacity");
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->samples.size(), 1u);
+}
+
+// ---------------------------------------------------------------------------
+// Handles: protected_ref and router
+
+struct get {
+  static constexpr bool idempotent = true;  // may be hedged
+  int x = 0;
+};
+struct release_all {};
+// Holds every get until told to answer them all, in arrival order.
+struct holding : troupe::actor<holding> {
+  std::vector<troupe::reply_promise<int>> held;
+  troupe::reply_promise<int> on(get) {
+    auto p = troupe::this_actor::reply_later<int>();
+    held.push_back(p);
+    return p;
+  }
+  int on(release_all) {
+    for (auto& p : held) p.deliver(1);
+    const int n = static_cast<int>(held.size());
+    held.clear();
+    return n;
+  }
+};
+
+TEST(PatternMetricsTest, HedgesAndLosersOfAProtectedRefAreCountedExactly) {
+  troupe::test::virtual_time vt;
+  auto svc = vt.sys.spawn<holding>();
+  pattern_metrics pm(vt.sys);
+  {
+    // min_samples above 10: every hedge waits the initial 10 ms.
+    auto dep = troupe::protect(svc)
+                   .budget({.ratio = 0.0, .floor_per_second = 0.0, .max_tokens = 100, .initial_tokens = 100})
+                   .hedge({.min_samples = 1000, .initial_delay = 10ms});
+    pm.add("payments", dep);
+    EXPECT_THROW(pm.add("payments", dep), std::invalid_argument);
+    EXPECT_THROW(pm.add("other", troupe::protected_ref<holding>{}), std::invalid_argument);
+
+    std::atomic<int> answered{0};
+    for (int i = 0; i < 10; ++i)
+      dep.ask(get{i}, 1s).on_complete([&](troupe::result<int> r) { answered += r ? 1 : 0; });
+    // The first copies are held (slow); 10 ms later each request hedges.
+    ASSERT_TRUE(troupe::test::eventually([&] { return dep.counters().requests == 10; }));
+    vt.clk->advance(10ms);
+    ASSERT_TRUE(troupe::test::eventually([&] { return dep.counters().hedges == 10; }));
+    // The held first copies answer first and win; the ten hedges lose.
+    EXPECT_EQ(svc.ask(release_all{}, 10s).get(), 20);
+    ASSERT_TRUE(troupe::test::eventually([&] { return dep.counters().hedge_losers == 10; }));
+    ASSERT_TRUE(troupe::test::eventually([&] { return answered.load() == 10; }));
+  }  // the handle is gone: the registration keeps its counters alive
+
+  const auto m = vt.sys.metrics();
+  expect_all_valid(m);
+  const troupe::metric_label who{"protect", "payments"};
+  EXPECT_EQ(value_of(m, "troupe_protect_requests_total", {who}), 10);
+  EXPECT_EQ(value_of(m, "troupe_protect_hedges_total", {who}), 10);
+  EXPECT_EQ(value_of(m, "troupe_protect_hedge_losers_total", {who}), 10);
+  EXPECT_EQ(value_of(m, "troupe_protect_calls_total", {who, {"outcome", "success"}}), 10);
+  EXPECT_EQ(value_of(m, "troupe_protect_calls_total", {who, {"outcome", "failure"}}), 0);
+  EXPECT_EQ(value_of(m, "troupe_protect_retries_total", {who}), 0);
+  EXPECT_EQ(value_of(m, "troupe_protect_budget_exhausted_total", {who}), 0);
+  EXPECT_EQ(value_of(m, "troupe_protect_refused_total", {who, {"by", "breaker"}}), 0);
+  EXPECT_EQ(value_of(m, "troupe_protect_fallbacks_total", {who, {"result", "answered"}}), 0);
+  EXPECT_TRUE(pm.remove("payments"));
+  EXPECT_EQ(find_family(vt.sys.metrics(), "troupe_protect_hedges_total"), nullptr);
+}
+
+struct job {
+  int key = 0;
+};
+struct jobs_seen {};
+struct worker : troupe::actor<worker> {
+  int seen = 0;
+  void on(job) { ++seen; }
+  int on(jobs_seen) { return seen; }
+};
+
+TEST(PatternMetricsTest, RouterSharesArePerRouteeAndFollowMembership) {
+  env e;
+  std::vector<troupe::actor_ref<worker>> w;
+  troupe::router<worker> pool(e.sys);
+  for (int i = 0; i < 3; ++i) {
+    w.push_back(e.sys.spawn<worker>());
+    ASSERT_TRUE(pool.add(w.back(), static_cast<routee_id>(i + 1)));
+  }
+  pattern_metrics pm(e.sys);
+  pm.add("workers", pool);
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(pool.send(job{i}));
+
+  auto m = e.sys.metrics();
+  expect_all_valid(m);
+  const troupe::metric_label who{"router", "workers"};
+  EXPECT_EQ(value_of(m, "troupe_router_routees", {who}), 3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(value_of(m, "troupe_router_routed_total", {who, {"routee", std::to_string(i + 1)}}), 100);
+    EXPECT_EQ(w[static_cast<std::size_t>(i)].ask(jobs_seen{}, 10s).get(), 100);  // and they got them
+  }
+  // A removed routee's series goes; the others keep counting.
+  ASSERT_TRUE(pool.remove(w[1]));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(pool.send(job{i}));
+  m = e.sys.metrics();
+  EXPECT_EQ(value_of(m, "troupe_router_routees", {who}), 2);
+  EXPECT_EQ(find_family(m, "troupe_router_routed_total")->samples.size(), 2u);
+  EXPECT_EQ(value_of(m, "troupe_router_routed_total", {who, {"routee", "1"}}) +
+                value_of(m, "troupe_router_routed_total", {who, {"routee", "3"}}),
+            210);
+}
+
+TEST(PatternMetricsTest, EveryRoutingPolicyCountsItsPicks) {
+  env e;
+  auto a = e.sys.spawn<worker>();
+  auto b = e.sys.spawn<worker>();
+  troupe::router<worker, troupe::routing::random> rnd(e.sys);
+  troupe::router<worker, troupe::routing::smallest_mailbox> small(e.sys);
+  troupe::router<worker, troupe::routing::p2c> p2c(e.sys);
+  auto one_key = [](const auto&) { return 7; };
+  troupe::router<worker, decltype(troupe::routing::by_key(one_key))> hashed(e.sys,
+                                                                            troupe::routing::by_key(one_key));
+  pattern_metrics pm(e.sys);
+  auto both = [&](auto& r, const char* name) {
+    ASSERT_TRUE(r.add(a, 1));
+    ASSERT_TRUE(r.add(b, 2));
+    pm.add(name, r);
+  };
+  both(rnd, "random");
+  both(small, "smallest");
+  both(p2c, "p2c");
+  both(hashed, "hashed");
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(rnd.send(job{i}));
+    ASSERT_TRUE(small.send(job{i}));
+    ASSERT_TRUE(hashed.send(job{i}));
+    EXPECT_EQ(p2c.ask(jobs_seen{}, 10s).get() >= 0, true);
+  }
+  const auto m = e.sys.metrics();
+  expect_all_valid(m);
+  for (const char* name : {"random", "smallest", "p2c", "hashed"}) {
+    const troupe::metric_label who{"router", name};
+    const double one = value_of(m, "troupe_router_routed_total", {who, {"routee", "1"}});
+    const double two = value_of(m, "troupe_router_routed_total", {who, {"routee", "2"}});
+    EXPECT_EQ(one + two, 50) << name;
+  }
+  // One key: every message to the same routee.
+  const troupe::metric_label h{"router", "hashed"};
+  EXPECT_EQ(value_of(m, "troupe_router_routed_total", {h, {"routee", "1"}}) *
+                value_of(m, "troupe_router_routed_total", {h, {"routee", "2"}}),
+            0);
+  EXPECT_THROW(pm.add("empty", troupe::router<worker>{}), std::invalid_argument);
 }
 
 }  // namespace

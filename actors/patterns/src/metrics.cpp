@@ -12,7 +12,7 @@ namespace troupe::patterns {
 
 namespace {
 
-enum class kind : std::uint8_t { breaker, budget, limiter, shedder, bulkhead };
+enum class kind : std::uint8_t { breaker, budget, limiter, shedder, bulkhead, protect, router };
 
 // The label that carries a component's name, per kind.
 const char* label_of(kind k) noexcept {
@@ -27,6 +27,10 @@ const char* label_of(kind k) noexcept {
       return "shedder";
     case kind::bulkhead:
       return "bulkhead";
+    case kind::protect:
+      return "protect";
+    case kind::router:
+      return "router";
   }
   return "component";
 }
@@ -39,6 +43,8 @@ struct pattern_metrics::state {
     kind k;
     const void* object;  // breaker, budget, shedder or bulkhead
     std::function<limiter_reading()> read_limiter;
+    std::shared_ptr<const detail::protection_stats> protect_stats;  // kept alive while registered
+    std::function<std::vector<router_share>()> read_router;         // holds a router handle
   };
   // Held while a snapshot reads the components, so that remove() returning
   // means no snapshot reads a removed one any more.
@@ -75,6 +81,9 @@ void pattern_metrics::state::collect(std::vector<metric_family>& out) {
   std::size_t l_limit = 0, l_inflight = 0, l_adm = 0, l_shed = 0;
   std::size_t q_over = 0, q_adm = 0, q_shed = 0, q_int = 0;
   std::size_t h_use = 0, h_cap = 0, h_adm = 0, h_rej = 0;
+  std::size_t p_req = 0, p_calls = 0, p_ref = 0, p_retry = 0, p_exh = 0, p_hedge = 0, p_lose = 0, p_fb = 0,
+              p_send = 0;
+  std::size_t rt_n = 0, rt_routed = 0;
   auto d = [](std::uint64_t v) { return static_cast<double>(v); };
 
   std::lock_guard g(mutex);
@@ -176,6 +185,55 @@ void pattern_metrics::state::collect(std::vector<metric_family>& out) {
             .add(d(h.rejected()), {who});
         break;
       }
+      case kind::protect: {
+        const protection_counters n = detail::read_counters(*c.protect_stats);
+        family(p_req, metric_family::counter("troupe_protect_requests_total",
+                                             "Asks made through a protected_ref chain"))
+            .add(d(n.requests), {who});
+        family(p_calls, metric_family::counter("troupe_protect_calls_total",
+                                               "Asks through a protected_ref chain answered by its "
+                                               "layers, by outcome (a fallback's answers apart)"))
+            .add(d(n.successes), {who, {"outcome", "success"}})
+            .add(d(n.failures), {who, {"outcome", "failure"}});
+        family(p_ref, metric_family::counter(
+                          "troupe_protect_refused_total",
+                          "Passes refused inside a protected_ref chain, by the layer that refused"))
+            .add(d(n.rejected), {who, {"by", "breaker"}})
+            .add(d(n.shed), {who, {"by", "limit"}})
+            .add(d(n.bulkhead_rejected), {who, {"by", "bulkhead"}});
+        family(p_retry, metric_family::counter("troupe_protect_retries_total",
+                                               "Retries a protected_ref chain scheduled"))
+            .add(d(n.retries), {who});
+        family(p_exh,
+               metric_family::counter("troupe_protect_budget_exhausted_total",
+                                      "Retries and hedges a protected_ref chain's retry budget refused"))
+            .add(d(n.budget_exhausted), {who});
+        family(p_hedge, metric_family::counter("troupe_protect_hedges_total",
+                                               "Second copies a protected_ref chain's hedge layers sent"))
+            .add(d(n.hedges), {who});
+        family(p_lose, metric_family::counter("troupe_protect_hedge_losers_total",
+                                              "Copies whose answer lost a hedge race and was dropped"))
+            .add(d(n.hedge_losers), {who});
+        family(p_fb, metric_family::counter("troupe_protect_fallbacks_total",
+                                            "Fallbacks run for failed asks: answered with a value, or failed "
+                                            "(the original error was answered)"))
+            .add(d(n.fallbacks), {who, {"result", "answered"}})
+            .add(d(n.fallback_failures), {who, {"result", "failed"}});
+        family(p_send, metric_family::counter("troupe_protect_sends_refused_total",
+                                              "Sends a protected_ref chain's layers refused"))
+            .add(d(n.sends_refused), {who});
+        break;
+      }
+      case kind::router: {
+        const std::vector<router_share> shares = c.read_router();
+        family(rt_n, metric_family::gauge("troupe_router_routees", "A router's routees now"))
+            .add(d(shares.size()), {who});
+        auto& routed =
+            family(rt_routed, metric_family::counter("troupe_router_routed_total",
+                                                     "Messages a router gave each current routee"));
+        for (const router_share& s : shares) routed.add(d(s.routed), {who, {"routee", std::to_string(s.id)}});
+        break;
+      }
     }
   }
   for (auto& x : f) out.push_back(std::move(x));
@@ -191,19 +249,26 @@ pattern_metrics::pattern_metrics(actor_system& sys, std::string source_name)
 pattern_metrics::~pattern_metrics() = default;
 
 void pattern_metrics::add(std::string name, const circuit_breaker& b) {
-  state_->add({std::move(name), kind::breaker, &b, {}});
+  state_->add({std::move(name), kind::breaker, &b, {}, {}, {}});
 }
 void pattern_metrics::add(std::string name, const retry_budget& b) {
-  state_->add({std::move(name), kind::budget, &b, {}});
+  state_->add({std::move(name), kind::budget, &b, {}, {}, {}});
 }
 void pattern_metrics::add(std::string name, const queue_delay_shedder& s) {
-  state_->add({std::move(name), kind::shedder, &s, {}});
+  state_->add({std::move(name), kind::shedder, &s, {}, {}, {}});
 }
 void pattern_metrics::add(std::string name, const bulkhead& b) {
-  state_->add({std::move(name), kind::bulkhead, &b, {}});
+  state_->add({std::move(name), kind::bulkhead, &b, {}, {}, {}});
 }
 void pattern_metrics::add_limiter(std::string name, std::function<limiter_reading()> read) {
-  state_->add({std::move(name), kind::limiter, nullptr, std::move(read)});
+  state_->add({std::move(name), kind::limiter, nullptr, std::move(read), {}, {}});
+}
+void pattern_metrics::add_protect(std::string name, std::shared_ptr<const detail::protection_stats> stats) {
+  if (!stats) throw std::invalid_argument("pattern_metrics: an empty protected_ref");
+  state_->add({std::move(name), kind::protect, nullptr, {}, std::move(stats), {}});
+}
+void pattern_metrics::add_router(std::string name, std::function<std::vector<router_share>()> read) {
+  state_->add({std::move(name), kind::router, nullptr, {}, {}, std::move(read)});
 }
 
 bool pattern_metrics::remove(std::string_view name) {

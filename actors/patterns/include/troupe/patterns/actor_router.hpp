@@ -38,9 +38,14 @@
 // counted as dead letters. Not retried here: put the router under
 // troupe::protect(router).retry(...) for that (a retry is a new pick).
 //
+// Shares: every pick counts one message for the routee it returns (one
+// relaxed increment on that routee's own cache line); shares() reads them,
+// and patterns::pattern_metrics exposes them as troupe_router_routed_total.
+//
 // A router is a handle: cheap to copy (one shared pointer), every member
 // thread-safe. Time comes from the actor system's runtime clock.
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -90,6 +95,23 @@ struct smallest_mailbox {
 
 namespace patterns::detail {
 
+// How many messages a router gave one routee (troupe_router_routed_total).
+// On its own cache line: routees picked by different threads do not share one.
+struct alignas(64) routee_share {
+  std::atomic<std::uint64_t> routed{0};
+};
+
+// A routee as the router cores hold it: the actor and its share, counted by
+// each pick that returns it (note_pick, router.hpp), inside the snapshot
+// read, so remove() returning means nobody counts into the share any more.
+template <class A>
+struct routed {
+  actor_ref<A> ref;
+  routee_share* share;  // owned by the router's state while `ref` is a member
+  // relaxed: a lone statistic, read on its own by metrics; it orders nothing.
+  void note_pick() const noexcept { share->routed.fetch_add(1, std::memory_order_relaxed); }
+};
+
 // What a pick holds until the ask it was made for ends.
 struct no_lease {};
 
@@ -101,6 +123,12 @@ std::uint64_t hash_routing_key(const K& k) noexcept {
     return hash_key(std::string_view(k));
 }
 
+template <class A>
+std::optional<actor_ref<A>> ref_of(std::optional<routed<A>> r) {
+  if (!r) return std::nullopt;
+  return std::move(r->ref);
+}
+
 // The pick logic of each policy over actor_ref<A> routees.
 template <class A, class Policy>
 struct routing_core;
@@ -109,89 +137,89 @@ template <class A>
 struct routing_core<A, routing::round_robin> {
   using lease_type = no_lease;
   explicit routing_core(const routing::round_robin&) {}
-  bool add(routee_id id, const actor_ref<A>& r, time_point) { return c.add(id, r); }
+  bool add(routee_id id, const routed<A>& r, time_point) { return c.add(id, r); }
   bool remove(routee_id id) { return c.remove(id); }
   std::size_t size() const { return c.size(); }
   template <class M>
   std::optional<actor_ref<A>> pick(const M&, time_point, lease_type&) const {
-    return c.pick();
+    return ref_of(c.pick());
   }
   static bool observes(const lease_type&) noexcept { return false; }
-  round_robin_router<actor_ref<A>> c;
+  round_robin_router<routed<A>> c;
 };
 
 template <class A>
 struct routing_core<A, routing::random> {
   using lease_type = no_lease;
   explicit routing_core(const routing::random& p) : c(p.seed) {}
-  bool add(routee_id id, const actor_ref<A>& r, time_point) { return c.add(id, r); }
+  bool add(routee_id id, const routed<A>& r, time_point) { return c.add(id, r); }
   bool remove(routee_id id) { return c.remove(id); }
   std::size_t size() const { return c.size(); }
   template <class M>
   std::optional<actor_ref<A>> pick(const M&, time_point, lease_type&) const {
-    return c.pick();
+    return ref_of(c.pick());
   }
   static bool observes(const lease_type&) noexcept { return false; }
-  random_router<actor_ref<A>> c;
+  random_router<routed<A>> c;
 };
 
 template <class A>
 struct depth_of_mailbox {
-  std::size_t operator()(const actor_ref<A>& r) const noexcept { return r.depth(); }
+  std::size_t operator()(const routed<A>& r) const noexcept { return r.ref.depth(); }
 };
 
 template <class A>
 struct routing_core<A, routing::smallest_mailbox> {
   using lease_type = no_lease;
   explicit routing_core(const routing::smallest_mailbox& p) : c(depth_of_mailbox<A>{}, p.config) {}
-  bool add(routee_id id, const actor_ref<A>& r, time_point) { return c.add(id, r); }
+  bool add(routee_id id, const routed<A>& r, time_point) { return c.add(id, r); }
   bool remove(routee_id id) { return c.remove(id); }
   std::size_t size() const { return c.size(); }
   template <class M>
   std::optional<actor_ref<A>> pick(const M&, time_point, lease_type&) const {
-    return c.pick();
+    return ref_of(c.pick());
   }
   static bool observes(const lease_type&) noexcept { return false; }
-  smallest_mailbox_router<actor_ref<A>, depth_of_mailbox<A>> c;
+  smallest_mailbox_router<routed<A>, depth_of_mailbox<A>> c;
 };
 
 template <class A, class KeyFn>
 struct routing_core<A, routing::consistent_hash<KeyFn>> {
-  using lease_type = typename consistent_hash_router<actor_ref<A>>::lease;
+  using lease_type = typename consistent_hash_router<routed<A>>::lease;
   explicit routing_core(const routing::consistent_hash<KeyFn>& p)
       : key(p.key), bounded(p.config.bounded_load_epsilon.has_value()), c(p.config) {}
-  bool add(routee_id id, const actor_ref<A>& r, time_point) { return c.add(id, r); }
+  bool add(routee_id id, const routed<A>& r, time_point) { return c.add(id, r); }
   bool remove(routee_id id) { return c.remove(id); }
   std::size_t size() const { return c.size(); }
   template <class M>
   std::optional<actor_ref<A>> pick(const M& m, time_point, lease_type& lease) const {
     lease = c.pick(hash_routing_key(key(m)));
     if (!lease) return std::nullopt;
-    return lease.routee();
+    return lease.routee().ref;
   }
   // With bounded loads the lease is a unit of the routee's load until the
   // ask ends; without, it holds nothing.
   bool observes(const lease_type&) const noexcept { return bounded; }
   KeyFn key;
   bool bounded;
-  consistent_hash_router<actor_ref<A>> c;
+  consistent_hash_router<routed<A>> c;
 };
 
 template <class A>
 struct routing_core<A, routing::p2c> {
-  using lease_type = typename p2c_router<actor_ref<A>>::lease;
+  using lease_type = typename p2c_router<routed<A>>::lease;
   explicit routing_core(const routing::p2c& p) : c(p.config) {}
-  bool add(routee_id id, const actor_ref<A>& r, time_point now) { return c.add(id, r, now); }
+  bool add(routee_id id, const routed<A>& r, time_point now) { return c.add(id, r, now); }
   bool remove(routee_id id) { return c.remove(id); }
   std::size_t size() const { return c.size(); }
   template <class M>
   std::optional<actor_ref<A>> pick(const M&, time_point now, lease_type& lease) const {
     lease = c.pick(now);
     if (!lease) return std::nullopt;
-    return lease.routee();
+    return lease.routee().ref;
   }
   static bool observes(const lease_type&) noexcept { return true; }
-  p2c_router<actor_ref<A>> c;
+  p2c_router<routed<A>> c;
 };
 
 template <class Lease>
@@ -239,13 +267,25 @@ class router {
     state(detail::system_impl* s, const Policy& p) : sys(s), core(p) {}
     detail::system_impl* sys;
     core_type core;
-    std::mutex ids_mutex;  // membership changes only
-    std::vector<std::pair<detail::actor_cell*, patterns::routee_id>> ids;
+    struct member {
+      detail::actor_cell* cell;
+      patterns::routee_id id;
+      std::unique_ptr<patterns::detail::routee_share> share;  // its address is in the core's snapshot
+    };
+    std::mutex ids_mutex;  // membership changes and share readings
+    std::vector<member> ids;
   };
 
  public:
   using actor_type = A;
   using policy_type = Policy;
+
+  // Messages given to one routee (sends and asks, whatever their fate),
+  // counted at each pick.
+  struct share {
+    patterns::routee_id id;
+    std::uint64_t routed;
+  };
 
   router() = default;
   // A router with no routee yet, telling time by `sys`'s runtime clock.
@@ -260,10 +300,11 @@ class router {
     check("router::add");
     if (!r) return false;
     std::lock_guard g(st_->ids_mutex);
-    for (const auto& [c, i] : st_->ids)
-      if (c == r.cell() || i == id) return false;
-    if (!st_->core.add(id, r, detail::now_of(st_->sys))) return false;
-    st_->ids.emplace_back(r.cell(), id);
+    for (const auto& m : st_->ids)
+      if (m.cell == r.cell() || m.id == id) return false;
+    auto sh = std::make_unique<patterns::detail::routee_share>();
+    if (!st_->core.add(id, patterns::detail::routed<A>{r, sh.get()}, detail::now_of(st_->sys))) return false;
+    st_->ids.push_back({r.cell(), id, std::move(sh)});
     return true;
   }
   // Removes a routee; false if it is not one. Thread-safe.
@@ -271,12 +312,25 @@ class router {
     check("router::remove");
     std::lock_guard g(st_->ids_mutex);
     for (auto it = st_->ids.begin(); it != st_->ids.end(); ++it) {
-      if (it->first != r.cell()) continue;
-      const patterns::routee_id id = it->second;
+      if (it->cell != r.cell()) continue;
+      // The core waits for picks reading the old set, so once it returns no
+      // pick counts into the share any more and it may go.
+      const bool removed = st_->core.remove(it->id);
       st_->ids.erase(it);
-      return st_->core.remove(id);
+      return removed;
     }
     return false;
+  }
+  // Each routee's share so far, in the order added. Thread-safe; takes the
+  // membership lock (for metrics scrapes, not per message).
+  std::vector<share> shares() const {
+    check("router::shares");
+    std::lock_guard g(st_->ids_mutex);
+    std::vector<share> out;
+    out.reserve(st_->ids.size());
+    // relaxed: each count is a lone statistic (see routed::note_pick).
+    for (const auto& m : st_->ids) out.push_back({m.id, m.share->routed.load(std::memory_order_relaxed)});
+    return out;
   }
   std::size_t size() const {
     check("router::size");

@@ -183,6 +183,7 @@ class consistent_hash_router {
       if (nodes.empty()) return l;
       if (!cfg_.bounded_load_epsilon) {
         l.routee_.emplace(nodes[s.ring.lookup(key_hash)]->routee);
+        detail::note_pick(*l.routee_);
         return l;
       }
       // relaxed: the bound is computed from a recent total; see bounded_cap.
@@ -203,6 +204,7 @@ class consistent_hash_router {
       }
       total_.fetch_add(1, std::memory_order_relaxed);  // relaxed: see above
       l.routee_.emplace(chosen->routee);
+      detail::note_pick(*l.routee_);
       l.node_ = chosen;
       l.total_ = &total_;
       return l;

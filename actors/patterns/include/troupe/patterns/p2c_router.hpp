@@ -232,6 +232,7 @@ class p2c_router {
         }
       }
       chosen->take_lease();
+      detail::note_pick(chosen->routee);
       l.node_ = chosen;
       return l;
     });

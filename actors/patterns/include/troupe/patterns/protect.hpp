@@ -145,6 +145,26 @@ struct protect_target<actor_ref<A>> {
 
 namespace patterns::detail {
 
+inline protection_counters read_counters(const protection_stats& s) noexcept {
+  // relaxed: each counter is a lone statistic (see protection_counters).
+  auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  protection_counters c;
+  c.requests = r(s.requests);
+  c.successes = r(s.successes);
+  c.failures = r(s.failures);
+  c.rejected = r(s.rejected);
+  c.shed = r(s.shed);
+  c.bulkhead_rejected = r(s.bulkhead_rejected);
+  c.retries = r(s.retries);
+  c.budget_exhausted = r(s.budget_exhausted);
+  c.hedges = r(s.hedges);
+  c.hedge_losers = r(s.hedge_losers);
+  c.fallbacks = r(s.fallbacks);
+  c.fallback_failures = r(s.fallback_failures);
+  c.sends_refused = r(s.sends_refused);
+  return c;
+}
+
 // The reply type of a callable's first parameter, for classify/fallback.
 template <class F>
 struct first_param : first_param<decltype(&F::operator())> {};
@@ -747,26 +767,12 @@ class protected_ref {
   // The target; only on a non-empty handle.
   const Target& target() const noexcept { return st_->target; }
   protection_counters counters() const noexcept {
-    protection_counters c;
-    if (!st_) return c;
-    const auto& s = *st_->stats;
-    auto r = [](const std::atomic<std::uint64_t>& a) {
-      return a.load(std::memory_order_relaxed);
-    };  // statistics
-    c.requests = r(s.requests);
-    c.successes = r(s.successes);
-    c.failures = r(s.failures);
-    c.rejected = r(s.rejected);
-    c.shed = r(s.shed);
-    c.bulkhead_rejected = r(s.bulkhead_rejected);
-    c.retries = r(s.retries);
-    c.budget_exhausted = r(s.budget_exhausted);
-    c.hedges = r(s.hedges);
-    c.hedge_losers = r(s.hedge_losers);
-    c.fallbacks = r(s.fallbacks);
-    c.fallback_failures = r(s.fallback_failures);
-    c.sends_refused = r(s.sends_refused);
-    return c;
+    return st_ ? patterns::detail::read_counters(*st_->stats) : protection_counters{};
+  }
+  // Internal (pattern_metrics): the counters' storage, shared by every
+  // handle built from the same protect() call; null on an empty handle.
+  std::shared_ptr<const patterns::detail::protection_stats> stats_storage() const noexcept {
+    return st_ ? st_->stats : nullptr;
   }
   // The outermost breaker (state(), counters(), force_open()...), the
   // retry budget and the outermost hedge policy; null if there is none.

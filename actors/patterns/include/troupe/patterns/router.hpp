@@ -34,6 +34,15 @@ using routee_id = std::uint64_t;
 
 namespace detail {
 
+// A routee type may count its picks (actor_router.hpp's per-routee shares):
+// if it has note_pick() const noexcept, every pick that returns it calls it
+// once, inside the snapshot read, so it never runs after remove() of that
+// routee has returned (remove waits for such reads). No cost otherwise.
+template <class Routee>
+void note_pick(const Routee& r) noexcept {
+  if constexpr (requires { r.note_pick(); }) r.note_pick();
+}
+
 // The routees of a router, in insertion order.
 template <class Routee>
 struct routee_list {
@@ -114,7 +123,9 @@ class round_robin_router : public detail::list_router_base<Routee> {
       // relaxed: the counter only has to hand out distinct turns; the
       // routees themselves are published by the snapshot.
       const std::uint64_t turn = next_.fetch_add(1, std::memory_order_relaxed);
-      return l.routees[static_cast<std::size_t>(turn % l.routees.size())];
+      const Routee& r = l.routees[static_cast<std::size_t>(turn % l.routees.size())];
+      detail::note_pick(r);
+      return r;
     });
   }
 
@@ -139,7 +150,9 @@ class random_router : public detail::list_router_base<Routee> {
   std::optional<Routee> pick_with(Rng& rng) const {
     return this->cell_.read([&](const detail::routee_list<Routee>& l) -> std::optional<Routee> {
       if (l.routees.empty()) return std::nullopt;
-      return l.routees[static_cast<std::size_t>(rng.below(l.routees.size()))];
+      const Routee& r = l.routees[static_cast<std::size_t>(rng.below(l.routees.size()))];
+      detail::note_pick(r);
+      return r;
     });
   }
   mutable shared_random_source rng_;
@@ -198,6 +211,7 @@ class smallest_mailbox_router : public detail::list_router_base<Routee> {
         return false;
       };
       if (!run(start, first_end)) run(0, rest);
+      detail::note_pick(l.routees[best]);
       return l.routees[best];
     });
   }
