@@ -102,7 +102,13 @@ std::string runtime::dump_fibers() const {
   return out;
 }
 
+bool tracing_available() noexcept { return TROUPE_TRACE_HOOKS != 0; }
+
 void start_tracing(runtime& rt, const trace_options& options) {
+  if (!tracing_available())
+    throw error(
+        errc::invalid_argument,
+        "start_tracing: this build of troupe has no trace hooks (configured with TROUPE_TRACE_HOOKS=OFF)");
   rt.scheduler().start_tracing(options.events_per_worker);
 }
 

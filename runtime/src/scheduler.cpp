@@ -245,8 +245,13 @@ scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock&
   if (clock_is_virtual_) clock.subscribe(this);
   // NOLINTNEXTLINE(concurrency-mt-unsafe): troupe never changes the environment
   if (const char* path = std::getenv("TROUPE_TRACE"); path && *path) {
-    env_trace_path_ = trace_path_for_this_runtime(path);
-    start_tracing(trace_options{}.events_per_worker);
+    if (tracing_available()) {
+      env_trace_path_ = trace_path_for_this_runtime(path);
+      start_tracing(trace_options{}.events_per_worker);
+    } else {
+      std::fprintf(stderr,
+                   "troupe: TROUPE_TRACE ignored: built without trace hooks (TROUPE_TRACE_HOOKS=OFF)\n");
+    }
   }
   if (driven_) {
     // No threads: drive() runs the one worker. The constructing thread is
@@ -292,6 +297,15 @@ void scheduler::stop_started_workers() noexcept {
 
 scheduler::~scheduler() {
   finish_shutdown();
+  {
+    // A trace started and never stopped: nothing writes it, but the
+    // process-wide flag and the list of tracing runtimes must let go.
+    std::lock_guard g(tracers_mutex_);
+    if (tracer_.exchange(nullptr, std::memory_order_acq_rel)) {
+      tracing_on.fetch_sub(1, std::memory_order_relaxed);
+      set_tracing_listed(this, false);
+    }
+  }
   if (clock_is_virtual_) clock.unsubscribe(this);
   if (driver_ != std::thread::id{} && driver_ == std::this_thread::get_id()) --tl_driven_here;
   if (log_steps_) tracing_on.fetch_sub(1, std::memory_order_relaxed);
@@ -1028,6 +1042,49 @@ void scheduler::retain(std::shared_ptr<void> p) {
 
 // ------------------------------------------------------------------ tracing
 
+namespace {
+
+// The runtimes tracing now, for instants from threads outside them
+// (trace_instant_anywhere_slow). Leaked: used until the process ends.
+std::mutex& tracing_list_mutex() {
+  static auto* m = new std::mutex;
+  return *m;
+}
+std::vector<scheduler*>& tracing_list() {
+  static auto* v = new std::vector<scheduler*>;
+  return *v;
+}
+
+}  // namespace
+
+// Called under s's tracers_mutex_ (lock order: tracers_mutex_, then the list's).
+void scheduler::set_tracing_listed(scheduler* s, bool listed) {
+  std::lock_guard g(tracing_list_mutex());
+  auto& v = tracing_list();
+  if (listed)
+    v.push_back(s);
+  else
+    std::erase(v, s);
+}
+
+void trace_instant_anywhere_slow(std::string_view name) noexcept {
+  const char* interned = intern_trace_name(name);
+  if (!interned) return;  // out of memory: the event is lost, as a full buffer's
+  if (worker* w = this_worker()) {
+    w->sched.log_step_note("event", interned);
+    if (tracer* t = w->sched.active_tracer()) {
+      t->worker(w->index).add(trace_event{tracer::now_ns(), 0, interned, 'i'});
+      return;
+    }
+  }
+  const trace_event e{tracer::now_ns(), 0, interned, 'i'};
+  // Under the list's lock, a listed scheduler is not destroyed (its
+  // destructor unlists it first) and its active tracer stays allocated.
+  std::lock_guard g(tracing_list_mutex());
+  for (scheduler* s : tracing_list())
+    if (tracer* t = s->active_tracer()) t->foreign(e);
+}
+
 void scheduler::begin_slice_slow(worker& w, const char* name) noexcept {
   tracer* t = active_tracer();
   if (!t) return;
@@ -1050,8 +1107,10 @@ void scheduler::start_tracing(std::size_t events_per_worker) {
   auto t = std::make_unique<tracer>(worker_count, std::max<std::size_t>(events_per_worker, 16));
   std::lock_guard g(tracers_mutex_);
   // release: workers that load the pointer (acquire) see the buffers built.
-  if (!tracer_.exchange(t.get(), std::memory_order_acq_rel))
+  if (!tracer_.exchange(t.get(), std::memory_order_acq_rel)) {
     tracing_on.fetch_add(1, std::memory_order_relaxed);
+    set_tracing_listed(this, true);
+  }
   // An earlier tracer stays allocated: a worker may still be writing to it.
   tracers_.push_back(std::move(t));
 }
@@ -1061,7 +1120,10 @@ std::size_t scheduler::stop_tracing(const std::string& path) {
   {
     std::lock_guard g(tracers_mutex_);
     t = tracer_.exchange(nullptr, std::memory_order_acq_rel);
-    if (t) tracing_on.fetch_sub(1, std::memory_order_relaxed);
+    if (t) {
+      tracing_on.fetch_sub(1, std::memory_order_relaxed);
+      set_tracing_listed(this, false);
+    }
   }
   if (!t) throw error(errc::invalid_argument, "stop_tracing: tracing was not started");
   // Slices still open are recorded into t after this, past the prefix the

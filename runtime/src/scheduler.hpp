@@ -251,6 +251,8 @@ class scheduler final : public clock_listener {
   std::size_t stop_tracing(const std::string& path);
   std::size_t trace_dropped() const noexcept;
   tracer* active_tracer() const noexcept { return tracer_.load(std::memory_order_acquire); }
+  // Keeps the process-wide list of tracing runtimes (scheduler.cpp).
+  static void set_tracing_listed(scheduler* s, bool listed);
   // The scheduler's own hooks: a run slice opens when a worker starts an
   // item or resumes a fiber, and closes when it returns or switches away.
   void begin_slice(worker& w, const char* name) noexcept {

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <fmt/format.h>
 #include <memory>
+#include <set>
 
 namespace troupe::detail {
 
@@ -21,6 +22,20 @@ std::uint64_t tracer::now_ns() noexcept {
 void tracer::foreign(const trace_event& e) noexcept {
   std::lock_guard g(foreign_mutex_);
   foreign_.add(e);
+}
+
+const char* intern_trace_name(std::string_view name) noexcept {
+  // Leaked, and node-based: the strings never move or go while the process runs.
+  static auto* m = new std::mutex;
+  static auto* names = new std::set<std::string, std::less<>>;
+  try {
+    std::lock_guard g(*m);
+    auto it = names->find(name);
+    if (it == names->end()) it = names->emplace(name).first;
+    return it->c_str();
+  } catch (...) {
+    return nullptr;
+  }
 }
 
 std::size_t tracer::dropped() const noexcept {

@@ -9,9 +9,15 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace troupe::detail {
+
+// A copy of `name` that lives as long as the process, one per distinct
+// name (for names built at run time, e.g. a breaker's transition); null if
+// out of memory. Thread-safe.
+const char* intern_trace_name(std::string_view name) noexcept;
 
 struct trace_event {
   std::uint64_t ts;   // steady-clock ns

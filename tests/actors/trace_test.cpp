@@ -16,6 +16,8 @@
 
 #include "test_util.hpp"
 
+#include "troupe/runtime/detail/trace.hpp"
+
 namespace troupe::test {
 namespace {
 
@@ -41,6 +43,7 @@ std::string temp_path(const char* name) {
 }
 
 TEST(TraceTest, AWorkloadTracesAsChromeTraceEventJson) {
+  if (!tracing_available()) GTEST_SKIP() << "built with TROUPE_TRACE_HOOKS=OFF";
   const std::string path = temp_path("troupe-trace.json");
   {
     runtime rt(workers(2));
@@ -108,6 +111,7 @@ TEST(TraceTest, WithTracingOffNothingIsRecordedOrWritten) {
 }
 
 TEST(TraceTest, ABufferThatFillsUpDropsAndCountsTheRest) {
+  if (!tracing_available()) GTEST_SKIP() << "built with TROUPE_TRACE_HOOKS=OFF";
   const std::string path = temp_path("troupe-small-trace.json");
   runtime rt(workers(1));
   actor_system sys(rt);
@@ -121,6 +125,30 @@ TEST(TraceTest, ABufferThatFillsUpDropsAndCountsTheRest) {
   std::ifstream in(path);
   EXPECT_NO_THROW(static_cast<void>(nlohmann::json::parse(in).size()));
   std::filesystem::remove(path);
+}
+
+TEST(TraceTest, ARuntimeDestroyedWhileTracingSwitchesTheHooksBackOff) {
+  if (!tracing_available()) GTEST_SKIP() << "built with TROUPE_TRACE_HOOKS=OFF";
+  ASSERT_FALSE(detail::tracing()) << "another runtime traces (TROUPE_TRACE set?)";
+  {
+    runtime rt(workers(1));
+    start_tracing(rt);
+    EXPECT_TRUE(detail::tracing());
+  }  // never stopped: nothing is written, but the hooks must go quiet again
+  EXPECT_FALSE(detail::tracing());
+}
+
+TEST(TraceTest, WithoutHooksStartingATraceIsADocumentedError) {
+  if (tracing_available()) GTEST_SKIP() << "this build has the trace hooks";
+  runtime rt(workers(1));
+  try {
+    start_tracing(rt);
+    FAIL() << "start_tracing must throw without the hooks";
+  } catch (const troupe::error& e) {
+    EXPECT_EQ(e.code(), errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("TROUPE_TRACE_HOOKS"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(detail::tracing());
 }
 
 }  // namespace

@@ -6,6 +6,9 @@
 #include <bit>
 #include <cmath>
 #include <stdexcept>
+#include <string>
+
+#include "troupe/runtime/detail/trace.hpp"
 
 namespace troupe::patterns {
 
@@ -418,7 +421,11 @@ bool circuit_breaker::unsubscribe(std::uint64_t id) {
 }
 
 void circuit_breaker::notify(const pending_events& ev) {
-  if (ev.n == 0 || !has_listeners_.load(std::memory_order_relaxed)) return;  // relaxed: a hint
+  if (ev.n == 0) return;
+  // Off: one relaxed load and a branch (troupe/runtime/detail/trace.hpp).
+  if (troupe::detail::tracing()) [[unlikely]]
+    trace_transitions(ev);
+  if (!has_listeners_.load(std::memory_order_relaxed)) return;  // relaxed: a hint
   std::shared_ptr<const std::vector<std::pair<std::uint64_t, listener>>> ls;
   {
     std::lock_guard lk(listeners_mutex_);
@@ -427,6 +434,26 @@ void circuit_breaker::notify(const pending_events& ev) {
   if (!ls) return;
   for (std::size_t i = 0; i < ev.n; ++i)
     for (const auto& [id, l] : *ls) l(ev.ev[i]);
+}
+
+// An instant per transition, "breaker closed→open (failure_rate)", on the
+// trace of the runtime whose worker made the change (or on the "outside the
+// runtime" track of every tracing runtime): a breaker has no runtime of its own.
+void circuit_breaker::trace_transitions(const pending_events& ev) noexcept {
+  for (std::size_t i = 0; i < ev.n; ++i) {
+    const breaker_transition& t = ev.ev[i];
+    try {
+      std::string name = "breaker ";
+      name += to_string(t.from);
+      name += "\u2192";
+      name += to_string(t.to);
+      name += " (";
+      name += to_string(t.reason);
+      name += ')';
+      troupe::detail::trace_instant_anywhere_slow(name);
+    } catch (...) {  // out of memory: the instant is lost, as with a full trace buffer
+    }
+  }
 }
 
 breaker_counters circuit_breaker::counters() const noexcept {

@@ -11,8 +11,9 @@
 // What a trace shows, per worker thread: one complete event per run slice
 // (a task, a fiber's run between two suspensions, an actor's turn named
 // after the actor's class), steals and parks as instant events; asks as flow
-// arrows from the request to the reply; breaker transitions as instant
-// events. Each worker records into its own bounded buffer (events beyond it
+// arrows from the request to the reply; circuit-breaker transitions as
+// instant events (on the worker that made the change, or on the "outside the
+// runtime" track). Each worker records into its own bounded buffer (events beyond it
 // are counted, not recorded); when tracing is off the cost at every point is
 // one predictable branch on one process-wide flag. docs/design/tracing.md.
 
@@ -30,7 +31,13 @@ struct trace_options {
   std::size_t events_per_worker = 1 << 18;
 };
 
-// Starts recording, replacing what an earlier tracing recorded. Thread-safe.
+// False in a build of troupe configured with TROUPE_TRACE_HOOKS=OFF: the
+// hooks are compiled out, start_tracing throws and TROUPE_TRACE is ignored
+// (with a line on stderr). Thread-safe.
+bool tracing_available() noexcept;
+
+// Starts recording, replacing what an earlier tracing recorded. Throws
+// troupe::error (invalid_argument) if !tracing_available(). Thread-safe.
 void start_tracing(runtime& rt, const trace_options& options = {});
 // Stops recording and writes the trace to `path` (Chrome trace event JSON).
 // Returns the number of events written; throws troupe::error

@@ -256,6 +256,7 @@ class circuit_breaker {
   void control(breaker_state to, transition_reason why, clock::time_point now);
   clock::duration open_period_locked();
   void notify(const pending_events& ev);
+  static void trace_transitions(const pending_events& ev) noexcept;
 
   const circuit_breaker_config cfg_;
   // (transitions << 3) | state. Written only under lock_ (release: a reader
