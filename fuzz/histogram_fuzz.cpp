@@ -14,7 +14,8 @@
 // slot); value_at_percentile is the highest equivalent of the exact value at
 // HdrHistogram's rank (capped at max); percentile_at_or_below is the exact
 // share of values at or below. A merge from another layout records each of
-// its slots at the slot's lowest value (and keeps its exact min and max).
+// its slots at the slot's lowest value or the other's min, whichever is
+// higher (and keeps its exact min and max).
 
 #include <algorithm>
 #include <cmath>
@@ -145,6 +146,9 @@ void check_percentile(const histogram& h, const model& m, double p) {
   }
   FUZZ_CHECK(h.value_at_percentile(p) == want, "value_at_percentile(" + std::to_string(p) + ") is " +
                                                    hex(h.value_at_percentile(p)) + ", exactly " + hex(want));
+  // Whatever the model says: a percentile lies between min() and max().
+  FUZZ_CHECK(h.value_at_percentile(p) >= h.min() && h.value_at_percentile(p) <= h.max(),
+             "value_at_percentile(" + std::to_string(p) + ") is outside [min(), max()]");
 }
 
 // A layout from the input: every valid (L, H, d) with L up to 2^20, H up to
@@ -249,9 +253,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 6: {
         op = "add (another layout)";
         h.add(other);
-        // Each of other's slots, recorded here at its lowest value.
+        // Each of other's slots, recorded here at its lowest value, or at
+        // other's min if that is higher.
         std::map<std::uint64_t, std::uint64_t> slots;
-        for (const auto& [v, n] : mother.values) slots[other_layout.lowest_equivalent(v)] += n;
+        for (const auto& [v, n] : mother.values)
+          slots[std::max(other_layout.lowest_equivalent(v), mother.min)] += n;
         for (const auto& [lo, n] : slots) mh.record(layout, lo, n, /*extremes=*/false);
         mh.clamped += mother.clamped;
         if (mother.total) {

@@ -80,9 +80,12 @@ void histogram::add(const histogram& other) noexcept {
       max_ = std::max(max_, other.max_);
     }
   } else {
-    // Different layouts: each slot of `other` lands at its lowest value.
-    other.for_each_recorded([this](const histogram_bucket& b) {
-      std::uint64_t v = b.lowest;
+    // Different layouts: each slot of `other` lands at its lowest value,
+    // but never below other's min: a slot's lowest value may be below every
+    // value recorded in it, and landing there would let a percentile read
+    // below min().
+    other.for_each_recorded([this, &other](const histogram_bucket& b) {
+      std::uint64_t v = std::max(b.lowest, other.min_);
       if (v > layout_.highest_trackable_value()) {
         v = layout_.highest_trackable_value();
         clamped_ += b.count;

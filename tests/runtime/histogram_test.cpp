@@ -262,6 +262,23 @@ TEST(HistogramTest, MergeAcrossLayoutsKeepsEveryCount) {
   EXPECT_LE(std::abs(static_cast<double>(a) - static_cast<double>(b)), static_cast<double>(a) * 0.011 + 1);
 }
 
+TEST(HistogramTest, MergeAcrossLayoutsNeverReportsAPercentileBelowMin) {
+  // One digit: 1000 shares its slot with values down to 960. Landed here at
+  // the slot's lowest value, p50 read 960 below min() 1000 (found by
+  // fuzz/histogram_fuzz.cpp): the values of a slot are never below the
+  // histogram's own min, so they land at max(slot's lowest, min) instead.
+  troupe::histogram coarse(1, 1'000'000, 1);
+  coarse.record(1000);
+  ASSERT_LT(coarse.layout().lowest_equivalent(1000), 1000u);
+  troupe::histogram fine(1, 1'000'000, 3);  // exact up to 2048
+  fine.add(coarse);
+  EXPECT_EQ(fine.min(), 1000u);
+  EXPECT_EQ(fine.value_at_percentile(0.0), 1000u);
+  EXPECT_EQ(fine.value_at_percentile(50.0), 1000u);
+  EXPECT_EQ(fine.value_at_percentile(100.0), 1000u);
+  EXPECT_EQ(fine.count_at_value(1000), 1u);
+}
+
 TEST(HistogramTest, OutOfRangeValuesAreClampedAndCounted) {
   troupe::histogram h(1, 1'000'000, 3);
   h.record(5);

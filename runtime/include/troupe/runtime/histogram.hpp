@@ -168,7 +168,8 @@ class histogram {
 
   // Adds every count of `other` (merge). With the same layout this is a
   // slot-by-slot sum; otherwise each slot of `other` is recorded at its
-  // lowest value (clamped, and counted, if above this range). clamped()
+  // lowest value or other.min(), whichever is higher (so no percentile reads
+  // below min()), clamped, and counted, if above this range. clamped()
   // grows by other.clamped(). O(counts_length()); no allocation.
   void add(const histogram& other) noexcept;
   // Zeroes every count and statistic; keeps the layout and the memory.
