@@ -341,7 +341,7 @@ fiber* scheduler::acquire_runner(worker& w) {
 
 void scheduler::switch_fiber(worker& w, fiber* from, fiber* to) noexcept {
   from->saved_local = w.fiber_local;
-  from->saved_label = w.slice_name;
+  if (TROUPE_TRACE_HOOKS) from->saved_label = w.slice_name;
   end_slice(w);
   set_current(w, to);
   context::switch_to(from->ctx, to->ctx);
@@ -350,7 +350,7 @@ void scheduler::switch_fiber(worker& w, fiber* from, fiber* to) noexcept {
   worker* now = this_worker();
   now->fiber_local = from->saved_local;
   now->run_after_switch();
-  if (from->saved_label) begin_slice(*now, from->saved_label);
+  if (TROUPE_TRACE_HOOKS && from->saved_label) begin_slice(*now, from->saved_label);
 }
 
 namespace {

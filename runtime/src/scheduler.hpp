@@ -260,7 +260,8 @@ class scheduler final : public clock_listener {
       begin_slice_slow(w, name);
   }
   void end_slice(worker& w) noexcept {
-    if (w.slice_name) [[unlikely]]
+    // TROUPE_TRACE_HOOKS=0: no slice is ever opened, and no check is left.
+    if (TROUPE_TRACE_HOOKS && w.slice_name) [[unlikely]]
       end_slice_slow(w);
   }
   void trace_point(worker& w, const char* name) noexcept {
