@@ -25,10 +25,10 @@ void tracer::foreign(const trace_event& e) noexcept {
 }
 
 const char* intern_trace_name(std::string_view name) noexcept {
-  // Leaked, and node-based: the strings never move or go while the process runs.
-  static auto* m = new std::mutex;
-  static auto* names = new std::set<std::string, std::less<>>;
   try {
+    // Leaked, and node-based: the strings never move or go while the process runs.
+    static auto* m = new std::mutex;
+    static auto* names = new std::set<std::string, std::less<>>;
     std::lock_guard g(*m);
     auto it = names->find(name);
     if (it == names->end()) it = names->emplace(name).first;

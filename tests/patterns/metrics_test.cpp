@@ -16,6 +16,7 @@
 #include "actor_test_util.hpp"
 
 #include "troupe/actors.hpp"
+#include "troupe/patterns/actor_router.hpp"
 
 namespace {
 

@@ -41,13 +41,22 @@
 
 #include "troupe/actors/metrics.hpp"
 #include "troupe/actors/system.hpp"
-#include "troupe/patterns/actor_router.hpp"
 #include "troupe/patterns/bulkhead.hpp"
 #include "troupe/patterns/circuit_breaker.hpp"
+#include "troupe/patterns/detail/pipeline.hpp"
 #include "troupe/patterns/limits.hpp"
-#include "troupe/patterns/protect.hpp"
 #include "troupe/patterns/queue_delay.hpp"
 #include "troupe/patterns/retry_budget.hpp"
+#include "troupe/patterns/router.hpp"
+
+namespace troupe {
+// protect.hpp and actor_router.hpp: add() for them is a template, so their
+// users pay for those headers, not every user of this one.
+template <class A, class Target>
+class protected_ref;
+template <class A, class Policy>
+class router;
+}  // namespace troupe
 
 namespace troupe::patterns {
 
@@ -92,6 +101,7 @@ class pattern_metrics {
   void add(std::string name, const bulkhead& b);
   // Throw std::invalid_argument for an empty handle as well.
   template <class A, class Target>
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): moved (tidy 14 misses it in a template)
   void add(std::string name, const protected_ref<A, Target>& p) {
     add_protect(std::move(name), p.stats_storage());
   }

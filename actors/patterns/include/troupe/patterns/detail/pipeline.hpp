@@ -74,6 +74,30 @@ constexpr actor_errc to_actor_errc(errc e) noexcept {
 
 }  // namespace troupe::patterns
 
+namespace troupe {
+
+// What a protected_ref chain has done, since it was built (one counter set
+// per protect() call, shared by every handle built from it). Each field is
+// read on its own: a snapshot taken while requests run may be a few
+// requests out of step between fields.
+struct protection_counters {
+  std::uint64_t requests = 0;           // asks made through the handle
+  std::uint64_t successes = 0;          // answered with a success (per the classifier)
+  std::uint64_t failures = 0;           // answered with anything else: failures, timeouts, refusals
+  std::uint64_t rejected = 0;           // passes refused by an open breaker (circuit_open)
+  std::uint64_t shed = 0;               // passes shed by the concurrency limit (overloaded)
+  std::uint64_t bulkhead_rejected = 0;  // passes refused by a full bulkhead (overloaded)
+  std::uint64_t retries = 0;            // retries scheduled
+  std::uint64_t budget_exhausted = 0;   // retries and hedges the retry budget refused
+  std::uint64_t hedges = 0;             // second copies sent
+  std::uint64_t hedge_losers = 0;       // copies whose answer lost the race, dropped (one per hedge)
+  std::uint64_t fallbacks = 0;          // requests answered by the fallback
+  std::uint64_t fallback_failures = 0;  // fallbacks that gave no value (the original error is answered)
+  std::uint64_t sends_refused = 0;      // sends refused by a layer (circuit_open or overloaded)
+};
+
+}  // namespace troupe
+
 namespace troupe::patterns::detail {
 
 using time_point = clock::time_point;
@@ -217,6 +241,26 @@ struct protection_stats {
       budget_exhausted{0}, hedges{0}, hedge_losers{0}, fallbacks{0}, fallback_failures{0};
   static void bump(std::atomic<std::uint64_t>& c) noexcept { c.fetch_add(1, std::memory_order_relaxed); }
 };
+
+inline protection_counters read_counters(const protection_stats& s) noexcept {
+  // relaxed: each counter is a lone statistic (see protection_counters).
+  auto r = [](const std::atomic<std::uint64_t>& a) { return a.load(std::memory_order_relaxed); };
+  protection_counters c;
+  c.requests = r(s.requests);
+  c.successes = r(s.successes);
+  c.failures = r(s.failures);
+  c.rejected = r(s.rejected);
+  c.shed = r(s.shed);
+  c.bulkhead_rejected = r(s.bulkhead_rejected);
+  c.retries = r(s.retries);
+  c.budget_exhausted = r(s.budget_exhausted);
+  c.hedges = r(s.hedges);
+  c.hedge_losers = r(s.hedge_losers);
+  c.fallbacks = r(s.fallbacks);
+  c.fallback_failures = r(s.fallback_failures);
+  c.sends_refused = r(s.sends_refused);
+  return c;
+}
 
 enum class layer_kind : std::uint8_t { breaker, retry, hedge, limit, bulkhead, timeout };
 
