@@ -24,7 +24,6 @@ namespace troupe::detail {
 
 namespace {
 
-thread_local worker* tl_worker = nullptr;
 // Driven runtimes this thread drives (and so must not block on).
 thread_local unsigned tl_driven_here = 0;
 
@@ -76,8 +75,6 @@ std::uint64_t next_random(std::uint64_t& s) noexcept {  // xorshift64
 auto real_now() noexcept { return std::chrono::steady_clock::now(); }
 
 }  // namespace
-
-TROUPE_FRESH_TLS_GETTER worker* this_worker() noexcept { return tl_worker; }
 
 bool thread_may_block() noexcept { return this_worker() != nullptr || tl_driven_here == 0; }
 
@@ -220,6 +217,7 @@ scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock&
       idle_state_(one_unparked * worker_count),
       clock_is_virtual_(clk.is_virtual()),
       driven_(options.driven),
+      private_yield_(worker_count == 1 && !options.driven),
       shuffle_rng_(options.shuffle_seed),
       log_steps_(options.log_steps) {
   if (options.driven && (options.workers || options.pin_workers))
@@ -300,7 +298,7 @@ scheduler::~scheduler() {
 // ------------------------------------------------------------ worker loop
 
 void scheduler::thread_main(worker& w) {
-  tl_worker = &w;
+  w.bind_to_this_thread();
   w.counters.busy.started();
   w.thread_ctx = std::make_unique<context>();
   fiber* first = acquire_runner(w);
@@ -309,7 +307,7 @@ void scheduler::thread_main(worker& w) {
   // The last runner of this worker switched back here to exit.
   w.run_after_switch();
   w.counters.busy.stopped();
-  tl_worker = nullptr;
+  w.unbind_from_thread();
 }
 
 fiber* scheduler::acquire_runner(worker& w) {
@@ -330,10 +328,10 @@ void scheduler::switch_fiber(worker& w, fiber* from, fiber* to) noexcept {
   from->saved_label = w.slice_name;
   end_slice(w);
   set_current(w, to);
-  context::switch_to(from->ctx, to->ctx);
+  thread_slots& resumed = context::switch_to(from->ctx, to->ctx, *w.slots);
   // Resumed, perhaps on another worker: take our fiber_local() along, then
   // do what the switcher asked.
-  worker* now = this_worker();
+  worker* now = static_cast<worker*>(resumed.owner);
   now->fiber_local = from->saved_local;
   now->run_after_switch();
   if (from->saved_label) begin_slice(*now, from->saved_label);
@@ -444,7 +442,9 @@ task_header* scheduler::find_local(worker& w) noexcept {
   }
   w.lifo_streak = 0;
   if ((t = w.deque.pop())) return t;
-  return pop_injection(w);
+  if ((t = pop_injection(w))) return t;
+  // A yielder runs after everything else that was ready.
+  return std::exchange(w.yielded, nullptr);
 }
 
 task_header* scheduler::pop_injection(worker& w) noexcept {
@@ -864,6 +864,24 @@ void requeue_yielded(worker& w, void* f) {
 }  // namespace
 
 void scheduler::yield(worker& w) noexcept {
+  fiber* self = w.current;
+  // Every fairness tick, as find_local does: a loop of yields must not keep
+  // the timers from firing (a sleeper it waits for would never wake).
+  if (++w.tick % fairness_interval == 0) poll_timers(w, /*help_others=*/true);
+  // Fast path (one worker): another fiber yielded earlier and nothing else is
+  // ready: trade places with it. All reads are the owner's own state or
+  // relaxed peeks; something that becomes ready a moment later is seen at
+  // the next yield or suspension, as it would be after a deque push.
+  if (w.yielded && w.deque.empty_estimate() && !w.lifo.load(std::memory_order_relaxed) &&
+      injection_.empty()) {
+    fiber* target = std::exchange(w.yielded, self);
+    ++self->suspend_epoch;
+    worker_counters::bump(w.counters.tasks_run);
+    switch_fiber(w, self, target);
+    return;
+  }
+  // Anything else ready: the yielder kept aside goes behind it.
+  if (w.yielded) w.deque.push(std::exchange(w.yielded, nullptr));
   // Take the oldest ready item, so the yielding fiber goes behind everything
   // already waiting on this worker.
   task_header* next = nullptr;
@@ -874,19 +892,28 @@ void scheduler::yield(worker& w) noexcept {
     if (!next) next = pop_injection(w);
     if (!next) return;  // nothing else to run
   }
-  fiber* self = w.current;
   ++self->suspend_epoch;
   fiber* target;
-  if (!next) {
-    target = acquire_runner(w);
-    w.take_oldest_next = true;  // the runner takes what waited longest, not us again
-  } else {
-    target = is_fiber(next) ? as_fiber(next) : acquire_runner(w);
-    if (!is_fiber(next)) w.handoff = next;
+  if (next && is_fiber(next)) {
+    target = as_fiber(next);
     worker_counters::bump(w.counters.tasks_run);
+  } else {
+    // A runner runs the task (or, driven, picks the next step); after it,
+    // the oldest waiting item goes next, not the yielder just requeued.
+    target = acquire_runner(w);
+    w.handoff = next;
+    w.take_oldest_next = true;
+    if (next) worker_counters::bump(w.counters.tasks_run);
   }
-  w.after_fn = &requeue_yielded;
-  w.after_arg = self;
+  if (private_yield_ && next && is_fiber(next) && w.deque.empty_estimate()) {
+    // No thief exists and the deque is empty: keep the yielder for the
+    // fast path. Safe before the switch: only this worker's own next yield
+    // or find_local takes it, and both run after the switch.
+    w.yielded = self;
+  } else {
+    w.after_fn = &requeue_yielded;
+    w.after_arg = self;
+  }
   switch_fiber(w, self, target);
 }
 
@@ -1085,7 +1112,7 @@ std::size_t scheduler::drive(std::size_t max_steps) {
   if (this_worker())
     throw error(errc::would_deadlock, "runtime::run_until_idle: called from inside a runtime");
   worker& w = *workers_[0];
-  tl_worker = &w;
+  w.bind_to_this_thread();
   // This thread's stack is where the worker hands control back to. Made
   // once per driving thread: describing a thread's stack reads
   // /proc/self/maps.
@@ -1101,7 +1128,7 @@ std::size_t scheduler::drive(std::size_t max_steps) {
   // Back: the worker ran out of work or of budget (or exited).
   w.counters.busy.stopped();
   w.run_after_switch();
-  tl_worker = nullptr;
+  w.unbind_from_thread();
   const std::size_t steps = w.drive_steps;
   if (orphaned_ && !orphan_finishing_) {
     // A task destroyed the runtime (detach): finish here, on the driving
