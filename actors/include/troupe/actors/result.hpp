@@ -53,8 +53,12 @@ class result {
     check();
     return std::get<1>(std::move(v_));
   }
+  // As value(): rethrow the error if there is none.
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
   std::exception_ptr exception() const noexcept { return v_.index() == 2 ? std::get<2>(v_) : nullptr; }
   // ok with a value; the actor_errc of an actor_error; handler_failed for
   // any other exception.
