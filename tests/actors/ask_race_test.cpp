@@ -2,8 +2,7 @@
 // that caught it reports it to the supervisor. Whichever thread drops the
 // last reference frees it, inside libstdc++, whose reference count TSan
 // cannot see. The asker must therefore never have to read the exception
-// object itself to learn the error's code (docs/design/actors.md, "A
-// handler's exception").
+// object itself to learn the error's code (result.hpp, handler_error).
 
 #include <atomic>
 #include <thread>
@@ -28,10 +27,12 @@ struct refusing_coroutine : actor<refusing_coroutine> {
 
 // The soak's pattern (troupe-soak's callers): ask from a plain thread, and
 // take the error's code in an on_complete callback, often on an ask that the
-// worker completed already while it is still handling the failure. Under
-// TSan this reported the worker's end of catch, which freed the exception,
-// as racing with the callback's read of actor_error::code() inside
-// result::error_code() (the CI report of soak_watchdog_names_a_hung_actor).
+// worker completed already while it is still handling the failure. In one
+// CI run of soak_watchdog_names_a_hung_actor (not of this test, which did
+// not reproduce it locally) TSan reported the worker's end of catch, which
+// freed the exception, as racing with the callback's read of
+// actor_error::code() inside result::error_code(). This test checks the
+// codes such callbacks see on that path.
 template <class A>
 void ask_failing_handler_from_a_foreign_thread(actor_system& sys) {
   supervisor_options o;
