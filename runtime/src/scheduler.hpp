@@ -180,7 +180,15 @@ class worker {
   void* after_arg = nullptr;
   unsigned tick = 0;
   unsigned lifo_streak = 0;
-  bool take_oldest_next = false;
+  // Something went to the bottom of the deque to let the others run first
+  // (a yield, an actor at its turn budget): until it comes up again, or the
+  // deque empties, items are taken oldest first. Compared, never followed.
+  const task_header* oldest_until = nullptr;
+  // Items this worker made ready (push_local) since the current run slice
+  // began, and whether timers are firing (their callbacks must not yield):
+  // see yield_after_wakeups.
+  std::uint32_t woken_this_slice = 0;
+  bool firing_timers = false;
   // A fiber that yielded while nothing else was ready here, kept out of the
   // stealable deque: the next yield switches to it without an atomic RMW.
   // Owner only; used when no other worker could steal (private_yield_).
@@ -285,6 +293,7 @@ class scheduler final : public clock_listener {
   // --- entry points (see schedule.hpp, latch.hpp) ---
   void schedule(task_header* t) noexcept;
   void schedule_yield(task_header* t) noexcept;
+  void yield_after_wakeups() noexcept;
   help_mark push_spawned(task_header* t);
   void inject(task_header* t) noexcept;
 
