@@ -471,7 +471,11 @@ send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_dea
 }  // namespace
 
 send_result post_user(actor_cell* c, envelope* e, send_mode mode, time_point wait_deadline) {
-  return post(c, e, mode, wait_deadline, nullptr);
+  const send_result r = post(c, e, mode, wait_deadline, nullptr);
+  // A blocking send may suspend its sender: also to let a fan-out's
+  // receivers run on a one-worker runtime (yield_after_wakeups).
+  if (mode == send_mode::block && r) yield_after_wakeups(*c->sys->sched);
+  return r;
 }
 
 void post_accepted(actor_cell* c, envelope* e, time_point wait_deadline, reply_state_base* accepted) {

@@ -37,9 +37,9 @@ struct pool_allocator {
 }  // namespace
 
 namespace {
-thread_local context* tl_switched_from = nullptr;
+thread_local thread_slots tl_slots;
 }
-TROUPE_FRESH_TLS_GETTER context*& switched_from() noexcept { return tl_switched_from; }
+TROUPE_FRESH_TLS_GETTER thread_slots& this_thread_slots() noexcept { return tl_slots; }
 
 stack_pool::stack_pool(std::size_t usable_size)
     : usable_size_(round_to_pages(usable_size)), mapping_size_(usable_size_ + page_size()) {}
@@ -116,12 +116,12 @@ context::context(stack_pool& pool, std::function<context*()> entry)
   cont_ = ctx::fiber(std::allocator_arg, ctx::preallocated(sctx.sp, sctx.size, sctx), pool_allocator{&pool},
                      [this](ctx::fiber&& caller) -> ctx::fiber {
                        finish_switch_in();
-                       switched_from()->cont_ = std::move(caller);
+                       this_thread_slots().switched_from->cont_ = std::move(caller);
                        context* next = entry_();
                        // Switch away for good: Boost frees this stack on top
                        // of `next`, which resumes inside its switch_to().
                        start_switch_out(*next, true);
-                       switched_from() = this;
+                       this_thread_slots().switched_from = this;
                        return std::move(next->cont_);
                      });
 #if TROUPE_TSAN

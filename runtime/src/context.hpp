@@ -21,6 +21,20 @@
 
 namespace troupe::detail {
 
+class context;
+
+// What a switch reads and writes on the thread it runs on. One thread_local
+// struct behind one getter: a switch that may resume on another thread
+// pays one fresh thread-local lookup, not one per field.
+struct thread_slots {
+  context* switched_from = nullptr;  // the context that last switched away here
+  void* owner = nullptr;             // the scheduler's worker on this thread, if any
+};
+
+// The calling thread's slots, computed afresh on every call (a fiber may
+// resume on another thread, so a result from before a switch is stale).
+thread_slots& this_thread_slots() noexcept;
+
 // mmap'd stacks with a PROT_NONE guard page below each, so an overflow
 // faults instead of corrupting a neighbour. Freed stacks are kept for reuse:
 // in steady state no fiber creation maps or protects memory.
@@ -57,13 +71,14 @@ class context {
 
   bool is_thread_stack() const noexcept { return !own_stack_; }
 
-  // Switches from `from` (the running context) to `to`. Returns when some
-  // other context switches back to `from`. Inline: it sits on the hot path
-  // of every yield and wake-up.
-  static void switch_to(context& from, context& to) noexcept;
+  // Switches from `from` (the running context) to `to`. `here` must be the
+  // calling thread's this_thread_slots(). Returns, with the slots of the
+  // thread it resumed on, when some other context switches back to `from`.
+  // Inline: it sits on the hot path of every yield and wake-up.
+  static thread_slots& switch_to(context& from, context& to, thread_slots& here) noexcept;
+  static void switch_to(context& from, context& to) noexcept { switch_to(from, to, this_thread_slots()); }
 
  private:
-  friend context*& switched_from() noexcept;
   void finish_switch_in() noexcept;
   void start_switch_out(context& to, bool from_is_exiting) noexcept;
 
@@ -78,11 +93,9 @@ class context {
   [[maybe_unused]] bool owns_tsan_fiber_ = false;
 };
 
-// The context that last switched away on this thread. The context switched
-// to stores the switcher's continuation there (cheaper than resume_with,
-// which makes an extra call on top of the target). Not inlined: the reader
-// may have migrated to another thread while suspended.
-context*& switched_from() noexcept;
+// thread_slots::switched_from: the context switched to stores the
+// switcher's continuation there (cheaper than resume_with, which makes an
+// extra call on top of the target).
 
 inline void context::start_switch_out([[maybe_unused]] context& to, [[maybe_unused]] bool exiting) noexcept {
 #if TROUPE_ASAN
@@ -103,14 +116,16 @@ inline void context::finish_switch_in() noexcept {
 #endif
 }
 
-inline void context::switch_to(context& from, context& to) noexcept {
+inline thread_slots& context::switch_to(context& from, context& to, thread_slots& here) noexcept {
   from.start_switch_out(to, false);
-  switched_from() = &from;
+  here.switched_from = &from;
   boost::context::fiber caller = std::move(to.cont_).resume();
   // Back in `from`, maybe on another thread. Save the continuation of
   // whoever switched to us before anything else can try to resume it.
   from.finish_switch_in();
-  switched_from()->cont_ = std::move(caller);
+  thread_slots& now = this_thread_slots();
+  now.switched_from->cont_ = std::move(caller);
+  return now;
 }
 
 }  // namespace troupe::detail

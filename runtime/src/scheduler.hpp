@@ -143,7 +143,8 @@ struct alignas(64) worker_counters {
   busy_clock busy;
 
   // Owner only: a relaxed load+store, not an RMW, as nobody else writes.
-  static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
+  // always_inline: GCC 12 -O2 left it a call on the yield path.
+  [[gnu::always_inline]] static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
     c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }
   worker_metrics snapshot() const noexcept;
@@ -179,7 +180,19 @@ class worker {
   void* after_arg = nullptr;
   unsigned tick = 0;
   unsigned lifo_streak = 0;
-  bool take_oldest_next = false;
+  // Something went to the bottom of the deque to let the others run first
+  // (a yield, an actor at its turn budget): until it comes up again, or the
+  // deque empties, items are taken oldest first. Compared, never followed.
+  const task_header* oldest_until = nullptr;
+  // Items this worker made ready (push_local) since the current run slice
+  // began, and whether timers are firing (their callbacks must not yield):
+  // see yield_after_wakeups.
+  std::uint32_t woken_this_slice = 0;
+  bool firing_timers = false;
+  // A fiber that yielded while nothing else was ready here, kept out of the
+  // stealable deque: the next yield switches to it without an atomic RMW.
+  // Owner only; used when no other worker could steal (private_yield_).
+  fiber* yielded = nullptr;
   bool searching = false;
   std::uint64_t rng;
   std::vector<std::uint64_t> seen_tasks_run;  // per victim, for stuck detection
@@ -198,6 +211,17 @@ class worker {
   parker park_token;
   worker_counters counters;
   std::thread thread;
+
+  // The slots of the thread this worker runs on (set while bound).
+  thread_slots* slots = nullptr;
+  void bind_to_this_thread() noexcept {
+    slots = &this_thread_slots();
+    slots->owner = this;
+  }
+  void unbind_from_thread() noexcept {
+    slots->owner = nullptr;
+    slots = nullptr;
+  }
 
   void run_after_switch() noexcept {
     if (after_fn) {
@@ -272,6 +296,7 @@ class scheduler final : public clock_listener {
   // --- entry points (see schedule.hpp, latch.hpp) ---
   void schedule(task_header* t) noexcept;
   void schedule_yield(task_header* t) noexcept;
+  void yield_after_wakeups() noexcept;
   help_mark push_spawned(task_header* t);
   void inject(task_header* t) noexcept;
 
@@ -366,6 +391,9 @@ class scheduler final : public clock_listener {
 
   const bool clock_is_virtual_;
   const bool driven_;
+  // One free-running worker: nobody could steal a yielded fiber, so yields
+  // between fibers go through worker::yielded instead of the deque.
+  const bool private_yield_;
   std::uint64_t shuffle_rng_;         // driven: the random picks' state (0: no shuffling)
   std::thread::id driver_;            // driven: the first thread that drove it
   std::thread::id thread_ctx_owner_;  // driven: whose stack the worker's thread_ctx is
@@ -409,7 +437,8 @@ extern scheduler_listing* live_schedulers;
 // The worker running the calling thread, or nullptr. Never inlined or
 // analysed across calls, so a fiber that migrated while suspended reads the
 // new thread's value rather than a cached address of the old one.
-worker* this_worker() noexcept;
+// The worker of the calling thread, if any; fresh on every call.
+inline worker* this_worker() noexcept { return static_cast<worker*>(this_thread_slots().owner); }
 // Throws error(would_deadlock) on a thread that drives a driven runtime:
 // blocking it would stop the only thread that runs that runtime's work.
 // Called before a foreign thread blocks.

@@ -2,12 +2,29 @@
 // deadline timer at once, however long its deadline.
 
 #include <atomic>
+#include <string>
 #include <thread>
 
 #include "test_util.hpp"
 
 namespace troupe::test {
 namespace {
+
+// result<T> reads through a const reference (as a callback taking
+// `const result<T>&` does) and moves its value out of an rvalue.
+TEST(ResultTest, ConstAndRvalueAccessReadTheValueOrRethrow) {
+  const result<std::string> ok(std::string("reply"));
+  EXPECT_EQ(*ok, "reply");
+  EXPECT_EQ(ok->size(), 5u);
+  result<std::string> movable(std::string("moved"));
+  const std::string taken = *std::move(movable);
+  EXPECT_EQ(taken, "moved");
+  const result<std::string> failed(actor_errc::timeout,
+                                   std::make_exception_ptr(actor_error(actor_errc::timeout, "late")));
+  EXPECT_THROW((void)*failed, actor_error);
+  EXPECT_THROW((void)failed->size(), actor_error);
+  EXPECT_EQ(failed.error_code(), actor_errc::timeout);
+}
 
 struct echo_it {
   int v;

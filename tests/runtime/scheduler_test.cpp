@@ -2,6 +2,7 @@
 // machine's 2 cores, to shake out interleavings). Correctness only: sums,
 // counts and orders; speed is the benchmarks' business.
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -291,6 +292,71 @@ TEST_P(SchedulerTest, YieldLetsOtherFibersRun) {
   worker.join();
   spinner.join();
   EXPECT_EQ(progress.load(), 1000);
+}
+
+// One worker: yielding fibers take turns in a fixed rotation, and a task
+// made ready between two yields runs before the yielder that made it ready
+// runs again (the yield path keeps a lone yielder off the deque).
+TEST(SchedulerYieldTest, YieldingFibersRotateAndNewWorkGoesFirst) {
+  troupe::runtime_options o;
+  o.workers = 1;
+  troupe::runtime rt1(o);
+  std::vector<int> order;  // one worker: no lock needed
+  troupe::spawn(rt1, [&] {
+    auto yielder = [&](int id) {
+      for (int i = 0; i < 300; ++i) {
+        order.push_back(id);
+        if (id == 0 && i == 100) (void)troupe::spawn(rt1, [&] { order.push_back(9); });  // dropped: detached
+        troupe::this_fiber::yield();
+      }
+    };
+    auto a = troupe::spawn(rt1, [&] { yielder(0); });
+    auto b = troupe::spawn(rt1, [&] { yielder(1); });
+    auto c = troupe::spawn(rt1, [&] { yielder(2); });
+    a.join();
+    b.join();
+    c.join();
+  }).join();
+  ASSERT_EQ(order.size(), 901u);
+  const auto task = std::find(order.begin(), order.end(), 9);
+  ASSERT_NE(task, order.end());
+  // Fiber 0 made the task ready in its turn 100; the task runs before its turn 101.
+  EXPECT_EQ(std::count(order.begin(), task, 0), 101);
+  // Without the task, every window of three turns holds each fiber once.
+  std::vector<int> turns(order.begin(), order.end());
+  turns.erase(std::remove(turns.begin(), turns.end(), 9), turns.end());
+  for (std::size_t i = 0; i + 3 <= turns.size(); i += 3) {
+    std::vector<int> window(turns.begin() + static_cast<std::ptrdiff_t>(i),
+                            turns.begin() + static_cast<std::ptrdiff_t>(i + 3));
+    std::sort(window.begin(), window.end());
+    ASSERT_EQ(window, (std::vector<int>{0, 1, 2})) << "at turn " << i;
+  }
+}
+
+// One worker, a fiber yielding in a loop until a sleeper wakes: the yield
+// path must still look at the timers, or the loop never ends.
+TEST(SchedulerYieldTest, AYieldLoopLetsASleeperWake) {
+  troupe::runtime_options o;
+  o.workers = 1;
+  troupe::runtime rt1(o);
+  std::atomic<bool> woke{false};
+  std::int64_t yields = 0;
+  troupe::spawn(rt1, [&] {
+    auto sleeper = troupe::spawn(rt1, [&] {
+      troupe::this_fiber::sleep_for(std::chrono::milliseconds(1));
+      woke.store(true, std::memory_order_relaxed);
+    });
+    auto spinner = troupe::spawn(rt1, [&] {
+      while (!woke.load(std::memory_order_relaxed)) {
+        troupe::this_fiber::yield();
+        ++yields;
+      }
+    });
+    sleeper.join();
+    spinner.join();
+  }).join();
+  EXPECT_TRUE(woke.load());
+  EXPECT_GT(yields, 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, SchedulerTest, ::testing::Values(1, 2, 4, 8),

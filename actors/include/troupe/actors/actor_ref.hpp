@@ -187,7 +187,7 @@ void user_envelope<A, M>::run(envelope* base, actor_cell* c, envelope_op op, dea
         (void)a.on(std::move(e->msg));
       }
     } catch (...) {
-      if (rs) complete_with<T>(rs, true, result<T>(std::current_exception()));
+      if (rs) complete_with<T>(rs, true, handler_error<T>(std::current_exception()));
       throw;
     }
   }

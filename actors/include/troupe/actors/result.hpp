@@ -5,8 +5,10 @@
 //
 // An error made by troupe itself (timeout, mailbox_full, overloaded...)
 // carries its actor_errc beside the exception, so error_code() on the
-// overload path costs no rethrow; only a handler's own exception is
-// classified by rethrowing it once.
+// overload path costs no rethrow. A handler's own exception is classified
+// once, by the worker that caught it (detail::handler_error), so the asker
+// never rethrows it; only a result built from a bare exception_ptr
+// (reply_promise::fail) is classified by error_code() itself.
 
 #include <exception>
 #include <utility>
@@ -26,6 +28,24 @@ inline actor_errc code_of(const std::exception_ptr& e) noexcept {
   } catch (...) {
     return actor_errc::handler_failed;
   }
+}
+}  // namespace detail
+
+template <class T>
+class result;
+
+namespace detail {
+// A handler's exception as the asker's result, its code taken by the
+// thread that caught it. The exception object is shared (the turn that
+// caught it reports it to the supervisor) and whichever thread drops the
+// last reference frees it inside libstdc++, whose reference count
+// ThreadSanitizer cannot see: an asker that rethrew it only to read its code
+// (error_code()) was reported racing with that free. With the code here,
+// error_code() never touches the object.
+template <class T>
+result<T> handler_error(std::exception_ptr e) noexcept {
+  const actor_errc code = code_of(e);
+  return result<T>(code, std::move(e));
 }
 }  // namespace detail
 
@@ -53,8 +73,12 @@ class result {
     check();
     return std::get<1>(std::move(v_));
   }
+  // As value(): rethrow the error if there is none.
   T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+  T&& operator*() && { return std::move(*this).value(); }
   T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
   std::exception_ptr exception() const noexcept { return v_.index() == 2 ? std::get<2>(v_) : nullptr; }
   // ok with a value; the actor_errc of an actor_error; handler_failed for
   // any other exception.

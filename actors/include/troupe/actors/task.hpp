@@ -157,7 +157,7 @@ struct task_promise : promise_base {
     return std::move(*value);
   }
   result<T> take_result() {
-    if (error) return result<T>(error);
+    if (error) return handler_error<T>(error);
     return result<T>(std::move(*value));
   }
 };
@@ -167,7 +167,7 @@ struct task_promise<void> : promise_base {
   void take() {
     if (error) std::rethrow_exception(error);
   }
-  result<void> take_result() { return error ? result<void>(error) : result<void>::ok(); }
+  result<void> take_result() { return error ? handler_error<void>(error) : result<void>::ok(); }
 };
 
 template <class T, class Task>
@@ -248,7 +248,7 @@ std::exception_ptr finish_root_as(coroutine_root* r) noexcept {
       result<T> res = frame.promise().take_result();
       complete_with<T>(r->reply, true, std::move(res));
     } catch (...) {
-      complete_with<T>(r->reply, true, result<T>(std::current_exception()));  // the value would not move
+      complete_with<T>(r->reply, true, handler_error<T>(std::current_exception()));  // the value would not move
     }
   }
   return error;
