@@ -82,6 +82,16 @@ foreach(_layer IN LISTS _troupe_layers)
     set(_libs "-L\${libdir} -ltroupe_${_layer}")
   endif()
   list(JOIN _pc_libs " " _pc_libs)
+  # The runtime's public definitions must reach every consumer (the other
+  # layers require troupe-runtime, so they inherit it).
+  set(_cflags "-I\${includedir}")
+  if(_layer STREQUAL "runtime")
+    if(TROUPE_TRACE_HOOKS)
+      string(APPEND _cflags " -DTROUPE_TRACE_HOOKS=1")
+    else()
+      string(APPEND _cflags " -DTROUPE_TRACE_HOOKS=0")
+    endif()
+  endif()
   file(GENERATE OUTPUT "${PROJECT_BINARY_DIR}/pkgconfig/troupe-${_layer}.pc" CONTENT
 "prefix=\${pcfiledir}/${_troupe_pc_to_prefix}
 libdir=\${prefix}/${CMAKE_INSTALL_LIBDIR}
@@ -91,7 +101,7 @@ Name: troupe-${_layer}
 Description: troupe's ${_layer} layer (find_package(troupe COMPONENTS ${_layer}) for CMake)
 Version: ${PROJECT_VERSION}
 Requires: ${_requires}
-Cflags: -I\${includedir}
+Cflags: ${_cflags}
 Libs: ${_libs} ${_pc_libs} -pthread
 ")
   install(FILES "${PROJECT_BINARY_DIR}/pkgconfig/troupe-${_layer}.pc"
