@@ -46,9 +46,8 @@ void ask_failing_handler_from_a_foreign_thread(actor_system& sys) {
   for (int i = 0; i < asks; ++i) {
     auto f = ref.ask(refuse{}, 10s);
     while (!f.is_ready()) std::this_thread::yield();  // completed: on_complete runs here, now
-    f.on_complete([&](result<int> r) {
-      (r.error_code() == actor_errc::overloaded ? overloaded : other).fetch_add(1);
-    });
+    f.on_complete(
+        [&](result<int> r) { (r.error_code() == actor_errc::overloaded ? overloaded : other).fetch_add(1); });
   }
   EXPECT_EQ(overloaded.load(), asks) << "every ask ends with the handler's own code";
   EXPECT_EQ(other.load(), 0);

@@ -248,7 +248,8 @@ std::exception_ptr finish_root_as(coroutine_root* r) noexcept {
       result<T> res = frame.promise().take_result();
       complete_with<T>(r->reply, true, std::move(res));
     } catch (...) {
-      complete_with<T>(r->reply, true, handler_error<T>(std::current_exception()));  // the value would not move
+      complete_with<T>(r->reply, true,
+                       handler_error<T>(std::current_exception()));  // the value would not move
     }
   }
   return error;
