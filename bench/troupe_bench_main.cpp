@@ -107,6 +107,9 @@ constexpr figure figures[] = {
     {"actor.spawn", "actors/s", better::higher, source::items_per_second},
     {"actor.spawn.idle_bytes", "bytes", better::lower, source::counter},
     {"actor.fan_out", "msgs/s", better::higher, source::items_per_second},
+    {"actor.fan_out.peak_mib", "MiB", better::none, source::counter, 1.0,
+     "peak resident growth during the run (VmHWM reset before it); memory a system kept from earlier "
+     "runs in the same process is not counted, so read magnitudes, not a ratio"},
     {"actor.ring", "ns/hop", better::lower, source::ns_per_item},
     {"actor.overload.rss", "MiB", better::lower, source::counter},
     {"actor.overload.high_water", "messages", better::lower, source::counter},

@@ -409,6 +409,8 @@ void bm_fan_out(benchmark::State& state, int threads) {
   constexpr int kActors = 1'000;
   troupe_env env{threads};
   if (!check_env(state, env, threads)) return;
+  troupe::bench::peak_growth memory;
+  memory.begin();
   for (auto _ : state) {
     auto driver = env.sys.spawn<fan_driver>(kMessages);
     std::vector<troupe::actor_ref<counter_actor>> counters;
@@ -424,6 +426,7 @@ void bm_fan_out(benchmark::State& state, int threads) {
   }
   if (state.error_occurred() || !no_dead_letters(state, env)) return;
   state.SetItemsProcessed(kMessages * state.iterations());
+  state.counters["peak_mib"] = memory.mib();
 }
 
 // ---------------------------------------------------------------------------

@@ -288,6 +288,8 @@ void bm_fan_out(benchmark::State& state, int threads) {
   caf_env env{threads};
   if (!check_env(state, env, threads)) return;
   caf::scoped_actor self{env.sys};
+  troupe::bench::peak_growth memory;
+  memory.begin();
   for (auto _ : state) {
     std::vector<caf::actor> counters;
     counters.reserve(kActors);
@@ -303,6 +305,7 @@ void bm_fan_out(benchmark::State& state, int threads) {
     }
   }
   state.SetItemsProcessed(kMessages * state.iterations());
+  state.counters["peak_mib"] = memory.mib();
 }
 
 // ---------------------------------------------------------------------------
