@@ -160,7 +160,8 @@ class worker {
 
   scheduler& sched;
   const std::size_t index;
-  chase_lev_deque<task_header*> deque{256};
+  // Thief-free on a one-worker runtime: nobody else can steal there.
+  chase_lev_deque<task_header*> deque;
   // The task just made ready: run next, on a warm cache. Stealable (see
   // steal_from) so it cannot be stranded behind a long computation.
   alignas(64) std::atomic<task_header*> lifo{nullptr};

@@ -21,6 +21,7 @@
 namespace {
 
 using troupe::detail::chase_lev_deque;
+using troupe::detail::deque_thieves;
 using troupe::detail::steal_status;
 
 TEST(ChaseLevDequeTest, EmptyDequeYieldsNothing) {
@@ -112,7 +113,13 @@ TEST(ChaseLevDequeTest, GrowsFromCapacityTwoAcrossWrapAround) {
 
 // Random owner-thread operation sequences checked against a model that also
 // tracks indices, so bottom_index() and pop_above's marks are checked too.
-class ChaseLevDequeModelTest : public ::testing::TestWithParam<std::size_t> {};
+// Both modes: with thieves possible (the owner's steal() stands in for a
+// thief) and thief-free (no steal(); pops skip the fence and the CAS).
+struct model_case {
+  std::size_t capacity;
+  deque_thieves thieves;
+};
+class ChaseLevDequeModelTest : public ::testing::TestWithParam<model_case> {};
 
 TEST_P(ChaseLevDequeModelTest, RandomOperationsMatchModel) {
   constexpr int kItems = 20000;
@@ -120,7 +127,8 @@ TEST_P(ChaseLevDequeModelTest, RandomOperationsMatchModel) {
   for (std::uint32_t seed = 1; seed <= 20; ++seed) {
     SCOPED_TRACE(::testing::Message() << "seed " << seed);
     std::mt19937 rng(seed);
-    chase_lev_deque<int*> dq(GetParam());
+    const bool alone = GetParam().thieves == deque_thieves::none;
+    chase_lev_deque<int*> dq(GetParam().capacity, GetParam().thieves);
     std::deque<int*> model;
     std::int64_t top = 0;
     std::int64_t bottom = 0;
@@ -129,8 +137,9 @@ TEST_P(ChaseLevDequeModelTest, RandomOperationsMatchModel) {
       int* x = model.back();
       model.pop_back();
       // The owner lowers bottom only when another item stays; the last item
-      // is taken at the top, so the next push reuses no index.
-      if (model.empty())
+      // is taken at the top, so the next push reuses no index. Thief-free,
+      // nobody races for the last item: bottom always comes down.
+      if (model.empty() && !alone)
         ++top;
       else
         --bottom;
@@ -159,7 +168,7 @@ TEST_P(ChaseLevDequeModelTest, RandomOperationsMatchModel) {
           ++top;
         }
         ASSERT_EQ(dq.steal_oldest(), expected);
-      } else {
+      } else if (!alone) {
         int* out = nullptr;
         const steal_status s = dq.steal(out);
         if (model.empty()) {
@@ -179,9 +188,15 @@ TEST_P(ChaseLevDequeModelTest, RandomOperationsMatchModel) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(ChaseLevDeque, ChaseLevDequeModelTest, ::testing::Values(2, 4, 256),
-                         [](const ::testing::TestParamInfo<std::size_t>& info) {
-                           return "capacity" + std::to_string(info.param);
+INSTANTIATE_TEST_SUITE_P(ChaseLevDeque, ChaseLevDequeModelTest,
+                         ::testing::Values(model_case{2, deque_thieves::possible},
+                                           model_case{4, deque_thieves::possible},
+                                           model_case{256, deque_thieves::possible},
+                                           model_case{2, deque_thieves::none},
+                                           model_case{256, deque_thieves::none}),
+                         [](const ::testing::TestParamInfo<model_case>& info) {
+                           return "capacity" + std::to_string(info.param.capacity) +
+                                  (info.param.thieves == deque_thieves::none ? "_thief_free" : "");
                          });
 
 // One item of the stress tests. `payload` and `index` are plain fields that

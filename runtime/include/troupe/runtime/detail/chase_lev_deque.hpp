@@ -15,6 +15,10 @@
 //   - Memory ordering: for an item x, everything the owner did before
 //     push(x) happens before everything the thread that takes x does after
 //     taking it. Nothing else is ordered.
+//   - Constructed with thieves == no_thieves (a one-worker runtime, where
+//     nobody else can reach the deque): steal must never be called, and the
+//     owner's pops and steal_oldest skip the fence and the CASes that only
+//     race thieves (the owner is then the only thread touching the deque).
 //   - T is a pointer type; nullptr means "nothing" and must not be pushed.
 //     The deque never owns the pointees: destroying it with items inside
 //     drops the pointers.
@@ -103,6 +107,7 @@
 namespace troupe::detail {
 
 enum class steal_status { success, empty, lost_race };
+enum class deque_thieves { possible, none };
 
 template <class T>  // T is a pointer type
 class chase_lev_deque {
@@ -110,8 +115,10 @@ class chase_lev_deque {
 
  public:
   // Capacity is rounded up to a power of two, at least 2.
-  explicit chase_lev_deque(std::size_t initial_capacity = 256)
-      : array_(buffer::create(static_cast<std::int64_t>(
+  explicit chase_lev_deque(std::size_t initial_capacity = 256,
+                           deque_thieves thieves = deque_thieves::possible)
+      : alone_(thieves == deque_thieves::none),
+        array_(buffer::create(static_cast<std::int64_t>(
                                   std::bit_ceil(std::clamp<std::size_t>(initial_capacity, 2, kMaxInitial))),
                               nullptr)) {}
 
@@ -174,6 +181,13 @@ class chase_lev_deque {
     std::int64_t t = top_.load(std::memory_order_relaxed);
     // relaxed: only the owner writes array_.
     buffer* a = array_.load(std::memory_order_relaxed);
+    if (alone_) {
+      // No thief: nobody else moves top_. relaxed: this thread's own word.
+      if (t >= b) return nullptr;
+      top_.store(t + 1, std::memory_order_relaxed);
+      top_cache_ = t + 1;
+      return a->get(t);
+    }
     while (t < b) {
       const T x = a->get(t);
       // seq_cst (acquire is the part used): reading the previous writer of
@@ -190,6 +204,7 @@ class chase_lev_deque {
   // Takes the top (oldest) item into `out` (success). `empty`: nothing to
   // take when looked at; `lost_race`: another thief or the owner took the
   // item first (the deque may still hold more). Thread-safe; lock-free.
+  // Never on a deque constructed with deque_thieves::none.
   steal_status steal(T& out) noexcept {
     // seq_cst: with the owner's StoreLoad in take(), forbids "the owner reads
     // a stale top_ while we read a stale bottom_"; stands for [LPCZ] steal's
@@ -242,6 +257,8 @@ class chase_lev_deque {
   static constexpr std::size_t kMaxInitial = std::size_t{1} << 40;
   static constexpr bool kTsanBuild = TROUPE_TSAN;
 
+  const bool alone_;  // deque_thieves::none: see the contract above
+
   // A circular array: header, then `capacity` slots, in one allocation.
   struct buffer {
     std::int64_t capacity;
@@ -275,6 +292,13 @@ class chase_lev_deque {
     // relaxed: a stale value is a lower bound of top_ (departure 5).
     std::int64_t t = top_.load(std::memory_order_relaxed);
     if (t >= b) return nullptr;  // empty: only this thread raises bottom_
+    if (alone_) {
+      // No thief can hold index b - 1 or move top_: take it without the
+      // StoreLoad or the last-item CAS. relaxed: nobody else reads bottom_
+      // (the estimates are relaxed guesses).
+      bottom_.store(b - 1, std::memory_order_relaxed);
+      return array_.load(std::memory_order_relaxed)->get(b - 1);
+    }
     if (t == b - 1) {
       // At most one item, at index t: take it from the top with a CAS, as
       // steal_oldest does (departure 5). The slot is ours; read it first.
