@@ -189,7 +189,7 @@ void init_cell(actor_cell* c, system_impl* s, const spawn_options& o, const cell
     c->dequeue = o.dequeue.get();
   }
   if (!vt->on_start) c->flags |= flag_started;
-  s->classes.of(vt);  // the class's metrics entry, made by its first spawn
+  c->klass = &s->classes.of(vt);  // the class's metrics entry, made by its first spawn
 }
 
 void check_can_spawn(system_impl* s) {

@@ -43,7 +43,7 @@ const histogram_layout& duration_layout() {
 // null off the workers or if the writers cannot be made (out of memory:
 // the value is not recorded). Turn only.
 class_worker_slot* timing_slot(actor_cell* c) noexcept {
-  class_stats* k = c->sys->classes.find(c->vt);
+  class_stats* k = c->klass;
   if (!k) return nullptr;
   const std::size_t w = worker_index(*c->sys->sched);
   if (w >= k->worker_count) return nullptr;
@@ -128,7 +128,7 @@ std::vector<class_stats*> class_table::all() const {
 
 void count_processed(actor_cell* c, std::uint32_t n) noexcept {
   if (n == 0) return;
-  class_stats* k = c->sys->classes.find(c->vt);
+  class_stats* k = c->klass;
   if (!k) return;
   const std::size_t w = worker_index(*c->sys->sched);
   if (w < k->worker_count) bump(k->slots[w].processed, n);
@@ -136,16 +136,16 @@ void count_processed(actor_cell* c, std::uint32_t n) noexcept {
 
 void count_dead_letter(actor_cell* c, dead_letter_reason why) noexcept {
   // relaxed (all event counters): statistics.
-  if (class_stats* k = c->sys->classes.find(c->vt))
+  if (class_stats* k = c->klass)
     k->dead[static_cast<std::size_t>(why)].fetch_add(1, std::memory_order_relaxed);
 }
 
 void count_failure(actor_cell* c) noexcept {
-  if (class_stats* k = c->sys->classes.find(c->vt)) k->failures.fetch_add(1, std::memory_order_relaxed);
+  if (class_stats* k = c->klass) k->failures.fetch_add(1, std::memory_order_relaxed);
 }
 
 void count_restart(actor_cell* c) noexcept {
-  if (class_stats* k = c->sys->classes.find(c->vt)) k->restarts.fetch_add(1, std::memory_order_relaxed);
+  if (class_stats* k = c->klass) k->restarts.fetch_add(1, std::memory_order_relaxed);
 }
 
 void deliver_timed(actor_cell* c, envelope* e) {

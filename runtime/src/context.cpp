@@ -36,10 +36,11 @@ struct pool_allocator {
 };
 }  // namespace
 
-namespace {
-thread_local thread_slots tl_slots;
-}
-TROUPE_FRESH_TLS_GETTER thread_slots& this_thread_slots() noexcept { return tl_slots; }
+// Named for the inline asm in context.hpp (so not in an unnamed namespace);
+// initial-exec puts it in static TLS, at the same offset from every thread's
+// pointer.
+[[gnu::tls_model("initial-exec")]] thread_local thread_slots tl_slots __asm__("troupe_thread_slots");
+TROUPE_FRESH_TLS_GETTER thread_slots& this_thread_slots_call() noexcept { return tl_slots; }
 
 stack_pool::stack_pool(std::size_t usable_size)
     : usable_size_(round_to_pages(usable_size)), mapping_size_(usable_size_ + page_size()) {}

@@ -939,8 +939,9 @@ void scheduler::yield(worker& w) noexcept {
     if (!next) return;  // nothing else to run
   }
   ++self->suspend_epoch;
+  const bool to_fiber = next && is_fiber(next);
   fiber* target;
-  if (next && is_fiber(next)) {
+  if (to_fiber) {
     target = as_fiber(next);
     worker_counters::bump(w.counters.tasks_run);
   } else {
@@ -949,7 +950,7 @@ void scheduler::yield(worker& w) noexcept {
     w.handoff = next;
     if (next) worker_counters::bump(w.counters.tasks_run);
   }
-  if (private_yield_ && next && is_fiber(next) && w.deque.empty_estimate()) {
+  if (private_yield_ && to_fiber && w.deque.empty_estimate()) {
     // No thief exists and the deque is empty: keep the yielder for the
     // fast path. Safe before the switch: only this worker's own next yield
     // or find_local takes it, and both run after the switch.

@@ -34,6 +34,7 @@ class scheduler;
 struct system_impl;
 struct actor_cell;
 struct cell_ext;
+struct class_stats;
 struct reply_state_base;
 struct coroutine_root;
 
@@ -114,6 +115,9 @@ inline constexpr std::uint8_t flag_alive = 1;  // the user object is constructed
 struct actor_cell : task_header {
   const cell_vtable* vt = nullptr;
   system_impl* sys = nullptr;
+  // The class's metrics entry (src/metrics.hpp), set at spawn; entries live
+  // as long as the system. Saves a table probe on every turn.
+  class_stats* klass = nullptr;
   // spawn_options::dequeue, owned by the cell_ext; set before the actor is
   // published and never changed, so senders and turns read it plainly.
   dequeue_policy* dequeue = nullptr;
