@@ -473,8 +473,8 @@ send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_dea
 send_result post_user(actor_cell* c, envelope* e, send_mode mode, time_point wait_deadline) {
   const send_result r = post(c, e, mode, wait_deadline, nullptr);
   // A blocking send may suspend its sender: also to let a fan-out's
-  // receivers run on a one-worker runtime (yield_after_wakeups).
-  if (mode == send_mode::block && r && c->sys->single_worker) yield_after_wakeups(*c->sys->sched);
+  // receivers run on a one-worker runtime (yield_after_send_batch).
+  if (mode == send_mode::block && r && c->sys->single_worker) yield_after_send_batch(*c->sys->sched);
   return r;
 }
 

@@ -176,7 +176,7 @@ namespace detail {
 
 void schedule(scheduler& s, task_header* t) noexcept { s.schedule(t); }
 void schedule_yield(scheduler& s, task_header* t) noexcept { s.schedule_yield(t); }
-void yield_after_wakeups(scheduler& s) noexcept { s.yield_after_wakeups(); }
+void yield_after_send_batch(scheduler& s) noexcept { s.yield_after_send_batch(); }
 bool on_worker_of(const scheduler& s) noexcept {
   worker* w = this_worker();
   return w && &w->sched == &s;

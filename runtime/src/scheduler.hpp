@@ -185,10 +185,12 @@ class worker {
   // (a yield, an actor at its turn budget): until it comes up again, or the
   // deque empties, items are taken oldest first. Compared, never followed.
   const task_header* oldest_until = nullptr;
-  // Items this worker made ready (push_local) since the current run slice
-  // began, and whether timers are firing (their callbacks must not yield):
-  // see yield_after_wakeups.
-  std::uint32_t woken_this_slice = 0;
+  // Since the current run slice began: whether this worker made an item
+  // ready (push_local), and how many blocking sends it made; and whether
+  // timers are firing (their callbacks must not yield). See
+  // yield_after_send_batch.
+  bool woke_this_slice = false;
+  std::uint32_t sent_this_slice = 0;
   bool firing_timers = false;
   // A fiber that yielded while nothing else was ready here, kept out of the
   // stealable deque: the next yield switches to it without an atomic RMW.
@@ -297,7 +299,7 @@ class scheduler final : public clock_listener {
   // --- entry points (see schedule.hpp, latch.hpp) ---
   void schedule(task_header* t) noexcept;
   void schedule_yield(task_header* t) noexcept;
-  void yield_after_wakeups() noexcept;
+  void yield_after_send_batch() noexcept;
   help_mark push_spawned(task_header* t);
   void inject(task_header* t) noexcept;
 

@@ -53,7 +53,7 @@ struct pumper : actor<pumper> {
 
 // A fan-out on one worker: a handler that wakes many idle receivers with
 // blocking sends lets them run before it ends (it yields behind them every
-// few hundred wake-ups), so its output never piles up in full; each
+// 4,096 sends), so its output never piles up in full; each
 // receiver still gets its messages in the order they were sent.
 struct fan_item {
   int seq;
@@ -86,7 +86,7 @@ struct fanner : actor<fanner> {
   long on(fan_go) {
     long failed = 0;
     fanning->store(true, std::memory_order_relaxed);
-    for (int round = 0; round < 4; ++round)
+    for (int round = 0; round < 20; ++round)
       for (auto& r : to)
         if (!r.send(fan_item{round})) ++failed;
     fanning->store(false, std::memory_order_relaxed);
@@ -103,12 +103,12 @@ TEST(MailboxFanOutTest, OnOneWorkerAFanOutLetsItsReceiversRunBeforeItEnds) {
   for (int i = 0; i < 1000; ++i) sinks.push_back(sys.spawn<fan_sink>(&fanning, &during, &disorder, &handled));
   auto f = sys.spawn<fanner>(sinks, &fanning);
   EXPECT_EQ(f.ask(fan_go{}, 30s).get(), 0);
-  ASSERT_TRUE(eventually([&] { return handled.load() == 4000; }));
+  ASSERT_TRUE(eventually([&] { return handled.load() == 20'000; }));
   EXPECT_EQ(disorder.load(), 0);
-  // 4,000 wake-ups: the sender yields after every 256, so at least 3,584
-  // messages (all but the last 256 + the last partial batch) were handled
-  // while it was still sending. Without the yield: none (one worker).
-  EXPECT_GE(during.load(), 4000 - 2 * 256);
+  // 20,000 sends: the sender yields after every 4,096 (sends_before_yield
+  // in runtime/src/scheduler.cpp), so at least the first four batches were
+  // handled while it was still sending. Without the yield: none (one worker).
+  EXPECT_GE(during.load(), 4 * 4096);
 }
 
 class MailboxTest : public WorkersTest {};

@@ -32,10 +32,11 @@ void schedule(scheduler& s, task_header* t) noexcept;
 void schedule_yield(scheduler& s, task_header* t) noexcept;
 
 // For a caller that may suspend (a blocking send, after it queued its
-// message): on a one-worker runtime, once the calling slice has made many
-// items ready, yields so they run before it makes more. Does nothing on
-// other runtimes, off the workers, and inside timer callbacks.
-void yield_after_wakeups(scheduler& s) noexcept;
+// message): on a one-worker runtime, once the calling slice has sent many
+// messages and made something ready, yields so that runs before it sends
+// more. Does nothing on other runtimes, off the workers, and inside timer
+// callbacks.
+void yield_after_send_batch(scheduler& s) noexcept;
 
 // True on one of s's workers.
 bool on_worker_of(const scheduler& s) noexcept;
