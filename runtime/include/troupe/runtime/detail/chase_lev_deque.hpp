@@ -15,7 +15,7 @@
 //   - Memory ordering: for an item x, everything the owner did before
 //     push(x) happens before everything the thread that takes x does after
 //     taking it. Nothing else is ordered.
-//   - Constructed with thieves == no_thieves (a one-worker runtime, where
+//   - Constructed with deque_thieves::none (a one-worker runtime, where
 //     nobody else can reach the deque): steal must never be called, and the
 //     owner's pops and steal_oldest skip the fence and the CASes that only
 //     race thieves (the owner is then the only thread touching the deque).
