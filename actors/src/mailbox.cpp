@@ -744,6 +744,23 @@ void run_turn(task_header* h) {
     }
     const std::uint64_t sub =
         mailbox_word::consumed(p.sys, c->policy == overflow_policy::drop_oldest ? 0 : p.user);
+    if (!dispose && sub != 0) {
+      // The common end of a turn: nothing arrived during the pass, so the
+      // word is still `w`. Take off what was consumed and go idle in one CAS
+      // instead of the fetch_sub and the idle CAS below, if the word after
+      // the fetch_sub would lead straight to going idle. seq_cst: it stands
+      // for both (the fetch_sub's seq_cst, the idle CAS's release). On
+      // failure nothing changed: the general path below runs.
+      const mailbox_word after(w.bits() - sub);
+      const bool idle_next = !after.admitting() && !after.killed() && !after.closed() &&
+                             !(c->flags & flag_stop_now) && (holding(c) || !has_deferred(c));
+      if (auto idle = after.try_go_idle(); idle && idle_next) {
+        std::uint64_t expected = w.bits();
+        if (c->word.compare_exchange_strong(expected, idle->bits(), std::memory_order_seq_cst,
+                                            std::memory_order_relaxed))
+          return;
+      }
+    }
     // seq_cst: against senders queuing for admission (enqueue_admission).
     mailbox_word w2(sub ? c->word.fetch_sub(sub, std::memory_order_seq_cst) - sub
                         : c->word.load(std::memory_order_seq_cst));
