@@ -11,6 +11,7 @@
 // (mailbox_full); a stopped `inbox` is sent two (actor_stopped); a metric
 // source adds a counter, a gauge and a histogram.
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -29,6 +30,7 @@ struct item {};
 struct sync {};
 struct hold {
   counting_semaphore* gate;
+  std::atomic<bool>* started;
 };
 
 struct inbox : actor<inbox> {
@@ -36,7 +38,10 @@ struct inbox : actor<inbox> {
   int on(sync) { return 1; }
 };
 struct holder : actor<holder> {
-  void on(hold h) { h.gate->acquire(); }
+  void on(hold h) {
+    h.started->store(true);  // its wait was recorded before this handler ran
+    h.gate->acquire();
+  }
   void on(item) {}
 };
 
@@ -55,9 +60,11 @@ class workload {
     one.capacity = 1;
     one.policy = overflow_policy::fail;
     held_ = sys.spawn<holder>(one);
-    if (!held_.send(hold{&gate_})) throw std::runtime_error("workload: hold refused");
-    // The hold is being handled (it counts in the depth): the next is refused.
-    while (held_.stats().depth != 1) std::this_thread::sleep_for(1ms);
+    if (!held_.send(hold{&gate_, &hold_started_})) throw std::runtime_error("workload: hold refused");
+    // The hold is being handled (it counts in the depth, and its sojourn is
+    // recorded): the next is refused. Queued is not enough: the snapshot
+    // below expects the hold's sojourn in the holder's histogram.
+    while (!hold_started_.load()) std::this_thread::sleep_for(1ms);
     if (held_.send(item{}).code() != actor_errc::mailbox_full) throw std::runtime_error("workload: not full");
     auto gone = sys.spawn<inbox>();
     gone.stop();
@@ -98,6 +105,7 @@ class workload {
   std::vector<actor_ref<inbox>> inboxes_;
   actor_ref<holder> held_;
   counting_semaphore gate_{0};
+  std::atomic<bool> hold_started_{false};
   metric_source source_;
 };
 
