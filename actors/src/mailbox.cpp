@@ -474,7 +474,7 @@ send_result post_user(actor_cell* c, envelope* e, send_mode mode, time_point wai
   const send_result r = post(c, e, mode, wait_deadline, nullptr);
   // A blocking send may suspend its sender: also to let a fan-out's
   // receivers run on a one-worker runtime (yield_after_send_batch).
-  if (mode == send_mode::block && r && c->sys->single_worker) yield_after_send_batch(*c->sys->sched);
+  if (mode == send_mode::block && r) yield_after_send_batch(*c->sys->sched);
   return r;
 }
 
@@ -740,7 +740,7 @@ void run_turn(task_header* h) {
     if (!dispose) {
       c->processed.store(c->processed.load(std::memory_order_relaxed) + p.sys + p.user,
                          std::memory_order_relaxed);
-      count_processed(c, p.sys + p.user);  // per class and worker (metrics.cpp)
+      count_processed(c, *c->sys->sched, p.sys + p.user);  // per class and worker
     }
     const std::uint64_t sub =
         mailbox_word::consumed(p.sys, c->policy == overflow_policy::drop_oldest ? 0 : p.user);

@@ -126,14 +126,6 @@ std::vector<class_stats*> class_table::all() const {
 
 // ------------------------------------------------------------------- hooks
 
-void count_processed(actor_cell* c, std::uint32_t n) noexcept {
-  if (n == 0) return;
-  class_stats* k = c->klass;
-  if (!k) return;
-  const std::size_t w = worker_index(*c->sys->sched);
-  if (w < k->worker_count) bump(k->slots[w].processed, n);
-}
-
 void count_dead_letter(actor_cell* c, dead_letter_reason why) noexcept {
   // relaxed (all event counters): statistics.
   if (class_stats* k = c->klass)

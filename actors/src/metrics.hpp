@@ -17,6 +17,7 @@
 
 #include "troupe/actors/detail/cell.hpp"
 #include "troupe/actors/metrics.hpp"
+#include "troupe/runtime/detail/schedule.hpp"
 #include "troupe/runtime/histogram_recorder.hpp"
 
 namespace troupe::detail {
@@ -134,8 +135,16 @@ bool reserved_metric_name(const std::string& name) noexcept;
 // Runs the handler of `e` (envelope_op::deliver) like deliver_user does,
 // recording its mailbox sojourn and handler time. Turn only.
 void deliver_timed(actor_cell* c, envelope* e);
-// The turn handled `n` messages of c. Turn only (per worker, no RMW).
-void count_processed(actor_cell* c, std::uint32_t n) noexcept;
+// The turn handled `n` messages of c, an actor of s. Turn only (per worker:
+// a relaxed load and store, no RMW). Inline: it runs at every turn's end.
+inline void count_processed(actor_cell* c, const scheduler& s, std::uint32_t n) noexcept {
+  class_stats* k = c->klass;
+  if (n == 0 || !k) return;
+  const std::size_t w = worker_index(s);
+  if (w >= k->worker_count) return;
+  std::atomic<std::uint64_t>& processed = k->slots[w].processed;
+  processed.store(processed.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+}
 // Events of c's class, counted where they happen. Any thread.
 void count_dead_letter(actor_cell* c, dead_letter_reason why) noexcept;
 void count_failure(actor_cell* c) noexcept;

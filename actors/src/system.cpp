@@ -117,7 +117,6 @@ system_impl::system_impl(runtime& r, actor_system* o, system_options opts)
     : rt(&r),
       sched(&scheduler_of(r)),
       runtime_accepting(&accepting_external_flag(*sched)),
-      single_worker(worker_count(*sched) == 1),
       owner(o),
       hook(std::move(opts.dead_letter_hook)),
       shutdown_timeout(opts.shutdown_timeout),

@@ -43,9 +43,6 @@ struct system_impl {
   // The runtime's "accepting external work" flag (see schedule.hpp): sends
   // and spawns from outside are refused once it falls.
   const std::atomic<bool>* runtime_accepting;
-  // One worker: only there may a blocking send yield to the receivers it
-  // woke (yield_after_send_batch); read on every blocking send.
-  const bool single_worker;
   actor_system* owner;  // null once the actor_system object is gone
   std::function<void(const dead_letter&)> hook;
   std::chrono::milliseconds shutdown_timeout;

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "troupe/runtime/detail/platform.hpp"  // TROUPE_ASAN, TROUPE_TSAN
+#include "troupe/runtime/detail/thread_slots.hpp"
 
 #if TROUPE_ASAN
 #include <sanitizer/common_interface_defs.h>
@@ -22,37 +23,6 @@
 namespace troupe::detail {
 
 class context;
-
-// What a switch reads and writes on the thread it runs on. One thread_local
-// struct behind one getter: a switch that may resume on another thread
-// pays one fresh thread-local lookup, not one per field.
-struct thread_slots {
-  context* switched_from = nullptr;  // the context that last switched away here
-  void* owner = nullptr;             // the scheduler's worker on this thread, if any
-};
-
-// The calling thread's slots, computed afresh on every call (a fiber may
-// resume on another thread, so a result from before a switch is stale).
-// Any code; a fiber must call it again after anything that may switch.
-thread_slots& this_thread_slots_call() noexcept;  // an opaque call, every platform
-#if defined(__x86_64__) && !TROUPE_ASAN && !TROUPE_TSAN
-// x86-64: the thread pointer (%fs:0) plus the slots' offset in static TLS
-// (initial-exec, the symbol named in context.cpp), read by volatile asm the
-// compiler can neither merge nor move across the switch (memory clobber).
-// Two instructions instead of a call; the sanitizer builds keep the call.
-inline thread_slots& this_thread_slots() noexcept {
-  thread_slots* p;
-  asm volatile(
-      "movq %%fs:0, %0\n\t"
-      "addq troupe_thread_slots@gottpoff(%%rip), %0"
-      : "=r"(p)
-      :
-      : "memory", "cc");
-  return *p;
-}
-#else
-inline thread_slots& this_thread_slots() noexcept { return this_thread_slots_call(); }
-#endif
 
 // mmap'd stacks with a PROT_NONE guard page below each, so an overflow
 // faults instead of corrupting a neighbour. Freed stacks are kept for reuse:

@@ -176,15 +176,7 @@ namespace detail {
 
 void schedule(scheduler& s, task_header* t) noexcept { s.schedule(t); }
 void schedule_yield(scheduler& s, task_header* t) noexcept { s.schedule_yield(t); }
-void yield_after_send_batch(scheduler& s) noexcept { s.yield_after_send_batch(); }
-bool on_worker_of(const scheduler& s) noexcept {
-  worker* w = this_worker();
-  return w && &w->sched == &s;
-}
-std::size_t worker_index(const scheduler& s) noexcept {
-  worker* w = this_worker();
-  return w && &w->sched == &s ? w->index : not_a_worker;
-}
+void yield_after_send_batch_slow(scheduler& s) noexcept { s.yield_after_send_batch(); }
 std::size_t worker_count(const scheduler& s) noexcept { return s.worker_count; }
 
 const std::atomic<bool>& accepting_external_flag(const scheduler& s) noexcept { return s.accepting_flag(); }

@@ -100,12 +100,6 @@ troupe::clock& caller_clock() noexcept {
 
 troupe::clock& clock_of(const scheduler* s) noexcept { return s ? s->clock : caller_clock(); }
 
-void*& fiber_local() noexcept {
-  thread_local void* foreign = nullptr;
-  worker* w = this_worker();
-  return w ? w->fiber_local : foreign;
-}
-
 void full_fence() noexcept {
 #if TROUPE_TSAN
   fence_word.fetch_add(0, std::memory_order_seq_cst);
@@ -251,6 +245,7 @@ scheduler::scheduler(runtime& rt, const runtime_options& options, troupe::clock&
   if (log_steps_) tracing_on.fetch_add(1, std::memory_order_relaxed);
   workers_.reserve(worker_count);
   for (std::size_t i = 0; i < worker_count; ++i) workers_.push_back(std::make_unique<worker>(*this, i));
+  if (private_yield_) workers_[0]->send_batch = sends_before_yield;
   if (clock_is_virtual_) clock.subscribe(this);
   // NOLINTNEXTLINE(concurrency-mt-unsafe): troupe never changes the environment
   if (const char* path = std::getenv("TROUPE_TRACE"); path && *path) {
@@ -353,17 +348,16 @@ fiber* scheduler::acquire_runner(worker& w) {
 // jump, so the return-stack predictor is one entry off); fiber.switch went
 // from 17.8 to 16.2 ns.
 [[gnu::always_inline]] inline void scheduler::switch_fiber(worker& w, fiber* from, fiber* to) noexcept {
-  w.woke_this_slice = false;
-  w.sent_this_slice = 0;
-  from->saved_local = w.fiber_local;
+  w.begin_run_slice();
+  from->saved_local = w.slots->fiber_local;
   if (TROUPE_TRACE_HOOKS) from->saved_label = w.slice_name;
   end_slice(w);
   set_current(w, to);
   thread_slots& resumed = context::switch_to(from->ctx, to->ctx, *w.slots);
   // Resumed, perhaps on another worker: take our fiber_local() along, then
   // do what the switcher asked.
+  resumed.fiber_local = from->saved_local;
   worker* now = static_cast<worker*>(resumed.owner);
-  now->fiber_local = from->saved_local;
   now->run_after_switch();
   if (TROUPE_TRACE_HOOKS && from->saved_label) begin_slice(*now, from->saved_label);
 }
@@ -381,7 +375,7 @@ void delete_fiber(worker& w, void* f) {
 }  // namespace
 
 context* scheduler::runner_main(fiber* self) {
-  this_worker()->fiber_local = nullptr;  // a new fiber starts with an empty slot
+  this_thread_slots().fiber_local = nullptr;  // a new fiber starts with an empty slot
   this_worker()->run_after_switch();
   for (;;) {
     worker& w = *this_worker();
@@ -416,8 +410,7 @@ context* scheduler::runner_main(fiber* self) {
     worker_counters::bump(w.counters.tasks_run);
     if (!is_fiber(t)) {
       begin_slice(w, "task");
-      w.woke_this_slice = false;
-      w.sent_this_slice = 0;
+      w.begin_run_slice();
       t->invoke(t);  // runs on this fiber's stack; may suspend it
       end_slice(*this_worker());
       continue;
@@ -861,12 +854,20 @@ void scheduler::schedule_yield(task_header* t) noexcept {
 // what the slice made ready once it has sent sends_before_yield messages:
 // the backlog stays in cache, and each receiver's turn still takes several
 // messages. With more workers the others take the receivers as they come.
+// The inline part (schedule.hpp) counts the sends down in thread_slots;
+// this runs when the count reaches zero.
 void scheduler::yield_after_send_batch() noexcept {
-  if (!private_yield_) return;
-  worker* w = this_worker();
-  if (!w || &w->sched != this || w->firing_timers) return;
-  if (++w->sent_this_slice < sends_before_yield || !w->woke_this_slice) return;
-  w->sent_this_slice = 0;  // counts again if nothing else turns out to be ready
+  thread_slots& slots = this_thread_slots();
+  worker* w = static_cast<worker*>(slots.owner);
+  if (!private_yield_ || !w || &w->sched != this || w->firing_timers || !w->woke_this_slice) {
+    // Not here, or nothing to yield to yet: look again at the next send
+    // (the budget, or UINT32_MAX sends where no batch applies).
+    slots.sends_left = w && &w->sched == this && private_yield_ ? 1 : UINT32_MAX;
+    return;
+  }
+  // Counts afresh if nothing else turns out to be ready (yield returns at
+  // once); a switch starts the next slice's count anyway.
+  slots.sends_left = w->send_batch;
   yield(*w);
 }
 
@@ -1226,8 +1227,11 @@ std::size_t scheduler::drive(std::size_t max_steps) {
   w.drive_steps = 0;
   if (!w.current) set_current(w, acquire_runner(w));
   w.counters.busy.started();  // a driven worker is busy while it is driven
+  // This thread's own fiber_local() while the worker's fibers use the slot.
+  void* drivers_local = w.slots->fiber_local;
   context::switch_to(*w.thread_ctx, w.current->ctx);
   // Back: the worker ran out of work or of budget (or exited).
+  w.slots->fiber_local = drivers_local;
   w.counters.busy.stopped();
   w.run_after_switch();
   w.unbind_from_thread();
@@ -1243,8 +1247,10 @@ std::size_t scheduler::drive(std::size_t max_steps) {
 }
 
 void scheduler::yield_to_driver(worker& w) noexcept {
+  void* mine = w.slots->fiber_local;
   context::switch_to(w.current->ctx, *w.thread_ctx);
   // Resumed by the next drive(), on its thread.
+  this_thread_slots().fiber_local = mine;
 }
 
 // Driven with a seed: every runnable item is a candidate, one is picked at

@@ -168,7 +168,6 @@ class worker {
 
   // --- owner-only state below ---
   alignas(64) fiber* current = nullptr;
-  void* fiber_local = nullptr;  // the running fiber's fiber_local() slot
   // The open trace slice (tracing only): where it is recorded, since when,
   // and its name (null: none open).
   tracer* slice_tracer = nullptr;
@@ -186,12 +185,12 @@ class worker {
   // deque empties, items are taken oldest first. Compared, never followed.
   const task_header* oldest_until = nullptr;
   // Since the current run slice began: whether this worker made an item
-  // ready (push_local), and how many blocking sends it made; and whether
-  // timers are firing (their callbacks must not yield). See
-  // yield_after_send_batch.
+  // ready (push_local); and whether timers are firing (their callbacks must
+  // not yield). The slice's sends are counted down in thread_slots, from
+  // send_batch. See yield_after_send_batch.
   bool woke_this_slice = false;
-  std::uint32_t sent_this_slice = 0;
   bool firing_timers = false;
+  std::uint32_t send_batch = UINT32_MAX;
   // A fiber that yielded while nothing else was ready here, kept out of the
   // stealable deque: the next yield switches to it without an atomic RMW.
   // Owner only; used when no other worker could steal (private_yield_).
@@ -220,10 +219,21 @@ class worker {
   void bind_to_this_thread() noexcept {
     slots = &this_thread_slots();
     slots->owner = this;
+    slots->sched = &sched;
+    slots->worker_index = index;
+    slots->sends_left = send_batch;
   }
   void unbind_from_thread() noexcept {
     slots->owner = nullptr;
+    slots->sched = nullptr;
+    slots->sends_left = UINT32_MAX;
     slots = nullptr;
+  }
+  // A new run slice on this worker (a task or a resumed fiber) starts with
+  // nothing woken and no sends counted.
+  void begin_run_slice() noexcept {
+    woke_this_slice = false;
+    slots->sends_left = send_batch;
   }
 
   void run_after_switch() noexcept {

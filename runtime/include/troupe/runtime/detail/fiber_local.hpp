@@ -6,11 +6,13 @@
 // the current turn (the actor and the request being handled) in it.
 // Internal.
 
+#include "troupe/runtime/detail/thread_slots.hpp"
+
 namespace troupe::detail {
 
 // The running fiber's slot; on a thread outside the runtime, a slot of the
 // thread's own. Starts null for every new fiber. The caller owns what it
 // stores: set it, and restore the previous value before returning.
-void*& fiber_local() noexcept;
+inline void*& fiber_local() noexcept { return this_thread_slots().fiber_local; }
 
 }  // namespace troupe::detail

@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "troupe/runtime/detail/task_header.hpp"
+#include "troupe/runtime/detail/thread_slots.hpp"
 
 namespace troupe {
 class runtime;
@@ -35,11 +36,15 @@ void schedule_yield(scheduler& s, task_header* t) noexcept;
 // message): on a one-worker runtime, once the calling slice has sent many
 // messages and made something ready, yields so that runs before it sends
 // more. Does nothing on other runtimes, off the workers, and inside timer
-// callbacks.
-void yield_after_send_batch(scheduler& s) noexcept;
+// callbacks. Inline: one decrement per send until a batch is full.
+void yield_after_send_batch_slow(scheduler& s) noexcept;
+inline void yield_after_send_batch(scheduler& s) noexcept {
+  if (--this_thread_slots().sends_left == 0) [[unlikely]]
+    yield_after_send_batch_slow(s);
+}
 
 // True on one of s's workers.
-bool on_worker_of(const scheduler& s) noexcept;
+inline bool on_worker_of(const scheduler& s) noexcept { return this_thread_slots().sched == &s; }
 
 // The calling worker's index in s (0 .. worker_count(s) - 1), or
 // not_a_worker on any other thread: for state kept per worker by a layer
@@ -47,7 +52,10 @@ bool on_worker_of(const scheduler& s) noexcept;
 // worker at any suspension, so the answer holds until the caller next
 // suspends. Thread-safe.
 inline constexpr std::size_t not_a_worker = static_cast<std::size_t>(-1);
-std::size_t worker_index(const scheduler& s) noexcept;
+inline std::size_t worker_index(const scheduler& s) noexcept {
+  const thread_slots& here = this_thread_slots();
+  return here.sched == &s ? here.worker_index : not_a_worker;
+}
 std::size_t worker_count(const scheduler& s) noexcept;
 // True until shutdown of s begins (runtime::stopping() is its negation).
 // Callers on foreign threads refuse work once it is false: nothing may run
