@@ -876,14 +876,8 @@ void scheduler::inject(task_header* t) noexcept {
   notify_work();
 }
 
-help_mark scheduler::push_spawned(task_header* t) {
-  worker* w = this_worker();
-  if (w && &w->sched == this) {
-    help_mark m{w, w->deque.bottom_index(), w->current->suspend_epoch};
-    w->deque.push(t);
-    notify_from_worker();
-    return m;
-  }
+// spawn() from a thread that is not one of this runtime's workers.
+help_mark scheduler::push_spawned_from_outside(task_header* t) {
   if (!accepting_external())
     throw error(errc::runtime_stopped, "spawn: the runtime is shutting down and accepts no new work");
   inject(t);

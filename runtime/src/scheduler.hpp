@@ -221,11 +221,13 @@ class worker {
     slots->owner = this;
     slots->sched = &sched;
     slots->worker_index = index;
+    slots->running_fiber = current;
     slots->sends_left = send_batch;
   }
   void unbind_from_thread() noexcept {
     slots->owner = nullptr;
     slots->sched = nullptr;
+    slots->running_fiber = nullptr;
     slots->sends_left = UINT32_MAX;
     slots = nullptr;
   }
@@ -311,6 +313,7 @@ class scheduler final : public clock_listener {
   void schedule_yield(task_header* t) noexcept;
   void yield_after_send_batch() noexcept;
   help_mark push_spawned(task_header* t);
+  help_mark push_spawned_from_outside(task_header* t);
   void inject(task_header* t) noexcept;
 
   // Suspends the calling fiber; `after(worker, arg)` runs once the fiber is
@@ -447,11 +450,22 @@ class scheduler final : public clock_listener {
 // Head of the live schedulers' list, newest first; for debuggers only.
 extern scheduler_listing* live_schedulers;
 
-// The worker running the calling thread, or nullptr. Never inlined or
-// analysed across calls, so a fiber that migrated while suspended reads the
-// new thread's value rather than a cached address of the old one.
-// The worker of the calling thread, if any; fresh on every call.
+// The worker running the calling thread, or nullptr; fresh on every call
+// (this_thread_slots), so a fiber that migrated reads its new thread's.
 inline worker* this_worker() noexcept { return static_cast<worker*>(this_thread_slots().owner); }
+
+// Inline: fork-join spawns call it once per task (latch.cpp).
+inline help_mark scheduler::push_spawned(task_header* t) {
+  worker* w = this_worker();
+  if (w && &w->sched == this) {
+    help_mark m{w, w->deque.bottom_index(), w->current->suspend_epoch};
+    w->deque.push(t);
+    notify_from_worker();
+    return m;
+  }
+  return push_spawned_from_outside(t);
+}
+
 // Throws error(would_deadlock) on a thread that drives a driven runtime:
 // blocking it would stop the only thread that runs that runtime's work.
 // Called before a foreign thread blocks.
@@ -460,6 +474,7 @@ void check_thread_may_block();
 inline void set_current(worker& w, fiber* f) noexcept {
   if (w.current) w.current->running_on.store(-1, std::memory_order_relaxed);
   w.current = f;
+  w.slots->running_fiber = f;
   if (f) f->running_on.store(static_cast<int>(w.index), std::memory_order_relaxed);
 }
 

@@ -230,6 +230,50 @@ TEST_P(SchedulerTest, TaskGroupRethrowsTheFirstException) {
   EXPECT_EQ(h.join(), 100);
 }
 
+// A group counts the tasks its owner runs inline with plain arithmetic and
+// the others with RMWs (group_latch): tasks that spawn more tasks into the
+// group, from the owner's fiber or from a thief's, and that suspend midway
+// (perhaps moving to another worker), must all be waited for, round after
+// round.
+TEST_P(SchedulerTest, TaskGroupWaitsForTasksSpawnedIntoItFromAnyFiberRoundAfterRound) {
+  auto h = troupe::spawn(rt, [this] {
+    troupe::task_group g(rt);
+    std::atomic<int> ran{0};
+    std::vector<int> per_round;
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < 50; ++i)
+        g.spawn([&g, &ran] {
+          for (int j = 0; j < 10; ++j)
+            g.spawn([&ran] {
+              troupe::this_fiber::yield();
+              ran.fetch_add(1);
+            });
+          troupe::this_fiber::yield();
+          ran.fetch_add(1);
+        });
+      g.wait();
+      per_round.push_back(ran.exchange(0));
+    }
+    return per_round;
+  });
+  EXPECT_EQ(h.join(), (std::vector<int>{550, 550, 550}));
+}
+
+TEST_P(SchedulerTest, ATaskGroupOwnedByAForeignThreadWaitsForEveryTask) {
+  troupe::task_group g(rt);
+  std::atomic<int> ran{0};
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 200; ++i)
+      g.spawn([&g, &ran, i] {
+        if (i % 10 == 0) g.spawn([&ran] { ran.fetch_add(1); });
+        troupe::this_fiber::yield();
+        ran.fetch_add(1);
+      });
+    g.wait();
+    EXPECT_EQ(ran.exchange(0), 220) << "round " << round;
+  }
+}
+
 TEST_P(SchedulerTest, SleepsOnOneWorkerWakeInDeadlineOrder) {
   // Timers live on the worker a fiber sleeps on, and fire in deadline order
   // even when several come due together (a late or busy worker). Exact

@@ -185,7 +185,7 @@ class task_group {
   template <class F>
   void spawn(F&& f) {
     auto* t = new child<std::decay_t<F>>(std::forward<F>(f), *this);
-    latch_.add(1);
+    latch_.add();
     detail::help_mark m;
     try {
       m = detail::push_spawned(rt_->scheduler(), t);
@@ -239,7 +239,7 @@ class task_group {
   }
 
   runtime* rt_;
-  detail::latch latch_;
+  detail::group_latch latch_;
   detail::help_mark mark_{};
   bool has_mark_ = false;
   std::atomic<bool> has_error_{false};

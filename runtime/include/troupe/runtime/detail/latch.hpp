@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "troupe/runtime/detail/task_header.hpp"
+#include "troupe/runtime/detail/thread_slots.hpp"
 
 namespace troupe::detail {
 
@@ -69,6 +70,72 @@ class latch {
 
   std::atomic<std::uint64_t> state_;
   void* owner_ = nullptr;  // the blocked owner; written before waiter_bit is set
+};
+
+// The latch of a task group. Most of a group's tasks are run by its owner
+// itself, inline on the owner's fiber while it waits (help_one), so those
+// count with plain arithmetic on the owner's own count; only a task added or
+// finished on another fiber (stolen, or run while the owner is blocked) pays
+// an RMW on the shared word. What is left is 2 * outstanding_ + state_
+// (mod 2^64): state_ holds minus twice the shared count-downs plus twice the
+// shared additions, and its bit 0 says the owner is blocked. Blocking moves
+// the owner's count into the word, so the last shared count_down sees the
+// word reach exactly "nothing left, owner blocked".
+class group_latch {
+ public:
+  // On the owner: the fiber (or foreign thread) that will wait.
+  group_latch() noexcept : owner_fiber_(this_thread_slots().running_fiber) {}
+  group_latch(const group_latch&) = delete;
+  group_latch& operator=(const group_latch&) = delete;
+
+  // Before handing a task over: by the owner, or by a task of the group.
+  void add() noexcept {
+    if (on_owner_fiber()) {
+      ++outstanding_;
+    } else {
+      // relaxed: the task is handed over later through a queue (release/
+      // acquire), which orders this before its count_down.
+      state_.fetch_add(2, std::memory_order_relaxed);
+    }
+  }
+  // When a task ends, on whatever fiber ran it. The caller must not touch
+  // *this afterwards (the owner may have returned) unless on the owner.
+  void count_down() noexcept {
+    if (on_owner_fiber()) {
+      --outstanding_;
+      return;
+    }
+    // acq_rel: releases this task's results to the owner (which acquires in
+    // done()), and acquires the owner's registration (owner_, and its count
+    // moved into the word).
+    if (state_.fetch_sub(2, std::memory_order_acq_rel) == (2 | waiter_bit)) wake_owner();
+  }
+  // Owner only.
+  bool done() const noexcept { return 2 * outstanding_ + state_.load(std::memory_order_acquire) == 0; }
+  // Owner only: waits until nothing is left, first helping via `mark`.
+  void wait(const help_mark* mark = nullptr) {
+    while (!done()) {
+      if (mark && help_one(*mark)) continue;
+      block();
+    }
+  }
+
+  // Internal: called by the blocking code once the owner can be resumed.
+  bool register_owner(void* owner) noexcept;
+
+ private:
+  static constexpr std::uint64_t waiter_bit = 1;
+  bool on_owner_fiber() const noexcept {
+    const void* f = this_thread_slots().running_fiber;
+    return f != nullptr && f == owner_fiber_;
+  }
+  void block();
+  void wake_owner() noexcept;
+
+  std::atomic<std::uint64_t> state_{0};
+  std::uint64_t outstanding_ = 0;  // the owner's part of the count
+  const void* const owner_fiber_;  // null: a foreign thread owns it
+  void* owner_ = nullptr;          // the blocked owner; written before waiter_bit is set
 };
 
 // Pushes `t` onto the calling worker's deque (fork-join spawn), or onto the

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "troupe/runtime/detail/platform.hpp"
+#include "troupe/runtime/detail/thread_slots.hpp"
 
 // Sanitizer builds bypass the cache, so ASan sees every block's lifetime and
 // TSan every reuse.
@@ -42,7 +43,10 @@ class small_alloc {
     return ::operator new(size);
 #endif
     if (size > max_size) return ::operator new(size);
-    free_list& list = local().lists[index(size)];
+    cache* c = local();
+    if (!c) [[unlikely]]
+      return ::operator new(round(size));
+    free_list& list = c->lists[index(size)];
     if (!list.head && !refill(list, index(size))) return ::operator new(round(size));
     block* b = list.head;
     list.head = b->next;
@@ -55,7 +59,10 @@ class small_alloc {
     return ::operator delete(p);
 #endif
     if (size > max_size) return ::operator delete(p);
-    free_list& list = local().lists[index(size)];
+    cache* c = local();
+    if (!c) [[unlikely]]
+      return ::operator delete(p);
+    free_list& list = c->lists[index(size)];
     auto* b = static_cast<block*>(p);
     b->next = list.head;
     list.head = b;
@@ -116,11 +123,28 @@ class small_alloc {
 
   static std::size_t index(std::size_t size) noexcept { return (size + granule - 1) / granule - 1; }
   static std::size_t round(std::size_t size) noexcept { return (index(size) + 1) * granule; }
-  // Not inlined: a fiber may migrate to another thread between two calls,
-  // and an inlined thread_local address could be reused from the old one.
-  TROUPE_FRESH_TLS_GETTER static cache& local() noexcept {
-    thread_local cache c;
-    return c;
+  // The calling thread's cache, found through this_thread_slots() (fresh on
+  // every call: a fiber may migrate between two calls); null while the
+  // thread exits, after its cache was freed (the block then goes to or
+  // from the heap directly).
+  static cache* local() noexcept {
+    auto* c = static_cast<cache*>(this_thread_slots().alloc_cache);
+    return c ? c : attach();
+  }
+  // First use on this thread: makes the cache, freed at thread exit.
+  [[gnu::noinline]] static cache* attach() noexcept {
+    struct holder {
+      cache c;
+      bool alive = true;
+      ~holder() {  // runs before c's destructor returns its blocks
+        alive = false;
+        this_thread_slots().alloc_cache = nullptr;
+      }
+    };
+    thread_local holder h;
+    if (!h.alive) return nullptr;
+    this_thread_slots().alloc_cache = &h.c;
+    return &h.c;
   }
   static depot& shared() noexcept {
     // Never destroyed: threads may exit after static destruction. Out of

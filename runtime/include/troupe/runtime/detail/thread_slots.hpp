@@ -17,16 +17,20 @@ class scheduler;
 // One thread_local struct: a switch that may resume on another thread pays
 // one fresh thread-local lookup, not one per field.
 struct thread_slots {
-  context* switched_from = nullptr;  // the context that last switched away here
-  void* owner = nullptr;             // the scheduler's worker on this thread, if any
-  const scheduler* sched = nullptr;  // the owner's scheduler, if any
-  std::size_t worker_index = 0;      // the owner's index in sched
+  context* switched_from = nullptr;     // the context that last switched away here
+  void* owner = nullptr;                // the scheduler's worker on this thread, if any
+  const scheduler* sched = nullptr;     // the owner's scheduler, if any
+  std::size_t worker_index = 0;         // the owner's index in sched
+  const void* running_fiber = nullptr;  // the fiber the owner runs, if any: an identity
   // The running fiber's fiber_local(); off the workers, the thread's own.
   // The scheduler carries it along when a fiber suspends and resumes.
   void* fiber_local = nullptr;
   // Blocking sends the running slice may make before
   // yield_after_send_batch() looks at whether to yield (schedule.hpp).
   std::uint32_t sends_left = UINT32_MAX;
+  // This thread's small_alloc cache, made on first use; null again once the
+  // thread's thread_locals are being destroyed.
+  void* alloc_cache = nullptr;
 };
 
 // The calling thread's slots, computed afresh on every call (a fiber may
