@@ -194,7 +194,10 @@ class task_group {
       latch_.count_down();
       throw;
     }
-    if (!has_mark_) {
+    // The mark is the owner's: a task spawning into the group runs on
+    // another fiber (or thread) and must not touch it. A foreign-thread
+    // owner has none to keep (help_one only helps on a worker).
+    if (!has_mark_ && latch_.on_owner_fiber()) {
       mark_ = m;
       has_mark_ = true;
     }

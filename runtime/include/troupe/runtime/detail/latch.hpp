@@ -120,15 +120,17 @@ class group_latch {
     }
   }
 
+  // True when called on the owner's fiber; never for a foreign-thread owner.
+  bool on_owner_fiber() const noexcept {
+    const void* f = this_thread_slots().running_fiber;
+    return f != nullptr && f == owner_fiber_;
+  }
+
   // Internal: called by the blocking code once the owner can be resumed.
   bool register_owner(void* owner) noexcept;
 
  private:
   static constexpr std::uint64_t waiter_bit = 1;
-  bool on_owner_fiber() const noexcept {
-    const void* f = this_thread_slots().running_fiber;
-    return f != nullptr && f == owner_fiber_;
-  }
   void block();
   void wake_owner() noexcept;
 
