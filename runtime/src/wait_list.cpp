@@ -24,14 +24,23 @@ struct suspend_args {
 // and it must not resume a fiber that is still running.
 // The timer is armed before shutdown can see (and cancel) the waiter, so a
 // cancelled waiter always finds its timer armed and disarms it.
+// Once the timer is armed it may fire at once on another worker and resume
+// the fiber: so everything is read from the fiber's frame (`p`) before, and
+// afterwards only the waiter is touched, which lives until the fiber takes
+// `lock`, held here until the end. The fiber clears blocked_on under
+// wait_lock when it resumes: arming under that lock too keeps our store
+// from landing after its clearing (a dangling blocked_on).
 void publish_wait(worker& wk, void* p) {
-  auto* a = static_cast<suspend_args*>(p);
-  if (a->deadline != troupe::clock::time_point::max()) wk.sched.arm(&a->w->timer, a->deadline);
-  if (a->cancellable) {
-    std::lock_guard g(a->w->f->wait_lock);
-    a->w->f->blocked_on = a->w;
+  const suspend_args a = *static_cast<suspend_args*>(p);
+  const bool timed = a.deadline != troupe::clock::time_point::max();
+  if (a.cancellable) {
+    std::lock_guard g(a.w->f->wait_lock);
+    if (timed) wk.sched.arm(&a.w->timer, a.deadline);
+    a.w->f->blocked_on = a.w;
+  } else if (timed) {
+    wk.sched.arm(&a.w->timer, a.deadline);
   }
-  a->lock->unlock();
+  a.lock->unlock();
 }
 
 // on_fire of a waiter's timer.

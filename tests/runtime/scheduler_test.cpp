@@ -304,6 +304,25 @@ TEST_P(SchedulerTest, SleepsOnOneWorkerWakeInDeadlineOrder) {
   EXPECT_EQ(order, sorted);
 }
 
+// Sleeps so short that their timers are overdue as soon as they are armed:
+// another worker may fire one and resume its fiber while the worker that
+// armed it is still finishing the suspension. That code must not read the
+// fiber's frame after arming (AddressSanitizer saw a stack-use-after-scope
+// there once). Every sleep must end, and each exactly once.
+TEST_P(SchedulerTest, TimersOverdueAsTheyAreArmedResumeEachSleeperOnce) {
+  std::atomic<int> woke{0};
+  troupe::task_group g(rt);
+  for (int f = 0; f < 32; ++f)
+    g.spawn([&woke] {
+      for (int i = 0; i < 300; ++i) {
+        troupe::this_fiber::sleep_for(std::chrono::nanoseconds(500));
+        woke.fetch_add(1);
+      }
+    });
+  g.wait();
+  EXPECT_EQ(woke.load(), 32 * 300);
+}
+
 TEST_P(SchedulerTest, SleepsAcrossWorkersAllWakeAfterTheirDeadline) {
   std::atomic<int> early{0}, woke{0};
   troupe::task_group g(rt);
