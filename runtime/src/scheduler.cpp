@@ -859,10 +859,12 @@ void scheduler::schedule_yield(task_header* t) noexcept {
 void scheduler::yield_after_send_batch() noexcept {
   thread_slots& slots = this_thread_slots();
   worker* w = static_cast<worker*>(slots.owner);
-  if (!private_yield_ || !w || &w->sched != this || w->firing_timers || !w->woke_this_slice) {
-    // Not here, or nothing to yield to yet: look again at the next send
-    // (the budget, or UINT32_MAX sends where no batch applies).
-    slots.sends_left = w && &w->sched == this && private_yield_ ? 1 : UINT32_MAX;
+  if (!private_yield_ || !w || &w->sched != this) {
+    slots.sends_left = UINT32_MAX;  // no batch applies on this thread
+    return;
+  }
+  if (w->firing_timers || !w->woke_this_slice) {
+    slots.sends_left = 1;  // nothing to yield to yet: look again at the next send
     return;
   }
   // Counts afresh if nothing else turns out to be ready (yield returns at
