@@ -38,35 +38,38 @@ class small_alloc {
   static constexpr std::size_t magazine = 128;    // blocks moved to or from the depot at once
   static constexpr std::size_t max_depot = 1024;  // magazines kept per class (at most 32 MiB)
 
-  static void* allocate(std::size_t size) {
+  // Inline: with `size` known at the call site, the common case is a few
+  // loads and stores; refills and first use go out of line.
+  [[gnu::always_inline]] static void* allocate(std::size_t size) {
 #ifdef TROUPE_SMALL_ALLOC_BYPASS
     return ::operator new(size);
 #endif
     if (size > max_size) return ::operator new(size);
-    cache* c = local();
-    if (!c) [[unlikely]]
-      return ::operator new(round(size));
-    free_list& list = c->lists[index(size)];
-    if (!list.head && !refill(list, index(size))) return ::operator new(round(size));
-    block* b = list.head;
-    list.head = b->next;
-    --list.count;
-    return b;
+    if (auto* c = static_cast<cache*>(this_thread_slots().alloc_cache)) [[likely]] {
+      free_list& list = c->lists[index(size)];
+      if (block* b = list.head) [[likely]] {
+        list.head = b->next;
+        --list.count;
+        return b;
+      }
+    }
+    return allocate_slow(size);
   }
 
-  static void deallocate(void* p, std::size_t size) noexcept {
+  [[gnu::always_inline]] static void deallocate(void* p, std::size_t size) noexcept {
 #ifdef TROUPE_SMALL_ALLOC_BYPASS
     return ::operator delete(p);
 #endif
     if (size > max_size) return ::operator delete(p);
-    cache* c = local();
+    auto* c = static_cast<cache*>(this_thread_slots().alloc_cache);
     if (!c) [[unlikely]]
-      return ::operator delete(p);
+      return deallocate_slow(p, size);
     free_list& list = c->lists[index(size)];
     auto* b = static_cast<block*>(p);
     b->next = list.head;
     list.head = b;
-    if (++list.count >= 2 * magazine) spill(list, index(size));
+    if (++list.count >= 2 * magazine) [[unlikely]]
+      spill(list, index(size));
   }
 
  private:
@@ -91,8 +94,23 @@ class small_alloc {
   static void release_chain(block* b) noexcept {
     while (b) ::operator delete(std::exchange(b, b->next));
   }
+  // The list is empty, or this thread has no cache yet (or no more: it exits).
+  [[gnu::noinline]] static void* allocate_slow(std::size_t size) {
+    cache* c = local();
+    if (!c) return ::operator new(round(size));
+    free_list& list = c->lists[index(size)];
+    if (!list.head && !refill(list, index(size))) return ::operator new(round(size));
+    block* b = list.head;
+    list.head = b->next;
+    --list.count;
+    return b;
+  }
+  [[gnu::noinline]] static void deallocate_slow(void* p, std::size_t size) noexcept {
+    if (local()) return deallocate(p, size);  // first use on this thread
+    ::operator delete(p);                     // it exits: its cache is gone
+  }
   // Moves one magazine from the top of the list to the depot (or the heap).
-  static void spill(free_list& list, std::size_t cls) noexcept {
+  [[gnu::noinline]] static void spill(free_list& list, std::size_t cls) noexcept {
     block* first = list.head;
     block* last = first;
     for (std::size_t i = 1; i < magazine; ++i) last = last->next;
