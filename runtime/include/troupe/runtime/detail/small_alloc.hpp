@@ -94,16 +94,12 @@ class small_alloc {
   static void release_chain(block* b) noexcept {
     while (b) ::operator delete(std::exchange(b, b->next));
   }
-  // The list is empty, or this thread has no cache yet (or no more: it exits).
+  // The list is empty (a new cache's lists are too), or this thread has no
+  // cache any more (it exits): refill the list and take from it, or use the heap.
   [[gnu::noinline]] static void* allocate_slow(std::size_t size) {
     cache* c = local();
-    if (!c) return ::operator new(round(size));
-    free_list& list = c->lists[index(size)];
-    if (!list.head && !refill(list, index(size))) return ::operator new(round(size));
-    block* b = list.head;
-    list.head = b->next;
-    --list.count;
-    return b;
+    if (c && refill(c->lists[index(size)], index(size))) return allocate(size);
+    return ::operator new(round(size));
   }
   [[gnu::noinline]] static void deallocate_slow(void* p, std::size_t size) noexcept {
     if (local()) return deallocate(p, size);  // first use on this thread
