@@ -39,7 +39,7 @@ def _fibers():
 
 
 def _state(fiber):
-    fctx = int(fiber["ctx"]["cont_"]["fctx_"])
+    fctx = int(fiber["ctx"]["suspended_"])
     if fctx == 0:
         return "running", 0
     if int(fiber["blocked_on"]) != 0:

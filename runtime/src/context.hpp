@@ -3,11 +3,18 @@
 // BoostContextCompatibility.h): switching, stack allocation and the sanitizer
 // annotations every switch needs. Boost 1.74's fcontext fibers do not tell
 // AddressSanitizer or ThreadSanitizer about stack switches, so we do.
+//
+// Boost makes each context's first frame (make_fcontext); on x86-64 the
+// switch itself is troupe_jump_fcontext (context.cpp), Boost's jump with a
+// `ret` at its end instead of an indirect jump, which keeps the CPU's
+// return-address predictions right (decision 0018).
 
-#include <boost/context/fiber.hpp>
+#include <boost/context/detail/fcontext.hpp>
+#include <boost/context/stack_context.hpp>
 #include <cstddef>
 #include <functional>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "troupe/runtime/detail/platform.hpp"  // TROUPE_ASAN, TROUPE_TSAN
@@ -23,6 +30,17 @@
 namespace troupe::detail {
 
 class context;
+
+// Switches to `to`, passing `data`; returns, with the switcher's context and
+// data, when some context switches back. Boost 1.74's jump_fcontext on the
+// same saved frame, ending in `ret` (x86-64 System V; Boost's own elsewhere).
+#if defined(__x86_64__) && defined(__ELF__)
+extern "C" boost::context::detail::transfer_t troupe_jump_fcontext(boost::context::detail::fcontext_t to,
+                                                                   void* data) noexcept;
+inline constexpr auto jump_context = &troupe_jump_fcontext;
+#else
+inline constexpr auto jump_context = &boost::context::detail::jump_fcontext;
+#endif
 
 // mmap'd stacks with a PROT_NONE guard page below each, so an overflow
 // faults instead of corrupting a neighbour. Freed stacks are kept for reuse:
@@ -58,7 +76,7 @@ class context {
   context(const context&) = delete;
   context& operator=(const context&) = delete;
 
-  bool is_thread_stack() const noexcept { return !own_stack_; }
+  bool is_thread_stack() const noexcept { return pool_ == nullptr; }
 
   // Switches from `from` (the running context) to `to`. `here` must be the
   // calling thread's this_thread_slots(). Returns, with the slots of the
@@ -68,11 +86,15 @@ class context {
   static void switch_to(context& from, context& to) noexcept { switch_to(from, to, this_thread_slots()); }
 
  private:
+  // The first frame of every own-stack context: runs entry_, then switches
+  // to what it returns, for good.
+  [[noreturn]] static void enter(boost::context::detail::transfer_t from) noexcept;
   void finish_switch_in() noexcept;
   void start_switch_out(context& to, bool from_is_exiting) noexcept;
 
-  boost::context::fiber cont_;  // valid while suspended
-  bool own_stack_ = false;
+  boost::context::detail::fcontext_t suspended_ = nullptr;  // where it resumes, while suspended
+  stack_pool* pool_ = nullptr;                              // the own stack's pool, else null
+  boost::context::stack_context stack_{};
   std::function<context*()> entry_;
   // Sanitizer bookkeeping.
   const void* stack_bottom_ = nullptr;
@@ -82,9 +104,8 @@ class context {
   [[maybe_unused]] bool owns_tsan_fiber_ = false;
 };
 
-// thread_slots::switched_from: the context switched to stores the
-// switcher's continuation there (cheaper than resume_with, which makes an
-// extra call on top of the target).
+// thread_slots::switched_from: the context switched to stores where the
+// switcher will resume.
 
 inline void context::start_switch_out([[maybe_unused]] context& to, [[maybe_unused]] bool exiting) noexcept {
 #if TROUPE_ASAN
@@ -108,12 +129,14 @@ inline void context::finish_switch_in() noexcept {
 inline thread_slots& context::switch_to(context& from, context& to, thread_slots& here) noexcept {
   from.start_switch_out(to, false);
   here.switched_from = &from;
-  boost::context::fiber caller = std::move(to.cont_).resume();
-  // Back in `from`, maybe on another thread. Save the continuation of
-  // whoever switched to us before anything else can try to resume it.
+  // `to` is the data: a context entered for the first time learns from it
+  // who it is (enter()).
+  const boost::context::detail::transfer_t back = jump_context(std::exchange(to.suspended_, nullptr), &to);
+  // Back in `from`, maybe on another thread. Save where whoever switched to
+  // us resumes before anything else can try to resume it.
   from.finish_switch_in();
   thread_slots& now = this_thread_slots();
-  now.switched_from->cont_ = std::move(caller);
+  now.switched_from->suspended_ = back.fctx;
   return now;
 }
 

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cfenv>
 #include <chrono>
 #include <cstdint>
 #include <gtest/gtest.h>
@@ -424,6 +425,52 @@ TEST(SchedulerYieldTest, AYieldLoopLetsASleeperWake) {
   }).join();
   EXPECT_TRUE(woke.load());
   EXPECT_GT(yields, 0);
+}
+
+// The switch saves the floating-point control state with the registers (the
+// System V ABI makes its control bits callee-saved): two fibers on one
+// worker, each in its own rounding mode, take turns and each keeps its own,
+// in the x87 control word (fegetround) and in SSE arithmetic (MXCSR).
+TEST(SchedulerYieldTest, RoundingModeIsPerFiber) {
+  troupe::runtime_options o;
+  o.workers = 1;
+  troupe::runtime rt1(o);
+  struct seen {
+    int wrong_mode = 0;
+    double first = 0, last = 0;
+    bool varied = false;
+  };
+  seen up, down;
+  std::vector<int> turns;  // one worker: no lock needed
+  troupe::spawn(rt1, [&] {
+    auto in_mode = [&](int mode, seen& s) {
+      std::fesetround(mode);
+      volatile double one = 1.0, three = 3.0;
+      for (int i = 0; i < 100; ++i) {
+        turns.push_back(mode);
+        troupe::this_fiber::yield();
+        if (std::fegetround() != mode) ++s.wrong_mode;
+        const double third = one / three;  // rounded by MXCSR's mode
+        if (i == 0) s.first = third;
+        s.varied |= third != s.first;
+        s.last = third;
+      }
+      std::fesetround(FE_TONEAREST);  // the runner fiber runs other tasks after this one
+    };
+    auto a = troupe::spawn(rt1, [&] { in_mode(FE_UPWARD, up); });
+    auto b = troupe::spawn(rt1, [&] { in_mode(FE_DOWNWARD, down); });
+    a.join();
+    b.join();
+  }).join();
+  ASSERT_EQ(turns.size(), 200u);
+  // They took turns: the modes alternate from the first switch on.
+  EXPECT_NE(turns[0], turns[1]);
+  EXPECT_EQ(std::count(turns.begin(), turns.begin() + 20, FE_UPWARD), 10);
+  EXPECT_EQ(up.wrong_mode, 0);
+  EXPECT_EQ(down.wrong_mode, 0);
+  EXPECT_FALSE(up.varied);
+  EXPECT_FALSE(down.varied);
+  EXPECT_GT(up.last, down.last);  // 1/3 rounded up is above 1/3 rounded down
 }
 
 INSTANTIATE_TEST_SUITE_P(Workers, SchedulerTest, ::testing::Values(1, 2, 4, 8),
