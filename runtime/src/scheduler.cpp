@@ -186,7 +186,8 @@ fiber::fiber(scheduler& s, stack_pool& pool)
 worker::worker(scheduler& s, std::size_t i)
     : sched(s),
       index(i),
-      deque(256, s.worker_count == 1 ? deque_thieves::none : deque_thieves::possible),
+      alone(s.worker_count == 1),
+      deque(256, alone ? deque_thieves::none : deque_thieves::possible),
       rng(0x9E3779B97F4A7C15ull * (i + 1)),
       seen_tasks_run(s.worker_count, 0) {}
 
@@ -445,8 +446,7 @@ task_header* scheduler::find_local(worker& w) noexcept {
     // Something went to the bottom of the deque: everything that was ready
     // before it on this worker goes first (the LIFO slot, the injection
     // queue, the deque oldest first), so a busy actor cannot hog the worker.
-    if (w.lifo.load(std::memory_order_relaxed) && (t = w.lifo.exchange(nullptr, std::memory_order_acq_rel)))
-      return t;
+    if (w.lifo.load(std::memory_order_relaxed) && (t = w.exchange_lifo(nullptr))) return t;
     if ((t = pop_injection(w))) return t;
     t = w.deque.steal_oldest();
     if (!t || t == w.oldest_until) w.oldest_until = nullptr;
@@ -455,7 +455,7 @@ task_header* scheduler::find_local(worker& w) noexcept {
   // relaxed peek first: most of the time the slot is empty and an RMW would
   // be wasted. acq_rel exchange: acquire the item's contents from whoever
   // put it there; release our own earlier writes if we put one back.
-  if (w.lifo.load(std::memory_order_relaxed) && (t = w.lifo.exchange(nullptr, std::memory_order_acq_rel))) {
+  if (w.lifo.load(std::memory_order_relaxed) && (t = w.exchange_lifo(nullptr))) {
     if (++w.lifo_streak <= lifo_cap) {
       worker_counters::bump(w.counters.lifo_runs);
       return t;
@@ -820,8 +820,8 @@ void scheduler::push_local(worker& w, task_header* t) noexcept {
   if (!w.lifo.load(std::memory_order_relaxed)) {
     w.lifo.store(t, std::memory_order_release);
   } else {
-    // acq_rel: also acquire the displaced item's contents before we move it.
-    task_header* displaced = w.lifo.exchange(t, std::memory_order_acq_rel);
+    // Also acquires the displaced item's contents before we move it.
+    task_header* displaced = w.exchange_lifo(t);
     if (displaced) w.deque.push(displaced);
   }
   w.woke_this_slice = true;
@@ -937,8 +937,7 @@ void scheduler::yield(worker& w) noexcept {
   task_header* next = nullptr;
   if (!driven_) {  // driven: every yield goes through the runner (a step)
     next = w.deque.steal_oldest();
-    if (!next && w.lifo.load(std::memory_order_relaxed))
-      next = w.lifo.exchange(nullptr, std::memory_order_acq_rel);
+    if (!next && w.lifo.load(std::memory_order_relaxed)) next = w.exchange_lifo(nullptr);
     if (!next) next = pop_injection(w);
     if (!next) return;  // nothing else to run
   }
@@ -1259,7 +1258,7 @@ task_header* scheduler::shuffled_pick(worker& w) noexcept {
     return nullptr;
   try {
     while (task_header* t = w.deque.steal_oldest()) v.push_back(t);
-    if (task_header* t = w.lifo.exchange(nullptr, std::memory_order_acq_rel)) v.push_back(t);
+    if (task_header* t = w.exchange_lifo(nullptr)) v.push_back(t);
     while (task_header* t = injection_.pop()) v.push_back(t);
   } catch (...) {
     std::terminate();  // a test harness out of memory: nothing sensible to do

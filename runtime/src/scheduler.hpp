@@ -160,11 +160,28 @@ class worker {
 
   scheduler& sched;
   const std::size_t index;
-  // Thief-free on a one-worker runtime: nobody else can steal there.
+  // A one-worker runtime: no other thread takes from this worker's deque
+  // or LIFO slot.
+  const bool alone;
+  // Thief-free when alone.
   chase_lev_deque<task_header*> deque;
   // The task just made ready: run next, on a warm cache. Stealable (see
   // steal_from) so it cannot be stranded behind a long computation.
   alignas(64) std::atomic<task_header*> lifo{nullptr};
+
+  // Owner only: puts `t` (or null) in the LIFO slot and returns what was
+  // there. With thieves an acq_rel exchange: acquire the item's contents
+  // from whoever put it there, release ours to whoever takes `t`. Alone,
+  // only this thread ever touches the slot, so a load and a store do,
+  // without the locked instruction.
+  task_header* exchange_lifo(task_header* t) noexcept {
+    if (alone) {
+      task_header* old = lifo.load(std::memory_order_relaxed);
+      lifo.store(t, std::memory_order_relaxed);
+      return old;
+    }
+    return lifo.exchange(t, std::memory_order_acq_rel);
+  }
 
   // --- owner-only state below ---
   alignas(64) fiber* current = nullptr;
