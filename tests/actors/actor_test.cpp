@@ -431,7 +431,7 @@ TEST_P(ActorTest, LinksPropagateAbnormalExits) {
 
 // --- bad input --------------------------------------------------------------------
 
-TEST(ActorMisuseTest, AnActorCannotBeConstructedDirectly) { EXPECT_THROW(counter{}, actor_error); }
+TEST(ActorMisuseTest, AnActorCannotBeConstructedDirectly) { EXPECT_THROW((void)counter{}, actor_error); }
 
 TEST(ActorMisuseTest, SpawningOnAStoppedSystemThrows) {
   runtime rt(workers(1));

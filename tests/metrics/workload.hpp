@@ -47,7 +47,7 @@ struct holder : actor<holder> {
 
 class workload {
  public:
-  explicit workload(actor_system& sys) : sys_(sys) {
+  explicit workload(actor_system& sys) {
     sys.enable_histograms(true);
     for (int i = 0; i < 3; ++i) inboxes_.push_back(sys.spawn<inbox>());
     if (!sys.register_name("front", inboxes_[0])) throw std::runtime_error("workload: name taken");
@@ -101,7 +101,6 @@ class workload {
   static metrics_options options() { return {.actors = {"front"}}; }
 
  private:
-  actor_system& sys_;
   std::vector<actor_ref<inbox>> inboxes_;
   actor_ref<holder> held_;
   counting_semaphore gate_{0};
