@@ -452,9 +452,8 @@ task_header* scheduler::find_local(worker& w) noexcept {
     if (!t || t == w.oldest_until) w.oldest_until = nullptr;
     if (t) return t;
   }
-  // relaxed peek first: most of the time the slot is empty and an RMW would
-  // be wasted. acq_rel exchange: acquire the item's contents from whoever
-  // put it there; release our own earlier writes if we put one back.
+  // relaxed peek first: most of the time the slot is empty and taking it
+  // (an RMW when thieves exist, see exchange_lifo) would be wasted.
   if (w.lifo.load(std::memory_order_relaxed) && (t = w.exchange_lifo(nullptr))) {
     if (++w.lifo_streak <= lifo_cap) {
       worker_counters::bump(w.counters.lifo_runs);

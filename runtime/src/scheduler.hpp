@@ -172,8 +172,8 @@ class worker {
   // Owner only: puts `t` (or null) in the LIFO slot and returns what was
   // there. With thieves an acq_rel exchange: acquire the item's contents
   // from whoever put it there, release ours to whoever takes `t`. Alone,
-  // only this thread ever touches the slot, so a load and a store do,
-  // without the locked instruction.
+  // only the worker's own thread touches the slot, so a load and a store
+  // do, without the locked instruction.
   task_header* exchange_lifo(task_header* t) noexcept {
     if (alone) {
       task_header* old = lifo.load(std::memory_order_relaxed);
