@@ -264,6 +264,34 @@ TEST_P(SchedulerTest, TaskGroupWaitsForTasksSpawnedIntoItFromAnyFiberRoundAfterR
   EXPECT_EQ(h.join(), (std::vector<int>{550, 550, 550}));
 }
 
+// The group's mark of where its owner's tasks start is the owner's alone: a
+// task that another worker took and that spawns into the group must not read
+// it while the owner writes it (ThreadSanitizer saw such a read once, in the
+// test above at 8 workers). Here the owner spins after its first spawn, so
+// every round's task runs on another worker.
+TEST_P(SchedulerTest, ATaskOnAnotherWorkerSpawnsIntoTheGroupWhileItsOwnerRuns) {
+  if (GetParam() < 2) GTEST_SKIP() << "needs a second worker to take the task";
+  auto h = troupe::spawn(rt, [this] {
+    troupe::task_group g(rt);
+    std::atomic<int> ran{0};
+    int rounds_done = 0;
+    for (int round = 0; round < 20; ++round) {
+      std::atomic<bool> spawned_into{false};
+      g.spawn([&] {
+        g.spawn([&ran] { ran.fetch_add(1); });
+        spawned_into.store(true);
+        ran.fetch_add(1);
+      });
+      while (!spawned_into.load()) {
+      }
+      g.wait();
+      if (ran.exchange(0) == 2) ++rounds_done;
+    }
+    return rounds_done;
+  });
+  EXPECT_EQ(h.join(), 20);
+}
+
 TEST_P(SchedulerTest, ATaskGroupOwnedByAForeignThreadWaitsForEveryTask) {
   troupe::task_group g(rt);
   std::atomic<int> ran{0};

@@ -195,9 +195,10 @@ class task_group {
       throw;
     }
     // The mark is the owner's: a task spawning into the group runs on
-    // another fiber (or thread) and must not touch it. A foreign-thread
-    // owner has none to keep (help_one only helps on a worker).
-    if (!has_mark_ && latch_.on_owner_fiber()) {
+    // another fiber (or thread) and must not read it, so the owner test
+    // comes first. A foreign-thread owner has none to keep (help_one only
+    // helps on a worker).
+    if (latch_.on_owner_fiber() && !has_mark_) {
       mark_ = m;
       has_mark_ = true;
     }
