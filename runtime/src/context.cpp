@@ -136,8 +136,8 @@ context::context() noexcept {
     void* addr = nullptr;
     std::size_t size = 0;
     if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-      stack_bottom_ = addr;
-      stack_size_ = size;
+      stack_.sp = static_cast<char*>(addr) + size;
+      stack_.size = size;
     }
     pthread_attr_destroy(&attr);
   }
@@ -148,8 +148,6 @@ context::context() noexcept {
 
 context::context(stack_pool& pool, std::function<context*()> entry)
     : pool_(&pool), stack_(pool.allocate()), entry_(std::move(entry)) {
-  stack_bottom_ = static_cast<char*>(stack_.sp) - stack_.size;
-  stack_size_ = stack_.size;
   suspended_ = fc::make_fcontext(stack_.sp, stack_.size, &context::enter);
 #if TROUPE_TSAN
   tsan_fiber_ = __tsan_create_fiber(0);
@@ -159,8 +157,7 @@ context::context(stack_pool& pool, std::function<context*()> entry)
 
 void context::enter(fc::transfer_t from) noexcept {
   auto* self = static_cast<context*>(from.data);  // switch_to passes its target
-  self->finish_switch_in();
-  this_thread_slots().switched_from->suspended_ = from.fctx;
+  self->finish_switch_in(from.fctx);
   context* next = self->entry_();
   // Switch away for good. Whoever resumes stores our resume point, which
   // nobody uses; the stack goes back to the pool when its owner destroys

@@ -89,16 +89,16 @@ class context {
   // The first frame of every own-stack context: runs entry_, then switches
   // to what it returns, for good.
   [[noreturn]] static void enter(boost::context::detail::transfer_t from) noexcept;
-  void finish_switch_in() noexcept;
+  // Back on this context: stores where the switcher resumes (before anything
+  // else can try to resume it) and returns the slots of the thread we are on.
+  thread_slots& finish_switch_in(boost::context::detail::fcontext_t switcher) noexcept;
   void start_switch_out(context& to, bool from_is_exiting) noexcept;
 
   boost::context::detail::fcontext_t suspended_ = nullptr;  // where it resumes, while suspended
   stack_pool* pool_ = nullptr;                              // the own stack's pool, else null
-  boost::context::stack_context stack_{};
+  boost::context::stack_context stack_{};  // top and size; the thread's own too, for the sanitizers
   std::function<context*()> entry_;
   // Sanitizer bookkeeping.
-  const void* stack_bottom_ = nullptr;
-  std::size_t stack_size_ = 0;
   [[maybe_unused]] void* asan_fake_stack_ = nullptr;  // used by sanitizer builds only
   [[maybe_unused]] void* tsan_fiber_ = nullptr;
   [[maybe_unused]] bool owns_tsan_fiber_ = false;
@@ -111,7 +111,8 @@ inline void context::start_switch_out([[maybe_unused]] context& to, [[maybe_unus
 #if TROUPE_ASAN
   // A context that will never run again passes no fake-stack slot, so ASan
   // frees its fake frames.
-  __sanitizer_start_switch_fiber(exiting ? nullptr : &asan_fake_stack_, to.stack_bottom_, to.stack_size_);
+  __sanitizer_start_switch_fiber(exiting ? nullptr : &asan_fake_stack_,
+                                 static_cast<const char*>(to.stack_.sp) - to.stack_.size, to.stack_.size);
 #endif
 #if TROUPE_TSAN
   // Flag 0: the switch synchronises the two fibers (happens-before), which
@@ -120,10 +121,13 @@ inline void context::start_switch_out([[maybe_unused]] context& to, [[maybe_unus
 #endif
 }
 
-inline void context::finish_switch_in() noexcept {
+inline thread_slots& context::finish_switch_in(boost::context::detail::fcontext_t switcher) noexcept {
 #if TROUPE_ASAN
   __sanitizer_finish_switch_fiber(asan_fake_stack_, nullptr, nullptr);
 #endif
+  thread_slots& now = this_thread_slots();
+  now.switched_from->suspended_ = switcher;
+  return now;
 }
 
 inline thread_slots& context::switch_to(context& from, context& to, thread_slots& here) noexcept {
@@ -132,12 +136,8 @@ inline thread_slots& context::switch_to(context& from, context& to, thread_slots
   // `to` is the data: a context entered for the first time learns from it
   // who it is (enter()).
   const boost::context::detail::transfer_t back = jump_context(std::exchange(to.suspended_, nullptr), &to);
-  // Back in `from`, maybe on another thread. Save where whoever switched to
-  // us resumes before anything else can try to resume it.
-  from.finish_switch_in();
-  thread_slots& now = this_thread_slots();
-  now.switched_from->suspended_ = back.fctx;
-  return now;
+  // Back in `from`, maybe on another thread.
+  return from.finish_switch_in(back.fctx);
 }
 
 }  // namespace troupe::detail
