@@ -8,7 +8,9 @@
 #include <chrono>
 #include <cstdint>
 #include <gtest/gtest.h>
+#include <fmt/format.h>
 #include <random>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -233,6 +235,31 @@ TEST_P(SchedulerTest, TaskGroupRethrowsTheFirstException) {
     return -1;
   });
   EXPECT_EQ(h.join(), 100);
+}
+
+// Each wait() reports its own round: after one round's failure was
+// rethrown, a later round's failure is rethrown too, not counted as dropped.
+TEST_P(SchedulerTest, AReusedTaskGroupRethrowsEachRoundsFirstException) {
+  auto h = troupe::spawn(rt, [this] {
+    troupe::task_group g(rt);
+    std::vector<std::string> caught;
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < 20; ++i)
+        g.spawn([round, i] {
+          if (i == 7) throw std::logic_error(fmt::format("round {}", round));
+        });
+      try {
+        g.wait();
+        caught.emplace_back("none");
+      } catch (const std::logic_error& e) {
+        caught.emplace_back(e.what());
+      }
+    }
+    g.spawn([] {});
+    g.wait();  // a clean round after the failures rethrows nothing
+    return caught;
+  });
+  EXPECT_EQ(h.join(), (std::vector<std::string>{"round 0", "round 1", "round 2"}));
 }
 
 // A group counts the tasks its owner runs inline with plain arithmetic and

@@ -169,8 +169,9 @@ template <class F>
 }
 
 // Fork-join: spawn any number of tasks, then wait() for all of them. The
-// first exception thrown by a task is rethrown by wait(); the rest are
-// dropped (and counted as detached failures). The destructor waits for
+// first exception thrown by a task since the last wait() is rethrown by
+// wait(); the rest are dropped (and counted as detached failures). A group
+// may be reused: spawn and wait again. The destructor waits for
 // outstanding tasks if wait() was not called. Owner only: spawn and wait from
 // the fiber or thread that created the group (tasks may spawn into it too).
 class task_group {
@@ -209,7 +210,12 @@ class task_group {
   void wait() {
     latch_.wait(has_mark_ ? &mark_ : nullptr);
     has_mark_ = false;
-    if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
+    if (error_) {
+      // The next round reports its own first failure. relaxed: every task
+      // has ended, and the next ones are handed over through a queue.
+      has_error_.store(false, std::memory_order_relaxed);
+      std::rethrow_exception(std::exchange(error_, nullptr));
+    }
   }
 
  private:
