@@ -63,8 +63,12 @@ void timer_fired(timer_entry* e) noexcept {
     // day at 1 ns is 8.64e13 firings).
     next = clock::after(due, t->period * ((now - due) / t->period + 1));
   }
+  // Once re-armed, the entry is the wheel's again: a cancel may win it and
+  // drop the last reference before we look at `cancelled`, so hold our own.
+  retain_timer(t);
   arm_timer(*t->target->sys->sched, e, next);
   if (t->cancelled.load(std::memory_order_seq_cst) && cancel_timer(e)) finish(t);
+  release_timer(t);
 }
 
 }  // namespace
