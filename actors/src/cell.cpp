@@ -158,6 +158,7 @@ actor_base::actor_base() : troupe_cell_(tl_constructing) {
 }
 
 void abandon_cell(actor_cell* c) noexcept {
+  dispose_unstarted(c);  // e.g. what a constructor that then threw sent itself
   if (c->flags & flag_alive) {
     c->vt->destroy_object(c);
     c->flags &= static_cast<std::uint8_t>(~flag_alive);
@@ -177,6 +178,7 @@ void init_cell(actor_cell* c, system_impl* s, const spawn_options& o, const cell
     throw actor_error(actor_errc::invalid_argument, "spawn: budget must be in 1..255");
   if (o.block_timeout.count() < 0 || o.block_timeout.count() > 0xffffffffLL)
     throw actor_error(actor_errc::invalid_argument, "spawn: block_timeout out of range");
+  c->word.store(spawn_hold_word, std::memory_order_relaxed);  // private until start_cell ends
   c->invoke = &run_turn;
   c->vt = vt;
   c->sys = s;
@@ -241,6 +243,7 @@ void start_cell(actor_cell* c, actor_cell* parent) {
                       if (cell->flags & flag_alive) cell->vt->on_start(cell);
                     }));
   }
+  release_spawn_hold(c);
 }
 
 // ------------------------------------------------------------- references

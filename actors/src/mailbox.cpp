@@ -715,6 +715,33 @@ void start_disposing(actor_cell* c) noexcept {
 
 }  // namespace
 
+void release_spawn_hold(actor_cell* c) noexcept {
+  // acquire: the counts seen are backed by reservations. acq_rel on the
+  // idle CAS: like a turn going idle, it hands the spawner's writes (the
+  // constructed object, the flags) to whoever sets SCHED next.
+  std::uint64_t w = c->word.load(std::memory_order_acquire);
+  for (;;) {
+    const auto idle = mailbox_word(w).try_go_idle();
+    if (!idle) {
+      schedule_cell(c);  // on_start, or what the constructor sent itself
+      return;
+    }
+    if (c->word.compare_exchange_weak(w, idle->bits(), std::memory_order_acq_rel, std::memory_order_acquire))
+      return;
+  }
+}
+
+void dispose_unstarted(actor_cell* c) noexcept {
+  // FINAL: refuse anything else. The messages counted were sent by the
+  // constructor on this thread, so they are all linked already.
+  const mailbox_word w(
+      c->word.exchange(mailbox_word::final_bit | mailbox_word::sched_bit, std::memory_order_acq_rel));
+  if (w.sys_count() == 0 && w.depth() == 0) return;
+  turn_context ctx{c};
+  int budget = 0;
+  pass(c, w, budget, true, ctx);
+}
+
 // One turn. Holds SCHED from start to end: exactly one turn of an actor runs
 // at a time, and only a turn finalises the actor. Each pass takes a snapshot
 // of the counts, handles what it may, then subtracts what it took in one RMW.

@@ -24,4 +24,14 @@ void reject_admissions(actor_cell* c) noexcept;
 // Disposes of the messages deferred while a handler held the actor.
 void dispose_deferred(actor_cell* c) noexcept;
 
+// A new cell is born holding its turn (SCHED), so that messages its
+// constructor sends to it only queue: no turn may run before the spawner
+// has started it. Spawn only: the spawner ends the hold with
+// release_spawn_hold (scheduling the first turn if anything is queued), or,
+// if the actor never starts, disposes of what was queued with
+// dispose_unstarted.
+inline constexpr std::uint64_t spawn_hold_word = mailbox_word::sched_bit;
+void release_spawn_hold(actor_cell* c) noexcept;
+void dispose_unstarted(actor_cell* c) noexcept;
+
 }  // namespace troupe::detail

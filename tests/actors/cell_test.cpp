@@ -4,6 +4,7 @@
 // object that registered it, a supervised constructor that throws.
 
 #include <atomic>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,47 @@ TEST_P(CellTest, OnStartRunsInTheFirstTurnBeforeAnyMessage) {
   auto s = sys.spawn<starter>();
   ASSERT_TRUE(s.send(record_it{"message"}));
   EXPECT_EQ(s.ask(first_seen{}, 10s).get(), (std::vector<std::string>{"constructed", "started", "message"}));
+  sys.shutdown();
+}
+
+// A message the constructor sends to its own actor waits for the actor to
+// be started: it is handled after on_start, never while the object is still
+// being built (the turn used to run at once, on another worker, racing the
+// spawner; ThreadSanitizer saw it).
+struct greeter : actor<greeter> {
+  std::vector<std::string> log;
+  greeter() {
+    log.push_back("constructed");
+    if (!self().send(record_it{"sent by the constructor"})) log.push_back("refused");
+  }
+  void on_start() { log.push_back("started"); }
+  void on(record_it r) { log.push_back(r.what); }
+  std::vector<std::string> on(first_seen) { return log; }
+};
+
+TEST_P(CellTest, AMessageTheConstructorSendsToItselfIsHandledAfterOnStart) {
+  std::vector<actor_ref<greeter>> all;
+  for (int i = 0; i < 100; ++i) all.push_back(sys.spawn<greeter>());
+  for (auto& g : all)
+    EXPECT_EQ(g.ask(first_seen{}, 10s).get(),
+              (std::vector<std::string>{"constructed", "started", "sent by the constructor"}));
+  sys.shutdown();
+}
+
+// If that constructor then throws, the actor never starts: its message is
+// an unprocessed dead letter, counted, not a turn run on a freed cell.
+struct greets_then_throws : actor<greets_then_throws> {
+  greets_then_throws() {
+    (void)self().send(record_it{"never handled"});
+    throw std::logic_error("constructor");
+  }
+  void on(record_it) {}
+};
+
+TEST_P(CellTest, AMessageAThrowingConstructorSentToItselfIsADeadLetter) {
+  for (int i = 0; i < 50; ++i) EXPECT_THROW((void)sys.spawn<greets_then_throws>(), std::logic_error);
+  EXPECT_EQ(sys.stats().dead_letters[dead_letter_reason::unprocessed], 50u);
+  EXPECT_EQ(sys.stats().live_actors, 0u);
   sys.shutdown();
 }
 
