@@ -308,8 +308,7 @@ TEST_P(SchedulerTest, ATaskOnAnotherWorkerSpawnsIntoTheGroupWhileItsOwnerRuns) {
         spawned_into.store(true);
         ran.fetch_add(1);
       });
-      while (!spawned_into.load()) {
-      }
+      while (!spawned_into.load()) {}
       g.wait();
       if (ran.exchange(0) == 2) ++rounds_done;
     }
