@@ -186,20 +186,21 @@ class task_group {
   template <class F>
   void spawn(F&& f) {
     auto* t = new child<std::decay_t<F>>(std::forward<F>(f), *this);
-    latch_.add();
+    const bool on_owner = latch_.on_owner_fiber();
+    latch_.add(on_owner);
     detail::help_mark m;
     try {
       m = detail::push_spawned(rt_->scheduler(), t);
     } catch (...) {
       delete t;
-      latch_.count_down();
+      latch_.count_down(on_owner);
       throw;
     }
     // The mark is the owner's: a task spawning into the group runs on
     // another fiber (or thread) and must not read it, so the owner test
     // comes first. A foreign-thread owner has none to keep (help_one only
     // helps on a worker).
-    if (latch_.on_owner_fiber() && !has_mark_) {
+    if (on_owner && !has_mark_) {
       mark_ = m;
       has_mark_ = true;
     }
@@ -231,8 +232,9 @@ class task_group {
       } catch (...) {
         g->record(std::current_exception());
       }
+      const bool on_owner = g->latch_.on_owner_fiber();
       delete self;
-      g->latch_.count_down();
+      g->latch_.count_down(on_owner);
     }
     F fn;
     task_group* group;

@@ -88,9 +88,13 @@ class group_latch {
   group_latch(const group_latch&) = delete;
   group_latch& operator=(const group_latch&) = delete;
 
+  // `on_owner` below is on_owner_fiber(), read once by the caller: each read
+  // of the thread's slots is a compiler barrier, and a spawn or a task's end
+  // would otherwise read them twice with no switch in between.
+
   // Before handing a task over: by the owner, or by a task of the group.
-  void add() noexcept {
-    if (on_owner_fiber()) {
+  void add(bool on_owner) noexcept {
+    if (on_owner) {
       ++outstanding_;
     } else {
       // relaxed: the task is handed over later through a queue (release/
@@ -100,8 +104,8 @@ class group_latch {
   }
   // When a task ends, on whatever fiber ran it. The caller must not touch
   // *this afterwards (the owner may have returned) unless on the owner.
-  void count_down() noexcept {
-    if (on_owner_fiber()) {
+  void count_down(bool on_owner) noexcept {
+    if (on_owner) {
       --outstanding_;
       return;
     }
