@@ -102,21 +102,8 @@ void group_latch::block() {
   state_.store(0, std::memory_order_relaxed);
 }
 
-bool help_one(const help_mark& mark) {
-  worker* w = this_worker();
-  if (!w || w != mark.worker || w->current->suspend_epoch != mark.fiber_epoch) return false;
-  task_header* t = w->deque.pop_above(mark.bottom);
-  if (!t) return false;
-  if (is_fiber(t)) {
-    // A resumable fiber cannot run inline on this stack; leave it queued.
-    w->deque.push(t);
-    return false;
-  }
-  worker_counters::bump(w->counters.tasks_run);
-  t->invoke(t);
-  return true;
-}
+help_mark push_spawned_from_outside(scheduler& s, task_header* t) { return s.push_spawned_from_outside(t); }
 
-help_mark push_spawned(scheduler& s, task_header* t) { return s.push_spawned(t); }
+void notify_spawned(scheduler& s) noexcept { s.notify_work(); }
 
 }  // namespace troupe::detail

@@ -184,10 +184,8 @@ fiber::fiber(scheduler& s, stack_pool& pool)
 }
 
 worker::worker(scheduler& s, std::size_t i)
-    : sched(s),
+    : worker_core(s, s.worker_count == 1),
       index(i),
-      alone(s.worker_count == 1),
-      deque(256, alone ? deque_thieves::none : deque_thieves::possible),
       rng(0x9E3779B97F4A7C15ull * (i + 1)),
       seen_tasks_run(s.worker_count, 0) {}
 
@@ -636,7 +634,8 @@ task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_
     worker_counters::bump(thief.counters.failed_steals);
     return nullptr;
   }
-  std::uint64_t ran = victim.counters.tasks_run.load(std::memory_order_relaxed);
+  std::uint64_t ran = victim.counters.tasks_run.load(std::memory_order_relaxed) +
+                     victim.tasks_helped.load(std::memory_order_relaxed);
   std::uint64_t& seen = thief.seen_tasks_run[victim.index];
   bool stuck = ran == seen;
   seen = ran;
@@ -888,7 +887,7 @@ help_mark scheduler::push_spawned_from_outside(task_header* t) {
 void scheduler::suspend(after_switch_fn after, void* arg) noexcept {
   worker& w = *this_worker();
   fiber* self = w.current;
-  ++self->suspend_epoch;
+  ++w.suspends;
   // Driven: the runner picks the next item, so it is counted as a step and
   // can go back to the driver first.
   task_header* next = driven_ ? nullptr : find_local(w);
@@ -924,7 +923,7 @@ void scheduler::yield(worker& w) noexcept {
   if (w.yielded && w.deque.empty_estimate() && !w.lifo.load(std::memory_order_relaxed) &&
       injection_.empty()) {
     fiber* target = std::exchange(w.yielded, self);
-    ++self->suspend_epoch;
+    ++w.suspends;
     worker_counters::bump(w.counters.tasks_run);
     switch_fiber(w, self, target);
     return;
@@ -940,7 +939,7 @@ void scheduler::yield(worker& w) noexcept {
     if (!next) next = pop_injection(w);
     if (!next) return;  // nothing else to run
   }
-  ++self->suspend_epoch;
+  ++w.suspends;
   const bool to_fiber = next && is_fiber(next);
   fiber* target;
   if (to_fiber) {
@@ -1338,6 +1337,7 @@ metrics_snapshot scheduler::metrics() const {
   for (auto& w : workers_) {
     m.workers.push_back(w->counters.snapshot());
     m.workers.back().timers_pending = w->wheel.size();
+    m.workers.back().tasks_run += w->tasks_helped.load(std::memory_order_relaxed);
   }
   m.failed_detached_tasks = failed_detached.load(std::memory_order_relaxed);
   return m;

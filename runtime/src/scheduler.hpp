@@ -41,7 +41,6 @@ struct fiber : task_header {
   fiber(scheduler& s, stack_pool& pool);
 
   context ctx;
-  std::uint64_t suspend_epoch = 0;    // bumped on every suspension (see help_mark)
   void* saved_local = nullptr;        // its fiber_local() while suspended
   const char* saved_label = nullptr;  // its trace slice's name while suspended
   spinlock wait_lock;                 // guards blocked_on
@@ -154,17 +153,13 @@ struct alignas(64) worker_counters {
 // switched away (it cannot do it itself: its context is saved only by then).
 using after_switch_fn = void (*)(worker&, void*);
 
-class worker {
+// sched, alone, the deque and the suspension count are in worker_core, which
+// the inline fork-join paths reach (latch.hpp).
+class worker : public worker_core {
  public:
   worker(scheduler& s, std::size_t index);
 
-  scheduler& sched;
   const std::size_t index;
-  // A one-worker runtime: no other thread takes from this worker's deque
-  // or LIFO slot.
-  const bool alone;
-  // Thief-free when alone.
-  chase_lev_deque<task_header*> deque;
   // The task just made ready: run next, on a warm cache. Stealable (see
   // steal_from) so it cannot be stranded behind a long computation.
   alignas(64) std::atomic<task_header*> lifo{nullptr};
@@ -329,7 +324,6 @@ class scheduler final : public clock_listener {
   void schedule(task_header* t) noexcept;
   void schedule_yield(task_header* t) noexcept;
   void yield_after_send_batch() noexcept;
-  help_mark push_spawned(task_header* t);
   help_mark push_spawned_from_outside(task_header* t);
   void inject(task_header* t) noexcept;
 
@@ -470,18 +464,6 @@ extern scheduler_listing* live_schedulers;
 // The worker running the calling thread, or nullptr; fresh on every call
 // (this_thread_slots), so a fiber that migrated reads its new thread's.
 inline worker* this_worker() noexcept { return static_cast<worker*>(this_thread_slots().owner); }
-
-// Inline: fork-join spawns call it once per task (latch.cpp).
-inline help_mark scheduler::push_spawned(task_header* t) {
-  worker* w = this_worker();
-  if (w && &w->sched == this) {
-    help_mark m{w, w->deque.bottom_index(), w->current->suspend_epoch};
-    w->deque.push(t);
-    notify_from_worker();
-    return m;
-  }
-  return push_spawned_from_outside(t);
-}
 
 // Throws error(would_deadlock) on a thread that drives a driven runtime:
 // blocking it would stop the only thread that runs that runtime's work.

@@ -10,22 +10,37 @@
 
 #include "troupe/runtime/detail/task_header.hpp"
 #include "troupe/runtime/detail/thread_slots.hpp"
+#include "troupe/runtime/detail/worker_core.hpp"
 
 namespace troupe::detail {
 
-// Pops and runs one task pushed after `mark` on this worker. False if there
-// is none or the caller has migrated or suspended since the mark.
-struct help_mark;
-bool help_one(const help_mark& mark);
-
 // Where a task was pushed: lets the spawner pop and run it inline later if it
 // is still at the bottom of the same worker's deque and the spawner has not
-// migrated in between.
+// migrated or suspended in between.
 struct help_mark {
-  void* worker = nullptr;         // null: pushed from outside any worker
-  std::int64_t bottom = 0;        // deque bottom index before the push
-  std::uint64_t fiber_epoch = 0;  // the spawning fiber's suspend count then
+  const worker_core* worker = nullptr;  // null: pushed from outside any worker
+  std::int64_t bottom = 0;              // deque bottom index before the push
+  std::uint64_t suspends = 0;           // the worker's suspension count then
 };
+
+// Pops and runs one task pushed after `mark` on this worker. False if there
+// is none or the caller has migrated or suspended since the mark. Inline
+// (as push_spawned below): fork-join calls it once per task.
+inline bool help_one(const help_mark& mark) {
+  worker_core* w = this_thread_slots().owner;
+  if (!w || w != mark.worker || w->suspends != mark.suspends) return false;
+  task_header* t = w->deque.pop_above(mark.bottom);
+  if (!t) return false;
+  if (t->invoke == nullptr) {
+    // A resumable fiber cannot run inline on this stack; leave it queued.
+    w->deque.push(t);
+    return false;
+  }
+  // relaxed load and store: only this worker writes the counter.
+  w->tasks_helped.store(w->tasks_helped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  t->invoke(t);
+  return true;
+}
 
 // One word holds the pending count and, in its top bit, whether the owner
 // is blocked waiting; so counting down costs a single RMW, and only the last
@@ -144,10 +159,24 @@ class group_latch {
   void* owner_ = nullptr;          // the blocked owner; written before waiter_bit is set
 };
 
+// Out of line, for push_spawned: from a foreign thread (or a worker of
+// another runtime), onto s's injection queue; and a push's wake-up of an
+// idle worker (scheduler::notify_work).
+help_mark push_spawned_from_outside(scheduler& s, task_header* t);
+void notify_spawned(scheduler& s) noexcept;
+
 // Pushes `t` onto the calling worker's deque (fork-join spawn), or onto the
 // runtime's injection queue from a foreign thread. Returns the help mark.
-// Throws error(runtime_stopped) after shutdown began.
-class scheduler;
-help_mark push_spawned(scheduler& s, task_header* t);
+// Throws error(runtime_stopped) after shutdown began (from a foreign thread).
+inline help_mark push_spawned(scheduler& s, task_header* t) {
+  worker_core* w = this_thread_slots().owner;
+  if (w && &w->sched == &s) [[likely]] {
+    help_mark m{w, w->deque.bottom_index(), w->suspends};
+    w->deque.push(t);
+    if (!w->alone) notify_spawned(s);
+    return m;
+  }
+  return push_spawned_from_outside(s, t);
+}
 
 }  // namespace troupe::detail

@@ -13,12 +13,13 @@ namespace troupe::detail {
 
 class context;
 class scheduler;
+struct worker_core;
 
 // One thread_local struct: a switch that may resume on another thread pays
 // one fresh thread-local lookup, not one per field.
 struct thread_slots {
   context* switched_from = nullptr;     // the context that last switched away here
-  void* owner = nullptr;                // the scheduler's worker on this thread, if any
+  worker_core* owner = nullptr;         // the scheduler's worker on this thread, if any
   const scheduler* sched = nullptr;     // the owner's scheduler, if any
   std::size_t worker_index = 0;         // the owner's index in sched
   const void* running_fiber = nullptr;  // the fiber the owner runs, if any: an identity

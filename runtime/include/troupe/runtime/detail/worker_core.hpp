@@ -1,0 +1,40 @@
+#pragma once
+// The part of a scheduler worker that fork-join's inline paths reach
+// (latch.hpp: push_spawned, help_one), so that a spawn and a help cost no
+// call. Internal: the scheduler's worker (runtime/src/scheduler.hpp) derives
+// from it; thread_slots::owner points at it.
+
+#include <atomic>
+#include <cstdint>
+
+#include "troupe/runtime/detail/chase_lev_deque.hpp"
+#include "troupe/runtime/detail/task_header.hpp"
+
+namespace troupe::detail {
+
+class scheduler;
+
+struct worker_core {
+  worker_core(scheduler& s, bool alone_worker)
+      : sched(s),
+        alone(alone_worker),
+        deque(256, alone_worker ? deque_thieves::none : deque_thieves::possible) {}
+  worker_core(const worker_core&) = delete;
+  worker_core& operator=(const worker_core&) = delete;
+
+  scheduler& sched;
+  // A one-worker runtime: no other thread takes from this worker's deque
+  // or LIFO slot, and a push wakes nobody.
+  const bool alone;
+  // Thief-free when alone.
+  chase_lev_deque<task_header*> deque;
+  // Owner only: fiber suspensions (and yields) on this worker so far. A
+  // help_mark stays valid while it is unchanged: the fiber that pushed has
+  // not left, so nothing but its own nested work ran here since.
+  std::uint64_t suspends = 0;
+  // Tasks run by help_one; part of the worker's tasks_run. Written by the
+  // owner with a load and a store (no RMW), read relaxed by anyone.
+  std::atomic<std::uint64_t> tasks_helped{0};
+};
+
+}  // namespace troupe::detail
