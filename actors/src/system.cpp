@@ -111,7 +111,16 @@ const char* to_string(exit_kind k) noexcept {
 
 namespace detail {
 
-actor_system& system_of(system_impl* s) noexcept { return *s->owner; }
+actor_system& system_of(system_impl* s) {
+  // acquire: pairs with the destructor's release, though all a caller may
+  // learn from the null is that the object is gone.
+  actor_system* o = s->owner.load(std::memory_order_acquire);
+  if (!o)
+    throw actor_error(actor_errc::system_stopped,
+                      "this_actor::system: the actor_system object is gone (this actor was abandoned by its "
+                      "shutdown and outlived it)");
+  return *o;
+}
 
 system_impl::system_impl(runtime& r, actor_system* o, system_options opts)
     : rt(&r),
@@ -160,7 +169,8 @@ actor_system::~actor_system() {
   shutdown(stop_mode::graceful);
   // Timers, late replies and abandoned actors may still reach the state:
   // it lives until the runtime has shut down.
-  impl_->owner = nullptr;
+  // release: see system_of.
+  impl_->owner.store(nullptr, std::memory_order_release);
   detail::scheduler& sched = *impl_->sched;
   detail::retain_until_exit(sched, std::move(impl_));
 }

@@ -43,7 +43,9 @@ struct system_impl {
   // The runtime's "accepting external work" flag (see schedule.hpp): sends
   // and spawns from outside are refused once it falls.
   const std::atomic<bool>* runtime_accepting;
-  actor_system* owner;  // null once the actor_system object is gone
+  // Null once the actor_system object is gone; an actor it abandoned may
+  // still run and ask for it (this_actor::system), on any thread.
+  std::atomic<actor_system*> owner;
   std::function<void(const dead_letter&)> hook;
   std::chrono::milliseconds shutdown_timeout;
   std::atomic<bool> stopping{false};

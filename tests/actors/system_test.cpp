@@ -290,6 +290,40 @@ TEST(SystemTest, ShutdownStopsWaitingAfterItsTimeoutAndReportsWhatItAbandoned) {
   rt.shutdown();  // cancels the handler's wait: the abandoned actor stops, nothing leaks
 }
 
+struct outliver : actor<outliver> {
+  struct wait_then_ask_for_the_system {
+    counting_semaphore* gate;
+    std::atomic<int>* outcome;  // 1: got it, 2: system_stopped, 3: another error
+  };
+  void on(wait_then_ask_for_the_system m) {
+    m.gate->acquire();
+    try {
+      (void)this_actor::system();
+      m.outcome->store(1);
+    } catch (const actor_error& e) {
+      m.outcome->store(e.code() == actor_errc::system_stopped ? 2 : 3);
+    }
+  }
+};
+
+TEST(SystemTest, AnAbandonedActorAskingForItsGoneSystemGetsAnError) {
+  // It used to read the dead system's pointer unordered and dereference null.
+  runtime rt(workers(2));
+  counting_semaphore gate(0);
+  std::atomic<int> outcome{0};
+  {
+    actor_system sys(rt, system_options{.shutdown_timeout = 100ms});
+    auto a = sys.spawn<outliver>();
+    ASSERT_TRUE(a.send(outliver::wait_then_ask_for_the_system{&gate, &outcome}));
+    ASSERT_TRUE(eventually([&] { return a.stats().processed == 0 && a.stats().depth == 1; }));
+    EXPECT_EQ(sys.shutdown().abandoned, 1u);
+  }  // the system object goes; the actor still waits in its handler
+  gate.release();
+  ASSERT_TRUE(eventually([&] { return outcome.load() != 0; }));
+  EXPECT_EQ(outcome.load(), 2);
+  rt.shutdown();
+}
+
 TEST(SystemTest, DestroyingTheSystemFromAHandlerBeginsShutdownAndFreesItSafely) {
   // From a worker the destructor cannot wait for the actors; it used to
   // free the system under them (use after free under asan and tsan).

@@ -47,7 +47,7 @@ class actor_system;
 
 namespace detail {
 
-actor_system& system_of(system_impl* s) noexcept;
+actor_system& system_of(system_impl* s);
 void set_factory(actor_cell* c, unique_function<void(void*)> f);
 // Builds the object from the factory (the first time and on restarts).
 void construct_from_factory(actor_cell* c, void* storage);
@@ -177,7 +177,9 @@ namespace this_actor {
 
 // True inside an actor's turn (any thread may call it).
 bool active() noexcept;
-// The system of the running actor.
+// The system of the running actor. Throws actor_error(not_in_actor) outside
+// a turn, and actor_error(system_stopped) in an actor that its shutdown
+// abandoned (shutdown_timeout) once the actor_system object is gone.
 actor_system& system();
 // The running actor's handle.
 actor_addr self();
