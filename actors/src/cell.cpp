@@ -163,8 +163,11 @@ void abandon_cell(actor_cell* c) noexcept {
     c->vt->destroy_object(c);
     c->flags &= static_cast<std::uint8_t>(~flag_alive);
   }
-  delete c->ext.load(std::memory_order_relaxed);  // e.g. set_factory's, when the constructor threw
-  c->vt->free_cell(c);
+  // The spawner's two references (spawn_cell). A ref the constructor let
+  // out keeps the cell, stopped and refusing, until it goes; the last
+  // reference frees the extension block (set_factory's) with the cell.
+  release_cell(c);
+  release_cell(c);
 }
 
 void init_cell(actor_cell* c, system_impl* s, const spawn_options& o, const cell_vtable* vt) {

@@ -732,14 +732,29 @@ void release_spawn_hold(actor_cell* c) noexcept {
 }
 
 void dispose_unstarted(actor_cell* c) noexcept {
-  // FINAL: refuse anything else. The messages counted were sent by the
-  // constructor on this thread, so they are all linked already.
-  const mailbox_word w(
-      c->word.exchange(mailbox_word::final_bit | mailbox_word::sched_bit, std::memory_order_acq_rel));
-  if (w.sys_count() == 0 && w.depth() == 0) return;
+  // FINAL (with SCHED, which init_cell set, unless it threw first): refuse
+  // anything more. Then dispose of what was counted, as a disposing turn
+  // does: a sender on another thread, through a ref the constructor let
+  // out, may still be linking its node. acq_rel: acquire the counted
+  // senders' reservations, as a turn's load does.
+  mailbox_word w(
+      c->word.fetch_or(mailbox_word::final_bit | mailbox_word::sched_bit, std::memory_order_acq_rel));
   turn_context ctx{c};
   int budget = 0;
-  pass(c, w, budget, true, ctx);
+  unsigned spins = 0;
+  while (w.sys_count() != 0 || w.depth() != 0) {
+    const pass_result p = pass(c, w, budget, true, ctx);
+    // drop_oldest pops took their depth off already (pop_user).
+    const std::uint64_t sub =
+        mailbox_word::consumed(p.sys, c->policy == overflow_policy::drop_oldest ? 0 : p.user);
+    w = mailbox_word(c->word.fetch_sub(sub, std::memory_order_acq_rel) - sub);
+    if (p.sys == 0 && p.user == 0) {  // the sender is still linking its node
+      if (++spins < 64)
+        cpu_relax();
+      else
+        std::this_thread::yield();
+    }
+  }
 }
 
 // One turn. Holds SCHED from start to end: exactly one turn of an actor runs

@@ -4,8 +4,10 @@
 // object that registered it, a supervised constructor that throws.
 
 #include <atomic>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "test_util.hpp"
@@ -101,6 +103,72 @@ struct greets_then_throws : actor<greets_then_throws> {
 TEST_P(CellTest, AMessageAThrowingConstructorSentToItselfIsADeadLetter) {
   for (int i = 0; i < 50; ++i) EXPECT_THROW((void)sys.spawn<greets_then_throws>(), std::logic_error);
   EXPECT_EQ(sys.stats().dead_letters[dead_letter_reason::unprocessed], 50u);
+  EXPECT_EQ(sys.stats().live_actors, 0u);
+  sys.shutdown();
+}
+
+// A ref that a throwing constructor let out keeps the cell: the actor is
+// stopped, sends through the ref are refused and counted, and the cell goes
+// with the last ref (abandon_cell used to free it under the ref).
+struct lets_self_out_then_throws : actor<lets_self_out_then_throws> {
+  explicit lets_self_out_then_throws(std::optional<actor_ref<lets_self_out_then_throws>>* out) {
+    *out = self();
+    throw std::logic_error("constructor");
+  }
+  void on(record_it) {}
+};
+
+TEST_P(CellTest, ARefAThrowingConstructorLetOutRefusesSendsAndKeepsTheCell) {
+  std::optional<actor_ref<lets_self_out_then_throws>> out;
+  EXPECT_THROW((void)sys.spawn<lets_self_out_then_throws>(&out), std::logic_error);
+  ASSERT_TRUE(out.has_value());
+  EXPECT_TRUE(out->stopped());
+  EXPECT_EQ(out->send(record_it{"too late"}), actor_errc::actor_stopped);
+  EXPECT_EQ(sys.stats().dead_letters[dead_letter_reason::actor_stopped], 1u);
+  out.reset();  // the last reference frees the cell
+  EXPECT_EQ(sys.stats().live_actors, 0u);
+  sys.shutdown();
+}
+
+// The same ref in another thread's hands, sending while the constructor
+// throws: every message it got accepted is an unprocessed dead letter and
+// every other one is refused, none lost, even when the throw catches a send
+// between counting its message and linking it.
+struct counted_sends {
+  std::atomic<long> accepted{0}, refused{0};
+  std::atomic<bool> started{false};
+};
+struct shares_self_then_throws : actor<shares_self_then_throws> {
+  explicit shares_self_then_throws(counted_sends* n, std::thread* sender) {
+    *sender = std::thread([n, me = self()] {
+      n->started.store(true);
+      for (;;) {
+        if (me.send(record_it{}))
+          n->accepted.fetch_add(1);
+        else if (n->refused.fetch_add(1) >= 100)
+          return;
+      }
+    });
+    while (!n->started.load()) std::this_thread::yield();
+    throw std::logic_error("constructor");
+  }
+  void on(record_it) {}
+};
+
+TEST_P(CellTest, SendsRacingAThrowingConstructorAreEachHandledOrRefusedAndCounted) {
+  long accepted = 0, refused = 0;
+  for (int round = 0; round < 100; ++round) {
+    counted_sends n;
+    std::thread sender;
+    EXPECT_THROW((void)sys.spawn<shares_self_then_throws>(spawn_options{.capacity = 1u << 20}, &n, &sender),
+                 std::logic_error);
+    sender.join();
+    accepted += n.accepted.load();
+    refused += n.refused.load();
+  }
+  const auto dead = sys.stats().dead_letters;
+  EXPECT_EQ(dead[dead_letter_reason::unprocessed], static_cast<std::uint64_t>(accepted));
+  EXPECT_EQ(dead[dead_letter_reason::actor_stopped], static_cast<std::uint64_t>(refused));
   EXPECT_EQ(sys.stats().live_actors, 0u);
   sys.shutdown();
 }
