@@ -146,6 +146,40 @@ TEST(DrivenRuntimeTest, ShutdownCancelsWaitsNobodyCanEnd) {
   EXPECT_TRUE(cancelled);
 }
 
+// A wait helps only with its own spawns: once the waiter has suspended, the
+// tasks above its help mark may be another fiber's (y, below), which must
+// not run inline on the waiter's stack. The mark is void after a suspension.
+TEST(DrivenRuntimeTest, AWaitAfterASuspensionDoesNotRunAnotherFibersTask) {
+  troupe::runtime rt(driven());
+  troupe::counting_semaphore a_may_go(0), x_may_end(0), b_may_end(0);
+  std::uint64_t a_fiber = 0, y_fiber = 0;
+  auto a = troupe::spawn(rt, [&] {
+    a_fiber = troupe::this_fiber::id();
+    troupe::task_group g(rt);
+    g.spawn([&] { x_may_end.acquire(); });  // x: runs, then blocks
+    a_may_go.acquire();                     // a suspends; x runs meanwhile
+    g.wait();                               // x is not done: a helps, or blocks
+  });
+  auto b = troupe::spawn(rt, [&] {
+    troupe::task_group h(rt);
+    h.spawn([&] { y_fiber = troupe::this_fiber::id(); });  // y: above a's mark
+    a_may_go.release();
+    b_may_end.acquire();  // b suspends with y still queued
+    h.wait();
+  });
+  rt.run_until_idle();
+  ASSERT_NE(a_fiber, 0u);
+  ASSERT_NE(y_fiber, 0u) << "y ran";
+  EXPECT_NE(y_fiber, a_fiber) << "y, b's task, ran inline in a's wait";
+  x_may_end.release();
+  b_may_end.release();
+  rt.run_until_idle();
+  EXPECT_TRUE(a.done());
+  EXPECT_TRUE(b.done());
+  a.join();
+  b.join();
+}
+
 TEST(DrivenRuntimeTest, MisuseIsReported) {
   EXPECT_EQ(error_code_of([] {
               auto o = driven();
