@@ -635,7 +635,7 @@ task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_
     return nullptr;
   }
   std::uint64_t ran = victim.counters.tasks_run.load(std::memory_order_relaxed) +
-                     victim.tasks_helped.load(std::memory_order_relaxed);
+                      victim.tasks_helped.load(std::memory_order_relaxed);
   std::uint64_t& seen = thief.seen_tasks_run[victim.index];
   bool stuck = ran == seen;
   seen = ran;

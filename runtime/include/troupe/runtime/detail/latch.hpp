@@ -24,8 +24,9 @@ struct help_mark {
 };
 
 // Pops and runs one task pushed after `mark` on this worker. False if there
-// is none or the caller has migrated or suspended since the mark. Inline
-// (as push_spawned below): fork-join calls it once per task.
+// is none or the caller has migrated or suspended since the mark. Only the
+// waiter that got the mark from push_spawned calls it (a join, a group's
+// wait). Inline, as push_spawned below: fork-join calls it once per task.
 inline bool help_one(const help_mark& mark) {
   worker_core* w = this_thread_slots().owner;
   if (!w || w != mark.worker || w->suspends != mark.suspends) return false;
@@ -166,7 +167,8 @@ help_mark push_spawned_from_outside(scheduler& s, task_header* t);
 void notify_spawned(scheduler& s) noexcept;
 
 // Pushes `t` onto the calling worker's deque (fork-join spawn), or onto the
-// runtime's injection queue from a foreign thread. Returns the help mark.
+// runtime's injection queue from a foreign thread. Any thread (spawn,
+// task_group::spawn). Returns the help mark.
 // Throws error(runtime_stopped) after shutdown began (from a foreign thread).
 inline help_mark push_spawned(scheduler& s, task_header* t) {
   worker_core* w = this_thread_slots().owner;
