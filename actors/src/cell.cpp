@@ -166,8 +166,7 @@ void abandon_cell(actor_cell* c) noexcept {
   // The spawner's two references (spawn_cell). A ref the constructor let
   // out keeps the cell, stopped and refusing, until it goes; the last
   // reference frees the extension block (set_factory's) with the cell.
-  release_cell(c);
-  release_cell(c);
+  release_cell(c, 2);
 }
 
 void init_cell(actor_cell* c, system_impl* s, const spawn_options& o, const cell_vtable* vt) {
@@ -263,9 +262,9 @@ cell_ext* ensure_ext(actor_cell* c) {
   return x;
 }
 
-void release_cell(actor_cell* c) noexcept {
+void release_cell(actor_cell* c, std::uint32_t n) noexcept {
   // acq_rel: the last owner must see every other owner's writes before freeing.
-  if (c->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+  if (c->refs.fetch_sub(n, std::memory_order_acq_rel) == n) {
     delete c->ext.load(std::memory_order_acquire);
     c->vt->free_cell(c);
   }

@@ -6,7 +6,6 @@
 #include "mailbox.hpp"
 
 #include <mutex>
-#include <thread>
 
 #include "cell.hpp"
 #include "coroutine.hpp"
@@ -362,10 +361,7 @@ send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* a
     victim = c->user_q.pop();
     if (victim) break;
     // Every queued message is still being linked by its producer.
-    if (++spins < 64)
-      cpu_relax();
-    else
-      std::this_thread::yield();
+    backoff(spins);
   }
   // The new message takes the victim's slot: depth unchanged, and the actor
   // is already scheduled (or paused) since its depth is non-zero.
@@ -749,10 +745,7 @@ void dispose_unstarted(actor_cell* c) noexcept {
         mailbox_word::consumed(p.sys, c->policy == overflow_policy::drop_oldest ? 0 : p.user);
     w = mailbox_word(c->word.fetch_sub(sub, std::memory_order_acq_rel) - sub);
     if (p.sys == 0 && p.user == 0) {  // the sender is still linking its node
-      if (++spins < 64)
-        cpu_relax();
-      else
-        std::this_thread::yield();
+      backoff(spins);
     }
   }
 }
@@ -813,10 +806,7 @@ void run_turn(task_header* h) {
     if (dispose) {
       if (w2.sys_count() == 0 && w2.depth() == 0 && try_finalize(c, w2.bits())) return;
       if (p.sys == 0 && p.user == 0) {  // producers still linking their nodes
-        if (++idle_spins < 64)
-          cpu_relax();
-        else
-          std::this_thread::yield();
+        backoff(idle_spins);
       }
       continue;
     }

@@ -3,6 +3,8 @@
 #include "scheduler.hpp"
 #include "waiter.hpp"
 
+#include "troupe/runtime/error.hpp"
+
 namespace troupe::detail {
 
 namespace {
@@ -102,7 +104,12 @@ void group_latch::block() {
   state_.store(0, std::memory_order_relaxed);
 }
 
-help_mark push_spawned_from_outside(scheduler& s, task_header* t) { return s.push_spawned_from_outside(t); }
+help_mark push_spawned_from_outside(scheduler& s, task_header* t) {
+  if (!s.accepting_external())
+    throw error(errc::runtime_stopped, "spawn: the runtime is shutting down and accepts no new work");
+  s.inject(t);
+  return {};  // no mark: the task is not on the caller's deque
+}
 
 void notify_spawned(scheduler& s) noexcept { s.notify_work(); }
 

@@ -159,13 +159,10 @@ std::uint64_t busy_clock::now_ns() noexcept {
 }
 
 std::uint64_t busy_clock::busy_ns() const noexcept {
-  for (unsigned spins = 0;; ++spins) {
+  for (unsigned spins = 0;;) {
     const std::uint64_t before = seq_.load(std::memory_order_seq_cst);
     if (before & 1) {  // the owner is between its stores: a few instructions
-      if (spins < 64)
-        cpu_relax();
-      else
-        std::this_thread::yield();
+      backoff(spins);
       continue;
     }
     const std::uint64_t accumulated = accumulated_.load(std::memory_order_seq_cst);
@@ -336,7 +333,7 @@ fiber* scheduler::acquire_runner(worker& w) {
     f->idle.store(false, std::memory_order_relaxed);
     return f;
   }
-  worker_counters::bump(w.counters.fibers_created);
+  owner_bump(w.counters.fibers_created);
   auto* f = new fiber(*this, stacks);
   register_fiber(f);
   return f;
@@ -406,7 +403,7 @@ context* scheduler::runner_main(fiber* self) {
       ++w.drive_steps;
       if (log_steps_) log_step(t);
     }
-    worker_counters::bump(w.counters.tasks_run);
+    owner_bump(w.counters.tasks_run);
     if (!is_fiber(t)) {
       begin_slice(w, "task");
       w.begin_run_slice();
@@ -454,7 +451,7 @@ task_header* scheduler::find_local(worker& w) noexcept {
   // (an RMW when thieves exist, see exchange_lifo) would be wasted.
   if (w.lifo.load(std::memory_order_relaxed) && (t = w.exchange_lifo(nullptr))) {
     if (++w.lifo_streak <= lifo_cap) {
-      worker_counters::bump(w.counters.lifo_runs);
+      owner_bump(w.counters.lifo_runs);
       return t;
     }
     // Cap reached: the slot's item goes behind the others and the oldest
@@ -473,7 +470,7 @@ task_header* scheduler::find_local(worker& w) noexcept {
 
 task_header* scheduler::pop_injection(worker& w) noexcept {
   task_header* t = injection_.pop();
-  if (t) worker_counters::bump(w.counters.injection_pops);
+  if (t) owner_bump(w.counters.injection_pops);
   return t;
 }
 
@@ -505,7 +502,7 @@ bool scheduler::poll_timers(worker& w, bool help_others) noexcept {
     }
   }
   w.firing_timers = false;
-  worker_counters::bump(w.counters.timers_fired, fired);
+  owner_bump(w.counters.timers_fired, fired);
   return fired != 0;
 }
 
@@ -620,7 +617,7 @@ task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_
   for (int attempt = 0; attempt < 4; ++attempt) {
     steal_status s = victim.deque.steal(t);
     if (s == steal_status::success) {
-      worker_counters::bump(thief.counters.steals);
+      owner_bump(thief.counters.steals);
       trace_point(thief, "steal");
       return t;
     }
@@ -631,7 +628,7 @@ task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_
   // looked, a stuck_interval ago: then it is stuck in a long task and the
   // item would be stranded.
   if (!may_take_lifo) {
-    worker_counters::bump(thief.counters.failed_steals);
+    owner_bump(thief.counters.failed_steals);
     return nullptr;
   }
   std::uint64_t ran = victim.counters.tasks_run.load(std::memory_order_relaxed) +
@@ -642,10 +639,10 @@ task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_
   // acq_rel: acquire the item's contents from the victim's release.
   if (stuck && victim.lifo.load(std::memory_order_relaxed) &&
       (t = victim.lifo.exchange(nullptr, std::memory_order_acq_rel))) {
-    worker_counters::bump(thief.counters.steals);
+    owner_bump(thief.counters.steals);
     return t;
   }
-  worker_counters::bump(thief.counters.failed_steals);
+  owner_bump(thief.counters.failed_steals);
   return nullptr;
 }
 
@@ -777,7 +774,7 @@ void scheduler::park(worker& w) {
     if (again >= until) break;
     until = again;
   }
-  worker_counters::bump(w.counters.parks);
+  owner_bump(w.counters.parks);
   trace_point(w, "park");
   bool woken;
   if (until == timer_wheel::never) {
@@ -793,7 +790,7 @@ void scheduler::park(worker& w) {
     w.counters.busy.started();
   }
   w.parked_until.store(0, std::memory_order_relaxed);
-  worker_counters::bump(w.counters.wakeups);
+  owner_bump(w.counters.wakeups);
   trace_point(w, "wake");
   if (woken && !sleeper_listed(w)) {
     w.searching = true;  // woken by wake_one, which counted us as searching
@@ -876,14 +873,6 @@ void scheduler::inject(task_header* t) noexcept {
   notify_work();
 }
 
-// spawn() from a thread that is not one of this runtime's workers.
-help_mark scheduler::push_spawned_from_outside(task_header* t) {
-  if (!accepting_external())
-    throw error(errc::runtime_stopped, "spawn: the runtime is shutting down and accepts no new work");
-  inject(t);
-  return {};
-}
-
 void scheduler::suspend(after_switch_fn after, void* arg) noexcept {
   worker& w = *this_worker();
   fiber* self = w.current;
@@ -894,7 +883,7 @@ void scheduler::suspend(after_switch_fn after, void* arg) noexcept {
   fiber* target;
   if (next && is_fiber(next)) {
     target = as_fiber(next);
-    worker_counters::bump(w.counters.tasks_run);
+    owner_bump(w.counters.tasks_run);
   } else {
     target = acquire_runner(w);
     w.handoff = next;  // may be null: the runner then looks for work itself
@@ -924,7 +913,7 @@ void scheduler::yield(worker& w) noexcept {
       injection_.empty()) {
     fiber* target = std::exchange(w.yielded, self);
     ++w.suspends;
-    worker_counters::bump(w.counters.tasks_run);
+    owner_bump(w.counters.tasks_run);
     switch_fiber(w, self, target);
     return;
   }
@@ -944,12 +933,12 @@ void scheduler::yield(worker& w) noexcept {
   fiber* target;
   if (to_fiber) {
     target = as_fiber(next);
-    worker_counters::bump(w.counters.tasks_run);
+    owner_bump(w.counters.tasks_run);
   } else {
     // A runner runs the task (or, driven, picks the next step).
     target = acquire_runner(w);
     w.handoff = next;
-    if (next) worker_counters::bump(w.counters.tasks_run);
+    if (next) owner_bump(w.counters.tasks_run);
   }
   if (private_yield_ && to_fiber && w.deque.empty_estimate()) {
     // No thief exists and the deque is empty: keep the yielder for the

@@ -141,11 +141,7 @@ struct alignas(64) worker_counters {
       injection_pops{0}, lifo_runs{0}, fibers_created{0}, timers_fired{0};
   busy_clock busy;
 
-  // Owner only: a relaxed load+store, not an RMW, as nobody else writes.
-  // always_inline: GCC 12 -O2 left it a call on the yield path.
-  [[gnu::always_inline]] static void bump(std::atomic<std::uint64_t>& c, std::uint64_t n = 1) noexcept {
-    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
-  }
+  // Each is incremented with owner_bump (worker_core.hpp).
   worker_metrics snapshot() const noexcept;
 };
 
@@ -324,7 +320,6 @@ class scheduler final : public clock_listener {
   void schedule(task_header* t) noexcept;
   void schedule_yield(task_header* t) noexcept;
   void yield_after_send_batch() noexcept;
-  help_mark push_spawned_from_outside(task_header* t);
   void inject(task_header* t) noexcept;
 
   // Suspends the calling fiber; `after(worker, arg)` runs once the fiber is

@@ -157,7 +157,8 @@ inline void add_ref(actor_cell* c) noexcept {
   // cell alive meanwhile (the usual shared_ptr argument).
   c->refs.fetch_add(1, std::memory_order_relaxed);
 }
-void release_cell(actor_cell* c) noexcept;
+// Drops n references; the last frees the cell. Any thread holding them.
+void release_cell(actor_cell* c, std::uint32_t n = 1) noexcept;
 
 template <class A>
 struct cell_impl final : actor_cell {

@@ -37,8 +37,7 @@ inline bool help_one(const help_mark& mark) {
     w->deque.push(t);
     return false;
   }
-  // relaxed load and store: only this worker writes the counter.
-  w->tasks_helped.store(w->tasks_helped.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  owner_bump(w->tasks_helped);
   t->invoke(t);
   return true;
 }

@@ -4,6 +4,7 @@
 // fiber switch by a waiter: wait_list::wait releases it after the switch.
 
 #include <atomic>
+#include <thread>
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -15,6 +16,20 @@ inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   _mm_pause();
 #endif
+}
+
+// One step of waiting for another thread that is a few instructions from
+// done (between two stores, linking a node): pause while it is likely
+// running, and after 64 pauses give up the core, as it may have been
+// preempted and, with as many threads as cores, spinning would keep it off.
+// `spins` starts at 0 for each wait. Callers: any thread.
+inline void backoff(unsigned& spins) noexcept {
+  if (spins < 64) {
+    ++spins;
+    cpu_relax();
+  } else {
+    std::this_thread::yield();
+  }
 }
 
 class spinlock {

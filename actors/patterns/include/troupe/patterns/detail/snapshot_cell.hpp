@@ -40,10 +40,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <utility>
 
-#include "troupe/runtime/detail/spinlock.hpp"  // cpu_relax
+#include "troupe/runtime/detail/spinlock.hpp"  // backoff
 
 namespace troupe::patterns::detail {
 
@@ -108,12 +107,8 @@ class snapshot_cell {
       epoch_.store(e + 1, std::memory_order_seq_cst);
       for (auto& s : stripes_) {
         // seq_cst (hence acquire): (b) in the header comment.
-        for (int spins = 0; s.readers[e & 1].load(std::memory_order_seq_cst) != 0; ++spins) {
-          if (spins < 64) {
-            troupe::detail::cpu_relax();
-          } else {
-            std::this_thread::yield();
-          }
+        for (unsigned spins = 0; s.readers[e & 1].load(std::memory_order_seq_cst) != 0;) {
+          troupe::detail::backoff(spins);
         }
       }
     }
