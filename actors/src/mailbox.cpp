@@ -49,14 +49,22 @@ void update_high_water(actor_cell* c, std::uint32_t d) noexcept {
   while (d > hw && !c->high_water.compare_exchange_weak(hw, d, std::memory_order_relaxed)) {}
 }
 
-// The outcome a refused sender's asker (or send_async future) is given.
-void complete_accepted(reply_state_base* s, actor_errc code) noexcept {
-  if (!s) return;
+// Gives a send_async future (or a sender waiting for admission) the send's
+// outcome: accepted or why not.
+[[gnu::noinline]] void complete_accepted_slow(reply_state_base* s, actor_errc code) noexcept {
   if (code == actor_errc::ok)
     complete_with<void>(s, true, result<void>::ok());
   else
     complete_error<void>(s, code, to_string(code));
   s->release();
+}
+
+// Most sends have nobody to tell. The test is inline, apart from the rest:
+// as one function GCC 12 saved six registers before testing s, 19
+// instructions on every plain send.
+inline void complete_accepted(reply_state_base* s, actor_errc code) noexcept {
+  if (s) [[unlikely]]
+    complete_accepted_slow(s, code);
 }
 
 send_result reject(actor_cell* c, envelope* e, dead_letter_reason why, actor_errc code,
