@@ -662,14 +662,17 @@ struct pass_result {
   bool lagging = false;  // a counted message is still being linked by its producer
 };
 
-// One pass over a snapshot `w` of the mailbox. deliver: system messages
-// first (user-code ones deferred while a handler holds the actor), then the
-// deferred ones once nothing holds, then user messages unless the lane is
-// paused; each costs one unit of `budget`. dispose (immediate stop,
-// failure): every message counted in `w` is disposed of, without budget.
-pass_result pass(actor_cell* c, mailbox_word w, int& budget, bool dispose, turn_context& ctx) {
-  pass_result p;
-  const std::uint32_t ns = w.sys_count();
+// One pass over a snapshot `w` of the mailbox (pass, below). deliver:
+// system messages first (user-code ones deferred while a handler holds the
+// actor), then the deferred ones once nothing holds, then user messages
+// unless the lane is paused; each costs one unit of `budget`. dispose
+// (immediate stop, failure): every message counted in `w` is disposed of,
+// without budget.
+//
+// The system lane's part of a pass: its `ns` counted messages, then the
+// deferred ones. False: an immediate stop came, and the pass ends here.
+bool pass_system(actor_cell* c, std::uint32_t ns, int& budget, bool dispose, turn_context& ctx,
+                 pass_result& p) {
   while (p.sys < ns && (dispose || budget > 0)) {
     auto* m = static_cast<sys_message*>(c->sys_q.pop());
     if (!m) {
@@ -688,7 +691,7 @@ pass_result pass(actor_cell* c, mailbox_word w, int& budget, bool dispose, turn_
       run_sys(c, m);
       ctx = turn_context{c};
     }
-    if (c->flags & flag_stop_now) return p;
+    if (c->flags & flag_stop_now) return false;
   }
   if (dispose) {
     dispose_deferred(c);
@@ -701,6 +704,16 @@ pass_result pass(actor_cell* c, mailbox_word w, int& budget, bool dispose, turn_
       ctx = turn_context{c};
     }
   }
+  return true;
+}
+
+pass_result pass(actor_cell* c, mailbox_word w, int& budget, bool dispose, turn_context& ctx) {
+  pass_result p;
+  // Most passes have only user messages: no system message counted, and
+  // nothing ever deferred (flag_turn_state is set by the first defer).
+  if ((w.sys_count() != 0 || (c->flags & flag_turn_state)) &&
+      !pass_system(c, w.sys_count(), budget, dispose, ctx, p))
+    return p;
   // `w` was read before the system messages ran: one of them may have
   // paused the actor since (on_start failed and the supervisor will restart
   // it; a resumed coroutine holds it again). The flags are this turn's own.
