@@ -376,6 +376,8 @@ context* scheduler::runner_main(fiber* self) {
   for (;;) {
     worker& w = *this_worker();
     task_header* t = std::exchange(w.handoff, nullptr);
+    // Work on this worker, the common case, without find_work's frame.
+    if (!t) t = find_local(w);
     if (!t) {
       // Looking for work (perhaps parked): nothing on this stack.
       self->idle.store(true, std::memory_order_relaxed);
