@@ -662,15 +662,8 @@ struct pass_result {
   bool lagging = false;  // a counted message is still being linked by its producer
 };
 
-// One pass over a snapshot `w` of the mailbox (pass, below). deliver:
-// system messages first (user-code ones deferred while a handler holds the
-// actor), then the deferred ones once nothing holds, then user messages
-// unless the lane is paused; each costs one unit of `budget`. dispose
-// (immediate stop, failure): every message counted in `w` is disposed of,
-// without budget.
-//
-// The system lane's part of a pass: its `ns` counted messages, then the
-// deferred ones. False: an immediate stop came, and the pass ends here.
+// The system lane's part of a pass (below): its `ns` counted messages, then
+// the deferred ones. False: an immediate stop came, and the pass ends here.
 bool pass_system(actor_cell* c, std::uint32_t ns, int& budget, bool dispose, turn_context& ctx,
                  pass_result& p) {
   while (p.sys < ns && (dispose || budget > 0)) {
@@ -707,6 +700,11 @@ bool pass_system(actor_cell* c, std::uint32_t ns, int& budget, bool dispose, tur
   return true;
 }
 
+// One pass over a snapshot `w` of the mailbox. deliver: system messages
+// first (user-code ones deferred while a handler holds the actor), then the
+// deferred ones once nothing holds, then user messages unless the lane is
+// paused; each costs one unit of `budget`. dispose (immediate stop,
+// failure): every message counted in `w` is disposed of, without budget.
 pass_result pass(actor_cell* c, mailbox_word w, int& budget, bool dispose, turn_context& ctx) {
   pass_result p;
   // Most passes have only user messages: no system message counted, and
