@@ -708,7 +708,8 @@ bool pass_system(actor_cell* c, std::uint32_t ns, int& budget, bool dispose, tur
 pass_result pass(actor_cell* c, mailbox_word w, int& budget, bool dispose, turn_context& ctx) {
   pass_result p;
   // Most passes have only user messages: no system message counted, and
-  // nothing ever deferred (flag_turn_state is set by the first defer).
+  // nothing ever deferred (flag_turn_state, set by the first defer or the
+  // first coroutine root, is never cleared).
   if ((w.sys_count() != 0 || (c->flags & flag_turn_state)) &&
       !pass_system(c, w.sys_count(), budget, dispose, ctx, p))
     return p;
