@@ -6,6 +6,7 @@
 #include "mailbox.hpp"
 
 #include <mutex>
+#include <optional>
 
 #include "cell.hpp"
 #include "coroutine.hpp"
@@ -382,44 +383,86 @@ send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* a
   return send_result();
 }
 
-send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_deadline,
-                 reply_state_base* accepted) {
+// A send out of the ordinary: to an actor with a dequeue policy (it needs
+// the send time), with a deadline of its own, or while the system or the
+// runtime stops. Such a send takes post_slow's checks (refuse_unusual).
+// relaxed: shutdown refuses external sends from "soon after" it begins;
+// what it guarantees about accepted messages rests on each actor's CLOSED
+// bit. The runtime's flag: the same "soon after" promise.
+inline bool unusual(const actor_cell* c, const envelope* e) noexcept {
+  const system_impl* s = c->sys;
+  return c->dequeue || e->deadline != no_deadline || s->stopping.load(std::memory_order_relaxed) ||
+         !s->runtime_accepting->load(std::memory_order_relaxed);
+}
+
+// The checks an unusual send takes before it reserves: a refusal, or
+// nullopt to go on.
+std::optional<send_result> refuse_unusual(actor_cell* c, envelope* e, reply_state_base* accepted) {
   system_impl* s = c->sys;
   // Only an actor with a dequeue policy needs the send time (dequeue_policy.hpp).
-  if (c->dequeue) [[unlikely]]
-    e->stamp.set_sent_at(now_of(s));
+  if (c->dequeue) e->stamp.set_sent_at(now_of(s));
   if (e->deadline != no_deadline && e->deadline <= now_of(s))
     return reject(c, e, dead_letter_reason::deadline_passed, actor_errc::deadline_passed, accepted);
-  // relaxed: shutdown refuses external sends from "soon after" it begins;
-  // what it guarantees about accepted messages rests on each actor's CLOSED bit.
-  // A runtime shutting down under a live system refuses them too: once it
-  // has shut down nothing would run the actor, and the message would sit
-  // in its mailbox forever.
-  // relaxed (the runtime's flag): the same "soon after" promise.
+  // A runtime shutting down under a live system refuses sends too: once it
+  // has shut down nothing would run the actor, and the message would sit in
+  // its mailbox forever. Sends from the runtime's own workers go on: shutdown
+  // runs the work already queued, and what it sends (decision 0004).
+  // relaxed: as in unusual().
   if ((s->stopping.load(std::memory_order_relaxed) ||
        !s->runtime_accepting->load(std::memory_order_relaxed)) &&
       !on_worker_of(*s->sched))
     return reject(c, e, dead_letter_reason::system_stopped, actor_errc::system_stopped, accepted);
-  // relaxed: only the CAS below decides.
-  std::uint64_t w = c->word.load(std::memory_order_relaxed);
+  return std::nullopt;
+}
+
+enum class attempt : std::uint8_t { accepted, lost_race, closed, no_room };
+
+// One try to reserve a slot in c's mailbox word `w` (the value last read)
+// and, if won, to push e and tell `accepted`. lost_race: another sender or
+// a turn changed the word first, and `w` now holds the new value.
+inline attempt try_accept(actor_cell* c, envelope* e, std::uint64_t& w, reply_state_base* accepted) noexcept {
+  const auto r = mailbox_word(w).try_reserve(c->capacity);
+  switch (r.outcome) {
+    case mailbox_word::reserve::closed:
+      return attempt::closed;
+    case mailbox_word::reserve::full:
+    case mailbox_word::reserve::behind:
+      return attempt::no_room;
+    case mailbox_word::reserve::scheduled:
+    case mailbox_word::reserve::queued:
+      break;
+  }
+  // acq_rel: acquire pairs with the release CAS by which the last turn
+  // cleared SCHED, so the turn we schedule (the scheduler hand-off carries
+  // it on) sees all that turn's writes to consumer state; release keeps the
+  // reservation ahead of the push.
+  if (!c->word.compare_exchange_weak(w, r.next, std::memory_order_acq_rel, std::memory_order_relaxed))
+    return attempt::lost_race;
+  enqueue(c, e, mailbox_word(r.next), r.outcome == mailbox_word::reserve::scheduled);
+  complete_accepted(accepted, actor_errc::ok);
+  return attempt::accepted;
+}
+
+// post() for every case: an unusual send, a lost race, a mailbox without
+// room (its overflow policy; a `block` mailbox makes the sender wait,
+// blocking_admission, or queues the message, send_async's
+// async_admission).
+[[gnu::noinline]] send_result post_slow(actor_cell* c, envelope* e, send_mode mode, time_point wait_deadline,
+                                        reply_state_base* accepted) {
+  if (unusual(c, e)) {
+    if (const auto refused = refuse_unusual(c, e, accepted)) return *refused;
+  }
+  system_impl* s = c->sys;
+  std::uint64_t w = c->word.load(std::memory_order_relaxed);  // relaxed: only the CAS decides
   for (;;) {
-    const auto r = mailbox_word(w).try_reserve(c->capacity);
-    switch (r.outcome) {
-      case mailbox_word::reserve::scheduled:
-      case mailbox_word::reserve::queued:
-        // acq_rel: acquire pairs with the release CAS by which the last turn
-        // cleared SCHED, so the turn we schedule (the scheduler hand-off
-        // carries it on) sees all that turn's writes to consumer state;
-        // release keeps the reservation ahead of the push.
-        if (!c->word.compare_exchange_weak(w, r.next, std::memory_order_acq_rel, std::memory_order_relaxed))
-          continue;
-        enqueue(c, e, mailbox_word(r.next), r.outcome == mailbox_word::reserve::scheduled);
-        complete_accepted(accepted, actor_errc::ok);
+    switch (try_accept(c, e, w, accepted)) {
+      case attempt::accepted:
         return send_result();
-      case mailbox_word::reserve::closed:
+      case attempt::lost_race:
+        continue;
+      case attempt::closed:
         return reject(c, e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped, accepted);
-      case mailbox_word::reserve::full:
-      case mailbox_word::reserve::behind:
+      case attempt::no_room:
         break;
     }
     switch (c->policy) {
@@ -472,32 +515,24 @@ send_result post(actor_cell* c, envelope* e, send_mode mode, time_point wait_dea
   }
 }
 
-// The common send, accepted at once: nothing to stamp or check against a
-// clock, the system and runtime taking sends, room in the mailbox (or the
-// actor idle), and the first CAS won. Inline in post_user, so the common
-// send does not pay post()'s large frame (about 20 instructions). False:
-// nothing was done, and post() decides from the start.
-inline bool try_post_at_once(actor_cell* c, envelope* e) noexcept {
-  const system_impl* s = c->sys;
-  // relaxed: the same "soon after" promise as in post().
-  if (c->dequeue || e->deadline != no_deadline || s->stopping.load(std::memory_order_relaxed) ||
-      !s->runtime_accepting->load(std::memory_order_relaxed))
-    return false;
-  std::uint64_t w = c->word.load(std::memory_order_relaxed);  // relaxed: the CAS decides
-  const auto r = mailbox_word(w).try_reserve(c->capacity);
-  const bool scheduled = r.outcome == mailbox_word::reserve::scheduled;
-  if (!scheduled && r.outcome != mailbox_word::reserve::queued) return false;
-  // acq_rel: as in post().
-  if (!c->word.compare_exchange_strong(w, r.next, std::memory_order_acq_rel, std::memory_order_relaxed))
-    return false;
-  enqueue(c, e, mailbox_word(r.next), scheduled);
-  return true;
+// Sends e to c: accepted, refused (counted as a dead letter) or, for a full
+// `block` mailbox, waiting for room as `mode` says. The common send (not
+// unusual, room in the mailbox, the first CAS won) is taken inline in its
+// two callers; anything else goes to post_slow, which starts over.
+[[gnu::always_inline]] inline send_result post(actor_cell* c, envelope* e, send_mode mode,
+                                               time_point wait_deadline, reply_state_base* accepted) {
+  if (!unusual(c, e)) [[likely]] {
+    std::uint64_t w = c->word.load(std::memory_order_relaxed);  // relaxed: only the CAS decides
+    if (try_accept(c, e, w, accepted) == attempt::accepted) [[likely]]
+      return send_result();
+  }
+  return post_slow(c, e, mode, wait_deadline, accepted);
 }
 
 }  // namespace
 
 send_result post_user(actor_cell* c, envelope* e, send_mode mode, time_point wait_deadline) {
-  const send_result r = try_post_at_once(c, e) ? send_result() : post(c, e, mode, wait_deadline, nullptr);
+  const send_result r = post(c, e, mode, wait_deadline, nullptr);
   // A blocking send may suspend its sender: also to let a fan-out's
   // receivers run on a one-worker runtime (yield_after_send_batch).
   if (mode == send_mode::block && r) yield_after_send_batch(*c->sys->sched);
