@@ -589,9 +589,13 @@ std::size_t scheduler::expire_all_timers() noexcept {
   return n;
 }
 
+// runner_main's call when find_local found nothing: timers, the search for
+// work on other workers, parking; and on this worker again after each wait.
 task_header* scheduler::find_work(worker& w) {
+  bool looked_locally = true;  // runner_main has just called find_local
   for (;;) {
-    task_header* t = find_local(w);
+    task_header* t = looked_locally ? nullptr : find_local(w);
+    looked_locally = false;
     if (!t && poll_timers(w, /*help_others=*/true)) t = find_local(w);
     if (t) {
       if (w.searching && end_search(w)) wake_one();
