@@ -323,7 +323,8 @@ struct sleepy : actor<sleepy> {
 TEST(CoroutineMemoryTest, AMillionHandlersSuspendedAtOnce) {
   // One reentrant actor with a million handlers suspended in delay(1h) on
   // virtual time: what each suspended handler costs, with no stack.
-  constexpr std::size_t n = 1'000'000;
+  // Sanitized builds do not check the bound, so they check the counts on a tenth.
+  constexpr std::size_t n = sanitized ? 100'000 : 1'000'000;
   auto clk = std::make_shared<manual_clock>();
   runtime rt(runtime_options{.workers = 2, .clock = clk});
   actor_system sys(rt);
