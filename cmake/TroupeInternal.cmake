@@ -14,7 +14,7 @@ target_compile_options(troupe_internal INTERFACE -Wall -Wextra -Wpedantic)
 # The runtime announces fiber switches to the sanitizer when it sees one
 # (TROUPE_ASAN / TROUPE_TSAN in troupe/runtime/detail/platform.hpp).
 #
-# 'fuzzer' (clang only, the `fuzz` preset): ASan+UBSan, plus libFuzzer's
+# 'fuzzer' (clang only, the `asan` preset): ASan+UBSan, plus libFuzzer's
 # coverage instrumentation on every object (-fsanitize=fuzzer-no-link), so
 # the library code a fuzz target drives guides the fuzzer. Only the fuzz
 # targets link libFuzzer itself (-fsanitize=fuzzer, fuzz/CMakeLists.txt).
@@ -25,7 +25,7 @@ elseif(TROUPE_SANITIZER STREQUAL "thread")
 elseif(TROUPE_SANITIZER STREQUAL "fuzzer")
   if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
     message(FATAL_ERROR "TROUPE_SANITIZER=fuzzer needs clang (libFuzzer), not ${CMAKE_CXX_COMPILER_ID}: "
-                        "use the `fuzz` preset")
+                        "use the `asan` preset")
   endif()
   set(_troupe_san_flags -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer)
   add_compile_options(-fsanitize=fuzzer-no-link)

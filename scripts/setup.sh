@@ -11,8 +11,8 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build pkg-config # compiler (with ASan/UBSan/TSan runtimes), CMake 3.25, Ninja
-  clang-19                                     # the second compiler (preset clang): Debian's clang++ 19 with libstdc++ 12
-  libclang-rt-19-dev                           # clang's sanitizer and libFuzzer runtimes (preset fuzz)
+  clang-19                                     # the second compiler (presets asan, clang): Debian's clang++ 19 with libstdc++ 12
+  libclang-rt-19-dev                           # clang's sanitizer and libFuzzer runtimes (preset asan)
   libboost-context-dev                         # fiber switching
   libboost-dev curl                            # samples/http_server: Asio and Beast (header-only); its test's client
   libtbb-dev                                   # scalable allocator, concurrent containers; a benchmark peer

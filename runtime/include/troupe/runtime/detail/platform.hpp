@@ -6,8 +6,8 @@
 
 // TROUPE_ASAN / TROUPE_TSAN: 1 in an AddressSanitizer / ThreadSanitizer
 // build, else 0. GCC says so with __SANITIZE_ADDRESS__ / __SANITIZE_THREAD__;
-// clang 19 defines neither and answers __has_feature instead (the fuzz build
-// is clang's ASan: without this its fibers would switch stacks unannounced).
+// clang 19 defines neither and answers __has_feature instead (the asan
+// preset is clang's: without this its fibers would switch stacks unannounced).
 #if defined(__SANITIZE_ADDRESS__)
 #define TROUPE_ASAN 1
 #elif defined(__has_feature)
