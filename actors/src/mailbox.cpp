@@ -694,7 +694,8 @@ void deliver_user(actor_cell* c, envelope* e) {
 // What one pass took out of the mailbox.
 struct pass_result {
   std::uint32_t sys = 0, user = 0;
-  bool lagging = false;  // a counted message is still being linked by its producer
+  std::uint32_t resumed = 0;  // of `sys`: coroutine resumptions, not messages (not `processed`)
+  bool lagging = false;       // a counted message is still being linked by its producer
 };
 
 // The system lane's part of a pass (below): its `ns` counted messages, then
@@ -712,6 +713,7 @@ bool pass_system(actor_cell* c, std::uint32_t ns, int& budget, bool dispose, tur
       m->fn(m, c, false);
       continue;
     }
+    if (m->resumes) ++p.resumed;
     --budget;
     if (must_defer(c, m)) {
       defer(c, m);
@@ -850,9 +852,9 @@ void run_turn(task_header* h) {
     const pass_result p = pass(c, w, budget, dispose, ctx);
     // relaxed: only this turn writes it; readers want a statistic.
     if (!dispose) {
-      c->processed.store(c->processed.load(std::memory_order_relaxed) + p.sys + p.user,
-                         std::memory_order_relaxed);
-      count_processed(c, *c->sys->sched, p.sys + p.user);  // per class and worker
+      const std::uint32_t handled = p.sys - p.resumed + p.user;
+      c->processed.store(c->processed.load(std::memory_order_relaxed) + handled, std::memory_order_relaxed);
+      count_processed(c, *c->sys->sched, handled);  // per class and worker
     }
     const std::uint64_t sub =
         mailbox_word::consumed(p.sys, c->policy == overflow_policy::drop_oldest ? 0 : p.user);

@@ -79,7 +79,9 @@ struct actor_stats {
   std::size_t depth = 0;       // user messages accepted and not yet handled (or being handled)
   std::size_t high_water = 0;  // the largest depth ever reached
   std::size_t capacity = 0;
-  std::uint64_t processed = 0;  // messages handed to a handler (system messages included)
+  // Messages handed to a handler, system messages included; a coroutine
+  // handler's resumptions after a co_await are not messages.
+  std::uint64_t processed = 0;
   dead_letter_counts dead_letters;
   std::uint64_t failures = 0;  // handler exceptions
   std::uint64_t restarts = 0;  // restarts by its supervisor

@@ -179,10 +179,12 @@ struct actor_class_metrics {
   std::uint64_t actors = 0;         // live (gauge): spawned and not yet finalised
   std::uint64_t mailbox_depth = 0;  // gauge: user messages queued or being handled, summed over live actors
   std::uint64_t mailbox_high_water = 0;  // gauge: the largest high-water mark among live actors
-  std::uint64_t processed = 0;           // counter: messages handed to a handler (system messages included)
-  dead_letter_counts dead_letters;       // counter: dead letters whose target was of this class, by reason
-  std::uint64_t failures = 0;            // counter: handler exceptions and linked failures
-  std::uint64_t restarts = 0;            // counter: restarts by a supervisor
+  // counter: messages handed to a handler (system messages included, a
+  // coroutine handler's resumptions not)
+  std::uint64_t processed = 0;
+  dead_letter_counts dead_letters;  // counter: dead letters whose target was of this class, by reason
+  std::uint64_t failures = 0;       // counter: handler exceptions and linked failures
+  std::uint64_t restarts = 0;       // counter: restarts by a supervisor
   // Present once histograms were enabled on the system (then for every
   // class, possibly empty). Handler time: from the turn handing the message
   // to its handler until the handler returns (for a coroutine handler, until
