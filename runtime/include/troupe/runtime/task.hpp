@@ -54,11 +54,14 @@ struct task_state : task_header, small_object {
   explicit task_state(scheduler& s) : sched(&s), done(1) {}
   virtual ~task_state() = default;
 
-  void release(bool from_task) noexcept {
+  // The task's end and the handle each release once. A failure nobody
+  // joined is counted by whichever is last: the task may fail before or
+  // after its handle is dropped.
+  void release() noexcept {
     // acq_rel: the last owner must see the other owner's writes (result,
     // error, joined) before destroying them.
     if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      if (from_task && error && !joined) note_detached_failure(*sched);
+      if (error && !joined) note_detached_failure(*sched);
       delete this;
     }
   }
@@ -83,7 +86,7 @@ struct spawned_task final : task_state<R> {
       self->error = std::current_exception();
     }
     self->done.count_down();
-    self->release(true);
+    self->release();
   }
 
   F fn;
@@ -93,8 +96,8 @@ struct spawned_task final : task_state<R> {
 
 // The result of spawn(): join() waits for the task and returns its value or
 // rethrows its exception. Move-only. Dropping an unjoined handle detaches the
-// task; if it then throws, the failure is counted in
-// metrics_snapshot::failed_detached_tasks.
+// task; if it throws (before the handle is dropped or after), the failure is
+// counted in metrics_snapshot::failed_detached_tasks.
 template <class R>
 class join_handle {
  public:
@@ -133,10 +136,10 @@ class join_handle {
  private:
   struct holder {
     detail::task_state<R>* t;
-    ~holder() { t->release(false); }
+    ~holder() { t->release(); }
   };
   void reset() noexcept {
-    if (task_) std::exchange(task_, nullptr)->release(false);
+    if (task_) std::exchange(task_, nullptr)->release();
   }
 
   detail::task_state<R>* task_ = nullptr;
