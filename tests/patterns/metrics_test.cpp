@@ -256,6 +256,7 @@ struct get {
   int x = 0;
 };
 struct release_all {};
+struct held_count {};
 // Holds every get until told to answer them all, in arrival order.
 struct holding : troupe::actor<holding> {
   std::vector<troupe::reply_promise<int>> held;
@@ -264,6 +265,7 @@ struct holding : troupe::actor<holding> {
     held.push_back(p);
     return p;
   }
+  int on(held_count) { return static_cast<int>(held.size()); }
   int on(release_all) {
     for (auto& p : held) p.deliver(1);
     const int n = static_cast<int>(held.size());
@@ -292,6 +294,10 @@ TEST(PatternMetricsTest, HedgesAndLosersOfAProtectedRefAreCountedExactly) {
     ASSERT_TRUE(troupe::test::eventually([&] { return dep.counters().requests == 10; }));
     vt.clk->advance(10ms);
     ASSERT_TRUE(troupe::test::eventually([&] { return dep.counters().hedges == 10; }));
+    // A hedge is counted before its copy is sent: wait until all twenty are
+    // held (the test used to release after the count, and once under TSan
+    // the last hedge arrived after the release: 19 held, not 20).
+    ASSERT_TRUE(troupe::test::eventually([&] { return svc.ask(held_count{}, 10s).get() == 20; }));
     // The held first copies answer first and win; the ten hedges lose.
     EXPECT_EQ(svc.ask(release_all{}, 10s).get(), 20);
     ASSERT_TRUE(troupe::test::eventually([&] { return dep.counters().hedge_losers == 10; }));
