@@ -343,6 +343,46 @@ send_result wait_admission(actor_cell* c, blocking_admission& b, time_point dead
   }
 }
 
+enum class attempt : std::uint8_t { accepted, lost_race, closed, no_room };
+
+// One try to reserve a slot in c's mailbox word `w` (the value last read).
+// accepted: the slot is this sender's, and `scheduled` says whether it must
+// schedule the actor (it set SCHED). lost_race: another sender or a turn
+// changed the word first, and `w` now holds the new value.
+inline attempt try_reserve(actor_cell* c, std::uint64_t& w, bool& scheduled) noexcept {
+  const auto r = mailbox_word(w).try_reserve(c->capacity);
+  switch (r.outcome) {
+    case mailbox_word::reserve::closed:
+      return attempt::closed;
+    case mailbox_word::reserve::full:
+    case mailbox_word::reserve::behind:
+      return attempt::no_room;
+    case mailbox_word::reserve::scheduled:
+    case mailbox_word::reserve::queued:
+      break;
+  }
+  // acq_rel: acquire pairs with the release CAS by which the last turn
+  // cleared SCHED, so the turn we schedule (the scheduler hand-off carries
+  // it on) sees all that turn's writes to consumer state; release keeps the
+  // reservation ahead of the push.
+  if (!c->word.compare_exchange_weak(w, r.next, std::memory_order_acq_rel, std::memory_order_relaxed))
+    return attempt::lost_race;
+  w = r.next;
+  scheduled = r.outcome == mailbox_word::reserve::scheduled;
+  return attempt::accepted;
+}
+
+// try_reserve, and if the slot is won, pushes e and tells `accepted`.
+inline attempt try_accept(actor_cell* c, envelope* e, std::uint64_t& w, reply_state_base* accepted) noexcept {
+  bool scheduled = false;
+  const attempt a = try_reserve(c, w, scheduled);
+  if (a == attempt::accepted) {
+    enqueue(c, e, mailbox_word(w), scheduled);
+    complete_accepted(accepted, actor_errc::ok);
+  }
+  return a;
+}
+
 // drop_oldest on a full mailbox: swap the oldest queued message for the new
 // one. User pops of a drop_oldest mailbox happen under c->lock and decrement
 // the depth at once, so under the lock depth == messages queued or being
@@ -351,19 +391,19 @@ send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* a
   mpsc_node* victim = nullptr;
   unsigned spins = 0;
   c->lock.lock();
+  std::uint64_t w = c->word.load(std::memory_order_relaxed);  // relaxed: only the CAS decides
   for (;;) {
-    std::uint64_t w = c->word.load(std::memory_order_relaxed);
-    const auto r = mailbox_word(w).try_reserve(c->capacity);
-    if (r.outcome == mailbox_word::reserve::closed) {
+    bool scheduled = false;
+    const attempt a = try_reserve(c, w, scheduled);
+    if (a == attempt::lost_race) continue;
+    if (a == attempt::closed) {
       c->lock.unlock();
       return reject(c, e, dead_letter_reason::actor_stopped, actor_errc::actor_stopped, accepted);
     }
-    if (r.outcome != mailbox_word::reserve::full) {
-      // acq_rel: as in post().
-      if (!c->word.compare_exchange_weak(w, r.next, std::memory_order_acq_rel, std::memory_order_relaxed))
-        continue;
+    if (a == attempt::accepted) {
+      // Room after all (a turn took a message): push outside the lock.
       c->lock.unlock();
-      enqueue(c, e, mailbox_word(r.next), r.outcome == mailbox_word::reserve::scheduled);
+      enqueue(c, e, mailbox_word(w), scheduled);
       complete_accepted(accepted, actor_errc::ok);
       return send_result();
     }
@@ -371,6 +411,7 @@ send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* a
     if (victim) break;
     // Every queued message is still being linked by its producer.
     backoff(spins);
+    w = c->word.load(std::memory_order_relaxed);  // relaxed: only the CAS decides
   }
   // The new message takes the victim's slot: depth unchanged, and the actor
   // is already scheduled (or paused) since its depth is non-zero.
@@ -413,34 +454,6 @@ std::optional<send_result> refuse_unusual(actor_cell* c, envelope* e, reply_stat
       !on_worker_of(*s->sched))
     return reject(c, e, dead_letter_reason::system_stopped, actor_errc::system_stopped, accepted);
   return std::nullopt;
-}
-
-enum class attempt : std::uint8_t { accepted, lost_race, closed, no_room };
-
-// One try to reserve a slot in c's mailbox word `w` (the value last read)
-// and, if won, to push e and tell `accepted`. lost_race: another sender or
-// a turn changed the word first, and `w` now holds the new value.
-inline attempt try_accept(actor_cell* c, envelope* e, std::uint64_t& w, reply_state_base* accepted) noexcept {
-  const auto r = mailbox_word(w).try_reserve(c->capacity);
-  switch (r.outcome) {
-    case mailbox_word::reserve::closed:
-      return attempt::closed;
-    case mailbox_word::reserve::full:
-    case mailbox_word::reserve::behind:
-      return attempt::no_room;
-    case mailbox_word::reserve::scheduled:
-    case mailbox_word::reserve::queued:
-      break;
-  }
-  // acq_rel: acquire pairs with the release CAS by which the last turn
-  // cleared SCHED, so the turn we schedule (the scheduler hand-off carries
-  // it on) sees all that turn's writes to consumer state; release keeps the
-  // reservation ahead of the push.
-  if (!c->word.compare_exchange_weak(w, r.next, std::memory_order_acq_rel, std::memory_order_relaxed))
-    return attempt::lost_race;
-  enqueue(c, e, mailbox_word(r.next), r.outcome == mailbox_word::reserve::scheduled);
-  complete_accepted(accepted, actor_errc::ok);
-  return attempt::accepted;
 }
 
 // post() for every case: an unusual send, a lost race, a mailbox without
