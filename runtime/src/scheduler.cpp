@@ -51,6 +51,11 @@ constexpr auto search_budget = std::chrono::microseconds(50);
 // A victim that has run nothing for this long is stuck in one task: its
 // LIFO slot may be stolen.
 constexpr auto stuck_interval = std::chrono::microseconds(20);
+// A worker parks for at most this long while another is awake, then looks
+// for a stuck one (decision 0020). Each look cost the parked worker's core
+// about 7.5 µs and the busy worker nothing; a millisecond bounds how long a
+// stranded LIFO item waits, like the grace for a stuck worker's timers.
+constexpr auto stuck_watch = std::chrono::milliseconds(1);
 // A timer overdue by this much on another worker's wheel is fired by whoever
 // notices (its owner is stuck in a long task). Long enough that an owner
 // that is merely busy fires its own (on a warm cache), short enough that a
@@ -739,11 +744,14 @@ bool scheduler::work_visible() const noexcept {
 }
 
 void scheduler::park(worker& w) {
+  bool others_awake;
   {
     std::lock_guard g(sleep_mutex_);
     sleepers_.push_back(&w);
     // seq_cst: see notify_work.
-    idle_state_.fetch_sub(one_unparked + (w.searching ? one_searching : 0), std::memory_order_seq_cst);
+    const std::uint64_t prev =
+        idle_state_.fetch_sub(one_unparked + (w.searching ? one_searching : 0), std::memory_order_seq_cst);
+    others_awake = unparked_of(prev) > 1;
     w.searching = false;
   }
   full_fence();
@@ -782,18 +790,34 @@ void scheduler::park(worker& w) {
   }
   owner_bump(w.counters.parks);
   trace_point(w, "park");
-  bool woken;
-  if (until == timer_wheel::never) {
+  // A finite `until` is steady-clock time: wake_time() is `never` under a
+  // virtual clock.
+  const auto timer_until = until == timer_wheel::never
+                               ? std::chrono::steady_clock::time_point::max()
+                               : std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until));
+  bool woken = false;
+  for (;;) {
+    // While another worker is awake, an item it puts in its empty LIFO slot
+    // wakes nobody (push_local): look every stuck_watch whether that worker
+    // got stuck with it. Real time, also under a virtual clock. A look that
+    // sees no work anywhere sleeps again at once.
+    const auto watch_until =
+        others_awake ? real_now() + stuck_watch : std::chrono::steady_clock::time_point::max();
+    if (until == timer_wheel::never && !others_awake) {
+      w.counters.busy.stopped();
+      w.park_token.park();
+      w.counters.busy.started();
+      woken = true;
+      break;
+    }
+    if (until != timer_wheel::never && until <= now_ns()) break;  // a timer is due
     w.counters.busy.stopped();
-    w.park_token.park();
+    woken = w.park_token.park_until(std::min(timer_until, watch_until));
     w.counters.busy.started();
-    woken = true;
-  } else if (until <= now_ns()) {
-    woken = false;  // a timer is already due
-  } else {
-    w.counters.busy.stopped();
-    woken = w.park_token.park_until(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
-    w.counters.busy.started();
+    if (woken || timer_until <= watch_until || work_visible()) break;
+    // seq_cst: as the word's other reads; we are parked, so any unparked
+    // worker is another.
+    others_awake = unparked_of(idle_state_.load(std::memory_order_seq_cst)) > 0;
   }
   w.parked_until.store(0, std::memory_order_relaxed);
   owner_bump(w.counters.wakeups);
@@ -802,7 +826,7 @@ void scheduler::park(worker& w) {
     w.searching = true;  // woken by wake_one, which counted us as searching
     return;
   }
-  unpark_self();  // a timer is due, or a timer-arming thread woke us
+  unpark_self();  // a timer is due, a timer-arming thread woke us, or a look saw work
 }
 
 bool scheduler::sleeper_listed(worker& w) {
@@ -819,14 +843,21 @@ void scheduler::push_local(worker& w, task_header* t) noexcept {
   // until our store: no RMW needed then (a thief's exchange on an empty slot
   // takes nothing). release: publishes t's contents to whoever takes it.
   if (!w.lifo.load(std::memory_order_relaxed)) {
+    // No wake-up for it: this worker runs it next, so a woken worker would
+    // find nothing to take (Tokio's rule). That saves a ping-pong at two
+    // workers a fence per message and a futex wake-up every ~100 µs. Should
+    // this worker get stuck first, the others' parks wake every stuck_watch
+    // to look (park()).
     w.lifo.store(t, std::memory_order_release);
   } else {
     // Also acquires the displaced item's contents before we move it.
     task_header* displaced = w.exchange_lifo(t);
-    if (displaced) w.deque.push(displaced);
+    if (displaced) {
+      w.deque.push(displaced);
+      notify_from_worker();  // stealable now
+    }
   }
   w.woke_this_slice = true;
-  notify_from_worker();
 }
 
 void scheduler::schedule(task_header* t) noexcept {

@@ -166,6 +166,35 @@ TEST_P(SchedulerTest, AWokenFiberInTheLifoSlotIsNotStrandedBehindASpinner) {
   EXPECT_TRUE(seen_while_spinning.load());
 }
 
+// An item put in an empty LIFO slot wakes nobody (its worker runs it next).
+// If that worker then gets stuck, a worker that parked meanwhile must still
+// come back to take it: parks are timed while another worker is awake.
+TEST_P(SchedulerTest, ALifoItemIsStolenFromAWorkerThatGotStuckAfterTheOthersParked) {
+  if (GetParam() < 2) GTEST_SKIP() << "needs a second worker";
+  troupe::counting_semaphore sem(0);
+  std::atomic<bool> woke{false};
+  std::atomic<bool> seen_while_spinning{false};
+  auto sleeper = troupe::spawn(rt, [&] {
+    sem.acquire();
+    woke.store(true);
+  });
+  while (rt.metrics().total().tasks_run == 0) std::this_thread::sleep_for(1ms);
+  std::this_thread::sleep_for(5ms);
+  auto spinner = troupe::spawn(rt, [&] {
+    // Long past the search budget: the other workers park (with the parks
+    // untimed, this test fails after 2 s).
+    const auto release_at = std::chrono::steady_clock::now() + 20ms;
+    while (std::chrono::steady_clock::now() < release_at) {}
+    sem.release();  // the sleeper lands in this worker's empty LIFO slot
+    const auto until = std::chrono::steady_clock::now() + 2s;
+    while (std::chrono::steady_clock::now() < until && !seen_while_spinning.load())
+      if (woke.load()) seen_while_spinning.store(true);
+  });
+  spinner.join();
+  sleeper.join();
+  EXPECT_TRUE(seen_while_spinning.load());
+}
+
 // Not just noinline: the compiler may otherwise prove the function const and
 // reuse the first thread's address after the fiber migrated. This is the
 // pattern docs/design/scheduler.md prescribes for thread-locals in fibers.
