@@ -144,8 +144,11 @@ TEST_P(SchedulerTest, ASpinningFiberDoesNotStrandAReadyTask) {
   EXPECT_TRUE(seen_while_spinning.load());
 }
 
-TEST_P(SchedulerTest, AWokenFiberInTheLifoSlotIsNotStrandedBehindASpinner) {
-  if (GetParam() < 2) GTEST_SKIP() << "needs a second worker";
+// A fiber blocked on a semaphore; a task that spins for `spin_first`, then
+// releases it (the fiber lands in the spinner's LIFO slot) and spins on.
+// True if the fiber ran while the spinner still spun (within 2 s): another
+// worker took it from the stuck spinner.
+bool lifo_item_runs_behind_a_spinner(troupe::runtime& rt, std::chrono::milliseconds spin_first) {
   troupe::counting_semaphore sem(0);
   std::atomic<bool> woke{false};
   std::atomic<bool> seen_while_spinning{false};
@@ -156,43 +159,31 @@ TEST_P(SchedulerTest, AWokenFiberInTheLifoSlotIsNotStrandedBehindASpinner) {
   while (rt.metrics().total().tasks_run == 0) std::this_thread::sleep_for(1ms);
   std::this_thread::sleep_for(5ms);
   auto spinner = troupe::spawn(rt, [&] {
-    sem.release();  // the sleeper lands in this worker's LIFO slot
-    const auto until = std::chrono::steady_clock::now() + 500ms;
-    while (std::chrono::steady_clock::now() < until)
-      if (woke.load()) seen_while_spinning.store(true);
-  });
-  spinner.join();
-  sleeper.join();
-  EXPECT_TRUE(seen_while_spinning.load());
-}
-
-// An item put in an empty LIFO slot wakes nobody (its worker runs it next).
-// If that worker then gets stuck, a worker that parked meanwhile must still
-// come back to take it: parks are timed while another worker is awake.
-TEST_P(SchedulerTest, ALifoItemIsStolenFromAWorkerThatGotStuckAfterTheOthersParked) {
-  if (GetParam() < 2) GTEST_SKIP() << "needs a second worker";
-  troupe::counting_semaphore sem(0);
-  std::atomic<bool> woke{false};
-  std::atomic<bool> seen_while_spinning{false};
-  auto sleeper = troupe::spawn(rt, [&] {
-    sem.acquire();
-    woke.store(true);
-  });
-  while (rt.metrics().total().tasks_run == 0) std::this_thread::sleep_for(1ms);
-  std::this_thread::sleep_for(5ms);
-  auto spinner = troupe::spawn(rt, [&] {
-    // Long past the search budget: the other workers park (with the parks
-    // untimed, this test fails after 2 s).
-    const auto release_at = std::chrono::steady_clock::now() + 20ms;
+    const auto release_at = std::chrono::steady_clock::now() + spin_first;
     while (std::chrono::steady_clock::now() < release_at) {}
-    sem.release();  // the sleeper lands in this worker's empty LIFO slot
+    sem.release();
     const auto until = std::chrono::steady_clock::now() + 2s;
     while (std::chrono::steady_clock::now() < until && !seen_while_spinning.load())
       if (woke.load()) seen_while_spinning.store(true);
   });
   spinner.join();
   sleeper.join();
-  EXPECT_TRUE(seen_while_spinning.load());
+  return seen_while_spinning.load();
+}
+
+TEST_P(SchedulerTest, AWokenFiberInTheLifoSlotIsNotStrandedBehindASpinner) {
+  if (GetParam() < 2) GTEST_SKIP() << "needs a second worker";
+  EXPECT_TRUE(lifo_item_runs_behind_a_spinner(rt, 0ms));
+}
+
+// An item put in an empty LIFO slot wakes nobody (its worker runs it next).
+// If that worker then gets stuck, a worker that parked meanwhile must still
+// come back to take it: parks are timed while another worker is awake. 20 ms
+// is long past the search budget, so the other workers have parked (with
+// untimed parks, this test fails).
+TEST_P(SchedulerTest, ALifoItemIsStolenFromAWorkerThatGotStuckAfterTheOthersParked) {
+  if (GetParam() < 2) GTEST_SKIP() << "needs a second worker";
+  EXPECT_TRUE(lifo_item_runs_behind_a_spinner(rt, 20ms));
 }
 
 // Not just noinline: the compiler may otherwise prove the function const and
