@@ -349,7 +349,7 @@ enum class attempt : std::uint8_t { accepted, lost_race, closed, no_room };
 // accepted: the slot is this sender's, and `scheduled` says whether it must
 // schedule the actor (it set SCHED). lost_race: another sender or a turn
 // changed the word first, and `w` now holds the new value.
-inline attempt try_reserve(actor_cell* c, std::uint64_t& w, bool& scheduled) noexcept {
+inline attempt reserve_slot(actor_cell* c, std::uint64_t& w, bool& scheduled) noexcept {
   const auto r = mailbox_word(w).try_reserve(c->capacity);
   switch (r.outcome) {
     case mailbox_word::reserve::closed:
@@ -372,10 +372,10 @@ inline attempt try_reserve(actor_cell* c, std::uint64_t& w, bool& scheduled) noe
   return attempt::accepted;
 }
 
-// try_reserve, and if the slot is won, pushes e and tells `accepted`.
+// reserve_slot, and if the slot is won, pushes e and tells `accepted`.
 inline attempt try_accept(actor_cell* c, envelope* e, std::uint64_t& w, reply_state_base* accepted) noexcept {
   bool scheduled = false;
-  const attempt a = try_reserve(c, w, scheduled);
+  const attempt a = reserve_slot(c, w, scheduled);
   if (a == attempt::accepted) {
     enqueue(c, e, mailbox_word(w), scheduled);
     complete_accepted(accepted, actor_errc::ok);
@@ -394,7 +394,7 @@ send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* a
   std::uint64_t w = c->word.load(std::memory_order_relaxed);  // relaxed: only the CAS decides
   for (;;) {
     bool scheduled = false;
-    const attempt a = try_reserve(c, w, scheduled);
+    const attempt a = reserve_slot(c, w, scheduled);
     if (a == attempt::lost_race) continue;
     if (a == attempt::closed) {
       c->lock.unlock();
