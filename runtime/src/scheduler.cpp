@@ -850,12 +850,10 @@ void scheduler::push_local(worker& w, task_header* t) noexcept {
     // to look (park()).
     w.lifo.store(t, std::memory_order_release);
   } else {
-    // Also acquires the displaced item's contents before we move it.
+    // Also acquires the displaced item's contents before we move it. It
+    // goes to the deque, where it may wake a worker (push_stealable).
     task_header* displaced = w.exchange_lifo(t);
-    if (displaced) {
-      w.deque.push(displaced);
-      notify_from_worker();  // stealable now
-    }
+    if (displaced && w.push_stealable(displaced)) notify_work();
   }
   w.woke_this_slice = true;
 }
@@ -871,9 +869,9 @@ void scheduler::schedule(task_header* t) noexcept {
 void scheduler::schedule_yield(task_header* t) noexcept {
   worker* w = this_worker();
   if (w && &w->sched == this) {
-    w->deque.push(t);
+    const bool wake = w->push_stealable(t);
     w->oldest_until = t;
-    notify_from_worker();
+    if (wake) notify_work();
   } else {
     inject(t);
   }
@@ -932,8 +930,7 @@ void scheduler::suspend(after_switch_fn after, void* arg) noexcept {
 
 namespace {
 void requeue_yielded(worker& w, void* f) {
-  w.deque.push(static_cast<fiber*>(f));
-  w.sched.notify_from_worker();
+  if (w.push_stealable(static_cast<fiber*>(f))) w.sched.notify_work();
 }
 }  // namespace
 

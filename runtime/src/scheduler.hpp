@@ -360,11 +360,9 @@ class scheduler final : public clock_listener {
   // The body of every runner fiber; returns the context to switch to when
   // the worker exits.
   context* runner_main(fiber* self);
-  // After making work ready on one of our workers: wake a parked worker if
-  // nobody is searching. A single worker is running (it is us): nothing to do.
-  void notify_from_worker() noexcept {
-    if (worker_count > 1) notify_work();
-  }
+  // After making work ready: wake a parked worker if nobody is searching.
+  // Any thread: the injection queue calls it for every push, a worker for a
+  // push that push_stealable asks a wake-up for.
   void notify_work() noexcept;
 
  private:

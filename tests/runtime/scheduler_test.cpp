@@ -186,6 +186,29 @@ TEST_P(SchedulerTest, ALifoItemIsStolenFromAWorkerThatGotStuckAfterTheOthersPark
   EXPECT_TRUE(lifo_item_runs_behind_a_spinner(rt, 20ms));
 }
 
+// Only a push onto an empty deque wakes a worker (decision 0021): the 63
+// tasks pushed behind the first must still be taken by the other workers
+// while their own worker is stuck. 20 ms first, so that the others have
+// parked and must be woken.
+TEST_P(SchedulerTest, TasksQueuedBehindOthersRunWhileTheirWorkerIsStuck) {
+  if (GetParam() < 2) GTEST_SKIP() << "needs a second worker";
+  constexpr int kTasks = 64;
+  std::atomic<int> ran{0};
+  int ran_while_stuck = 0;
+  troupe::spawn(rt, [&] {
+    const auto push_at = std::chrono::steady_clock::now() + 20ms;
+    while (std::chrono::steady_clock::now() < push_at) {}
+    troupe::task_group g(rt);
+    for (int i = 0; i < kTasks; ++i) g.spawn([&] { ran.fetch_add(1); });
+    const auto until = std::chrono::steady_clock::now() + 2s;
+    while (std::chrono::steady_clock::now() < until && ran.load() < kTasks) {}
+    ran_while_stuck = ran.load();
+    g.wait();
+  }).join();
+  EXPECT_EQ(ran_while_stuck, kTasks);
+  EXPECT_EQ(ran.load(), kTasks);
+}
+
 // Not just noinline: the compiler may otherwise prove the function const and
 // reuse the first thread's address after the fiber migrated. This is the
 // pattern docs/design/scheduler.md prescribes for thread-locals in fibers.

@@ -173,8 +173,7 @@ inline help_mark push_spawned(scheduler& s, task_header* t) {
   worker_core* w = this_thread_slots().owner;
   if (w && &w->sched == &s) [[likely]] {
     help_mark m{w, w->deque.bottom_index(), w->suspends};
-    w->deque.push(t);
-    if (!w->alone) notify_spawned(s);
+    if (w->push_stealable(t)) notify_spawned(s);
     return m;
   }
   return push_spawned_from_outside(s, t);

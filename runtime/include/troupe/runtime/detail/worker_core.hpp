@@ -42,6 +42,21 @@ struct worker_core {
   std::uint64_t suspends = 0;
   // Tasks run by help_one; part of the worker's tasks_run. owner_bump.
   std::atomic<std::uint64_t> tasks_helped{0};
+
+  // Pushes t onto the deque (stealable now) and says whether to wake an
+  // idle worker for it (scheduler::notify_work): only when the deque looked
+  // empty before, and never when alone (decision 0021). An item pushed
+  // behind others needs no wake-up of its own: whoever was woken or is
+  // searching for the first finds it, this worker runs it otherwise, and a
+  // parked worker looks every stuck_watch while this one is awake. Owner
+  // only. Throws std::bad_alloc if the deque cannot grow.
+  bool push_stealable(task_header* t) {
+    // relaxed: a guess. A stale top_ only makes the deque look fuller, which
+    // skips a wake-up that the watch above stands in for.
+    const bool was_empty = deque.empty_estimate();
+    deque.push(t);
+    return was_empty && !alone;
+  }
 };
 
 }  // namespace troupe::detail
