@@ -130,12 +130,12 @@ TEST_P(SchedulerTest, ASpinningFiberDoesNotStrandAReadyTask) {
   std::atomic<bool> other_ran{false};
   std::atomic<bool> seen_while_spinning{false};
   auto spinner = troupe::spawn(rt, [&] {
-    // Queue a task behind us on this worker, then hog the worker for 500 ms
-    // without yielding: another worker must take it.
+    // Queue a task behind us on this worker, then hog the worker without
+    // yielding until it has run (at most 2 s): another worker must take it.
     auto queued = troupe::spawn([&] { other_ran.store(true); });
     spinning.store(true);
-    const auto until = std::chrono::steady_clock::now() + 500ms;
-    while (std::chrono::steady_clock::now() < until)
+    const auto until = std::chrono::steady_clock::now() + 2s;
+    while (std::chrono::steady_clock::now() < until && !seen_while_spinning.load())
       if (other_ran.load()) seen_while_spinning.store(true);
     queued.join();
   });
