@@ -869,9 +869,8 @@ void scheduler::schedule(task_header* t) noexcept {
 void scheduler::schedule_yield(task_header* t) noexcept {
   worker* w = this_worker();
   if (w && &w->sched == this) {
-    const bool wake = w->push_stealable(t);
     w->oldest_until = t;
-    if (wake) notify_work();
+    if (w->push_stealable(t)) notify_work();
   } else {
     inject(t);
   }

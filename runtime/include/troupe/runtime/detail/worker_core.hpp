@@ -52,10 +52,11 @@ struct worker_core {
   // only. Throws std::bad_alloc if the deque cannot grow.
   bool push_stealable(task_header* t) {
     // relaxed: a guess. A stale top_ only makes the deque look fuller, which
-    // skips a wake-up that the watch above stands in for.
-    const bool was_empty = deque.empty_estimate();
+    // skips a wake-up that the watch above stands in for. Not looked at
+    // when alone: a one-worker spawn pays no load for it.
+    const bool was_empty = !alone && deque.empty_estimate();
     deque.push(t);
-    return was_empty && !alone;
+    return was_empty;
   }
 };
 
