@@ -188,6 +188,9 @@ fiber::fiber(scheduler& s, stack_pool& pool)
 worker::worker(scheduler& s, std::size_t i)
     : worker_core(s, s.worker_count == 1),
       index(i),
+      lifo(s.worker_count == 1       ? lifo_thieves::none
+           : heavy_fence_available() ? lifo_thieves::fenced
+                                     : lifo_thieves::locked),
       rng(0x9E3779B97F4A7C15ull * (i + 1)),
       seen_tasks_run(s.worker_count, 0) {}
 
@@ -448,15 +451,14 @@ task_header* scheduler::find_local(worker& w) noexcept {
     // Something went to the bottom of the deque: everything that was ready
     // before it on this worker goes first (the LIFO slot, the injection
     // queue, the deque oldest first), so a busy actor cannot hog the worker.
-    if (w.lifo.load(std::memory_order_relaxed) && (t = w.exchange_lifo(nullptr))) return t;
+    if (w.lifo.occupied() && (t = w.lifo.exchange(nullptr))) return t;
     if ((t = pop_injection(w))) return t;
     t = w.deque.steal_oldest();
     if (!t || t == w.oldest_until) w.oldest_until = nullptr;
     if (t) return t;
   }
-  // relaxed peek first: most of the time the slot is empty and taking it
-  // (an RMW when thieves exist, see exchange_lifo) would be wasted.
-  if (w.lifo.load(std::memory_order_relaxed) && (t = w.exchange_lifo(nullptr))) {
+  // Peek first: most of the time the slot is empty.
+  if (w.lifo.occupied() && (t = w.lifo.exchange(nullptr))) {
     if (++w.lifo_streak <= lifo_cap) {
       owner_bump(w.counters.lifo_runs);
       return t;
@@ -647,9 +649,7 @@ task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_
   std::uint64_t& seen = thief.seen_tasks_run[victim.index];
   bool stuck = ran == seen;
   seen = ran;
-  // acq_rel: acquire the item's contents from the victim's release.
-  if (stuck && victim.lifo.load(std::memory_order_relaxed) &&
-      (t = victim.lifo.exchange(nullptr, std::memory_order_acq_rel))) {
+  if (stuck && (t = victim.lifo.take_from_stuck_owner())) {
     owner_bump(thief.counters.steals);
     return t;
   }
@@ -739,7 +739,7 @@ void scheduler::wake_one() noexcept {
 bool scheduler::work_visible() const noexcept {
   if (!injection_.empty()) return true;
   for (auto& w : workers_)
-    if (!w->deque.empty_estimate() || w->lifo.load(std::memory_order_relaxed)) return true;
+    if (!w->deque.empty_estimate() || w->lifo.occupied()) return true;
   return false;
 }
 
@@ -839,20 +839,17 @@ bool scheduler::sleeper_listed(worker& w) {
 // --------------------------------------------------------- entry points
 
 void scheduler::push_local(worker& w, task_header* t) noexcept {
-  // Only the owner puts items in the slot, so a slot seen empty stays empty
-  // until our store: no RMW needed then (a thief's exchange on an empty slot
-  // takes nothing). release: publishes t's contents to whoever takes it.
-  if (!w.lifo.load(std::memory_order_relaxed)) {
+  if (!w.lifo.occupied()) {
     // No wake-up for it: this worker runs it next, so a woken worker would
     // find nothing to take (Tokio's rule). That saves a ping-pong at two
     // workers a fence per message and a futex wake-up every ~100 µs. Should
     // this worker get stuck first, the others' parks wake every stuck_watch
     // to look (park()).
-    w.lifo.store(t, std::memory_order_release);
+    w.lifo.fill(t);
   } else {
-    // Also acquires the displaced item's contents before we move it. It
-    // goes to the deque, where it may wake a worker (push_stealable).
-    task_header* displaced = w.exchange_lifo(t);
+    // The displaced item goes to the deque, where it may wake a worker
+    // (push_stealable).
+    task_header* displaced = w.lifo.exchange(t);
     if (displaced && w.push_stealable(displaced)) notify_work();
   }
   w.woke_this_slice = true;
@@ -942,8 +939,7 @@ void scheduler::yield(worker& w) noexcept {
   // ready: trade places with it. All reads are the owner's own state or
   // relaxed peeks; something that becomes ready a moment later is seen at
   // the next yield or suspension, as it would be after a deque push.
-  if (w.yielded && w.deque.empty_estimate() && !w.lifo.load(std::memory_order_relaxed) &&
-      injection_.empty()) {
+  if (w.yielded && w.deque.empty_estimate() && !w.lifo.occupied() && injection_.empty()) {
     fiber* target = std::exchange(w.yielded, self);
     ++w.suspends;
     owner_bump(w.counters.tasks_run);
@@ -957,7 +953,7 @@ void scheduler::yield(worker& w) noexcept {
   task_header* next = nullptr;
   if (!driven_) {  // driven: every yield goes through the runner (a step)
     next = w.deque.steal_oldest();
-    if (!next && w.lifo.load(std::memory_order_relaxed)) next = w.exchange_lifo(nullptr);
+    if (!next && w.lifo.occupied()) next = w.lifo.exchange(nullptr);
     if (!next) next = pop_injection(w);
     if (!next) return;  // nothing else to run
   }
@@ -1274,11 +1270,10 @@ void scheduler::yield_to_driver(worker& w) noexcept {
 task_header* scheduler::shuffled_pick(worker& w) noexcept {
   auto& v = w.shuffle_scratch;
   v.clear();
-  if (w.deque.empty_estimate() && !w.lifo.load(std::memory_order_relaxed) && injection_.empty())
-    return nullptr;
+  if (w.deque.empty_estimate() && !w.lifo.occupied() && injection_.empty()) return nullptr;
   try {
     while (task_header* t = w.deque.steal_oldest()) v.push_back(t);
-    if (task_header* t = w.exchange_lifo(nullptr)) v.push_back(t);
+    if (task_header* t = w.lifo.exchange(nullptr)) v.push_back(t);
     while (task_header* t = injection_.pop()) v.push_back(t);
   } catch (...) {
     std::terminate();  // a test harness out of memory: nothing sensible to do

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "context.hpp"
+#include "lifo_slot.hpp"
 #include "parker.hpp"
 #include "timer_wheel.hpp"
 #include "tracer.hpp"
@@ -158,21 +159,7 @@ class worker : public worker_core {
   const std::size_t index;
   // The task just made ready: run next, on a warm cache. Stealable (see
   // steal_from) so it cannot be stranded behind a long computation.
-  alignas(64) std::atomic<task_header*> lifo{nullptr};
-
-  // Owner only: puts `t` (or null) in the LIFO slot and returns what was
-  // there. With thieves an acq_rel exchange: acquire the item's contents
-  // from whoever put it there, release ours to whoever takes `t`. Alone,
-  // only the worker's own thread touches the slot, so a load and a store
-  // do, without the locked instruction.
-  task_header* exchange_lifo(task_header* t) noexcept {
-    if (alone) {
-      task_header* old = lifo.load(std::memory_order_relaxed);
-      lifo.store(t, std::memory_order_relaxed);
-      return old;
-    }
-    return lifo.exchange(t, std::memory_order_acq_rel);
-  }
+  alignas(64) lifo_slot lifo;
 
   // --- owner-only state below ---
   alignas(64) fiber* current = nullptr;
