@@ -381,24 +381,35 @@ TEST_P(SchedulerTest, SleepsOnOneWorkerWakeInDeadlineOrder) {
   // order holds per worker, so the sleepers run on a one-worker runtime;
   // this runtime's workers spawn them, to mix in foreign injection.
   troupe::runtime one(troupe::runtime_options{.workers = 1});
-  std::vector<int> order;
-  std::vector<int> deadlines_ms{50, 10, 40, 20, 30, 5, 45, 15, 35, 25, 11, 12, 13};
-  auto h = troupe::spawn(rt, [&] {
-    // Far enough ahead that every sleeper is asleep before the first is due;
-    // 1 ms apart, so a slow machine makes many due at once.
-    const auto base = std::chrono::steady_clock::now() + 200ms;
-    std::vector<troupe::join_handle<void>> sleepers;
-    for (int d : deadlines_ms)
-      sleepers.push_back(troupe::spawn(one, [&order, base, d] {
-        troupe::this_fiber::sleep_until(base + std::chrono::microseconds(d * 100));
-        order.push_back(d);  // one worker: no data race
-      }));
-    for (auto& s : sleepers) s.join();
-  });
-  h.join();
+  const std::vector<int> deadlines_ms{50, 10, 40, 20, 30, 5, 45, 15, 35, 25, 11, 12, 13};
   std::vector<int> sorted = deadlines_ms;
   std::sort(sorted.begin(), sorted.end());
-  EXPECT_EQ(order, sorted);
+  // The order is only defined if every sleeper is asleep before the first
+  // deadline; a sleeper that starts later (a loaded machine, once under
+  // TSan 200 ms later) voids the round, which is run again with twice the
+  // margin.
+  for (auto margin = 200ms; margin <= 3200ms; margin *= 2) {
+    std::vector<int> order;
+    std::atomic<bool> late{false};
+    auto h = troupe::spawn(rt, [&] {
+      // 0.1 ms per unit, so a slow machine makes many due at once.
+      const auto base = std::chrono::steady_clock::now() + margin;
+      const auto first = base + std::chrono::microseconds(sorted.front() * 100);
+      std::vector<troupe::join_handle<void>> sleepers;
+      for (int d : deadlines_ms)
+        sleepers.push_back(troupe::spawn(one, [&order, &late, base, first, d] {
+          if (std::chrono::steady_clock::now() >= first) late = true;
+          troupe::this_fiber::sleep_until(base + std::chrono::microseconds(d * 100));
+          order.push_back(d);  // one worker: no data race
+        }));
+      for (auto& s : sleepers) s.join();
+    });
+    h.join();
+    if (late) continue;
+    EXPECT_EQ(order, sorted);
+    return;
+  }
+  FAIL() << "a sleeper started after the first deadline in every round, the last with a 3.2 s margin";
 }
 
 // Sleeps so short that their timers are overdue as soon as they are armed:
