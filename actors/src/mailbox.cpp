@@ -83,7 +83,18 @@ send_result reject(actor_cell* c, envelope* e, dead_letter_reason why, actor_err
 void enqueue(actor_cell* c, envelope* e, mailbox_word accepted_word, bool scheduled) noexcept {
   update_high_water(c, accepted_word.depth());
   stamp_enqueued(c, e);
-  c->user_q.push(e);
+  if (scheduled && accepted_word.depth() == 1 && c->policy != overflow_policy::drop_oldest) {
+    // This send woke the actor and its message is the only one counted: no
+    // turn runs until we schedule one, and every earlier message was
+    // consumed (a turn takes its count off before it clears SCHED). So the
+    // message is handed to the turn directly, sparing the queue's exchange
+    // and the consumer's re-push of its stub (decision 0023). A plain
+    // field: the turn that cleared it released the word our CAS acquired,
+    // and scheduling publishes our store to the turn we schedule.
+    c->handed = e;
+  } else {
+    c->user_q.push(e);
+  }
   if (scheduled) schedule_cell(c);
 }
 
@@ -670,6 +681,10 @@ void dispose_deferred(actor_cell* c) noexcept {
 namespace {
 
 envelope* pop_user(actor_cell* c) noexcept {
+  if (envelope* e = c->handed) {  // the oldest: it woke the actor (enqueue)
+    c->handed = nullptr;
+    return e;
+  }
   if (c->policy != overflow_policy::drop_oldest) return static_cast<envelope*>(c->user_q.pop());
   std::lock_guard g(c->lock);
   mpsc_node* n = c->user_q.pop();

@@ -139,6 +139,33 @@ TEST_P(MailboxTest, PerSenderFifoWithManySenders) {
   sys.shutdown();  // before the locals its actors point to go away
 }
 
+// A message that wakes an idle actor, when it is the only one counted, is
+// handed to the turn past the queue; later ones are queued. Senders that
+// pause often make the recorder fall idle between their messages, so each
+// sender's messages alternate between the two paths, and must still arrive
+// in order, none lost.
+TEST_P(MailboxTest, PerSenderFifoWithManySendersWhileTheActorFallsIdle) {
+  constexpr int threads = 3, per_sender = 5'000;
+  auto rec = sys.spawn<recorder>(threads + 1);
+  auto pumped = sys.spawn<pumper>(rec).ask(pump{threads, per_sender}, 60s);
+  std::vector<std::thread> ts;
+  std::atomic<int> failed{0};
+  for (int t = 0; t < threads; ++t)
+    ts.emplace_back([&, t] {
+      for (int i = 0; i < per_sender; ++i) {
+        if (!rec.send(tagged{t, i})) failed.fetch_add(1);
+        if (i % (4 + t) == 0) std::this_thread::yield();
+      }
+    });
+  for (auto& t : ts) t.join();
+  EXPECT_EQ(pumped.get(), 0);
+  EXPECT_EQ(failed.load(), 0);
+  fifo_report r = rec.ask(report{}, 30s).get();
+  EXPECT_EQ(r.received, static_cast<long>(threads + 1) * per_sender);
+  EXPECT_EQ(r.violations, 0);
+  sys.shutdown();  // before the locals its actors point to go away
+}
+
 struct slow_item {};
 struct slow_consumer : actor<slow_consumer> {
   long handled = 0;

@@ -122,6 +122,9 @@ struct actor_cell : task_header {
   // published and never changed, so senders and turns read it plainly.
   dequeue_policy* dequeue = nullptr;
   std::atomic<std::uint64_t> word{0};  // a mailbox_word (src/mailbox_word.hpp)
+  // The user message that woke an idle actor, when it was the only one:
+  // handed to the turn past user_q (src/mailbox.cpp: enqueue, pop_user).
+  envelope* handed = nullptr;
   mpsc_queue user_q;
   mpsc_queue sys_q;
   std::atomic<std::uint32_t> refs{1};  // actor_refs, plus one while not finalised
