@@ -30,6 +30,7 @@ using namespace std::chrono_literals;
 struct get {
   static constexpr bool idempotent = true;  // may be hedged
 };
+struct count_held {};
 struct release_all {};
 struct job {};
 
@@ -41,6 +42,7 @@ struct holding : troupe::actor<holding> {
     held.push_back(p);
     return p;
   }
+  int on(count_held) { return static_cast<int>(held.size()); }
   int on(release_all) {
     for (auto& p : held) p.deliver(1);
     const int n = static_cast<int>(held.size());
@@ -80,6 +82,10 @@ int main() {
     wait_for([&] { return dep.counters().requests == 10; }, "requests");
     clk->advance(10ms);
     wait_for([&] { return dep.counters().hedges == 10; }, "hedges");
+    // A hedge is counted just before its copy is sent (hedge_frame::on_timer),
+    // so the count can run ahead of the copies held: wait for all 20 (a
+    // release_all sent at once overtook the last copy under TSan once).
+    wait_for([&] { return svc.ask(count_held{}, 10s).get() == 20; }, "20 copies held");
     if (svc.ask(release_all{}, 10s).get() != 20) throw std::runtime_error("not 20 copies held");
     wait_for([&] { return dep.counters().hedge_losers == 10 && answered.load() == 10; }, "losers");
 
