@@ -5,6 +5,7 @@
 #include "lifo_slot.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <gtest/gtest.h>
 #include <string>
@@ -13,6 +14,7 @@
 
 namespace {
 
+using namespace std::chrono_literals;
 using troupe::detail::heavy_fence_available;
 using troupe::detail::lifo_slot;
 using troupe::detail::lifo_thieves;
@@ -84,7 +86,15 @@ TEST_P(LifoSlotStressTest, EveryItemIsTakenExactlyOnce) {
       slot.fill(&pool[i]);
     else
       count(slot.exchange(&pool[i]));
-    if (i % 3 == 2) count(slot.exchange(nullptr));
+    if (i % 1000 == 999) {
+      // Act stuck for a moment, as steal_from expects of a victim: an -O2
+      // owner finishes every item in about 30 ms, before a thief's first
+      // membarrier returns.
+      const auto until = std::chrono::steady_clock::now() + 10ms;
+      while (slot.occupied() && std::chrono::steady_clock::now() < until) {}
+    } else if (i % 3 == 2) {
+      count(slot.exchange(nullptr));
+    }
   }
   done.store(true, std::memory_order_relaxed);
   for (auto& t : threads) t.join();
