@@ -9,8 +9,10 @@
 #include <cstdint>
 #include <gtest/gtest.h>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "troupe/runtime.hpp"
@@ -302,6 +304,65 @@ TEST_P(SchedulerTest, AReusedTaskGroupRethrowsEachRoundsFirstException) {
     return caught;
   });
   EXPECT_EQ(h.join(), (std::vector<std::string>{"round 0", "round 1", "round 2"}));
+}
+
+// A closure that throws while spawn() moves it into the task: spawn rethrows,
+// nothing is queued or counted, and the group goes on working.
+TEST_P(SchedulerTest, ASpawnWhoseClosureThrowsWhenMovedLeavesTheGroupUsable) {
+  struct throws_when_moved {
+    std::atomic<int>* ran;
+    bool fail;
+    throws_when_moved(std::atomic<int>* r, bool f) : ran(r), fail(f) {}
+    throws_when_moved(throws_when_moved&& o) : ran(o.ran), fail(o.fail) {
+      if (fail) throw std::runtime_error("move");
+    }
+    void operator()() const { ran->fetch_add(1); }
+  };
+  auto h = troupe::spawn(rt, [this] {
+    troupe::task_group g(rt);
+    std::atomic<int> ran{0};
+    int refused = 0;
+    for (int i = 0; i < 100; ++i) {
+      try {
+        g.spawn(throws_when_moved(&ran, i % 3 == 0));
+      } catch (const std::runtime_error&) {
+        ++refused;
+      }
+    }
+    g.wait();
+    return std::pair(refused, ran.load());
+  });
+  EXPECT_EQ(h.join(), std::pair(34, 66));
+}
+
+// A task's end reads the thread's slots once, after the closure is destroyed:
+// a capture whose destructor suspends (and may resume on another worker)
+// must not leave the task's memory or count on the worker it left.
+TEST_P(SchedulerTest, ATaskWhoseCaptureSuspendsInItsDestructorIsCountedOnce) {
+  struct suspends_when_destroyed {
+    std::atomic<int>* destroyed;
+    bool armed = true;
+    explicit suspends_when_destroyed(std::atomic<int>* d) : destroyed(d) {}
+    suspends_when_destroyed(suspends_when_destroyed&& o) noexcept
+        : destroyed(o.destroyed), armed(std::exchange(o.armed, false)) {}
+    ~suspends_when_destroyed() {
+      if (!armed) return;
+      troupe::this_fiber::yield();
+      destroyed->fetch_add(1);
+    }
+  };
+  auto h = troupe::spawn(rt, [this] {
+    std::atomic<int> ran{0};
+    std::atomic<int> destroyed{0};
+    for (int round = 0; round < 20; ++round) {
+      troupe::task_group g(rt);
+      for (int i = 0; i < 200; ++i)
+        g.spawn([&ran, c = suspends_when_destroyed(&destroyed)] { ran.fetch_add(1); });
+      g.wait();
+    }
+    return std::pair(ran.load(), destroyed.load());
+  });
+  EXPECT_EQ(h.join(), std::pair(4000, 4000));
 }
 
 // A group counts the tasks its owner runs inline with plain arithmetic and

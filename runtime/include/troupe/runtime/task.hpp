@@ -188,12 +188,23 @@ class task_group {
 
   template <class F>
   void spawn(F&& f) {
-    auto* t = new child<std::decay_t<F>>(std::forward<F>(f), *this);
-    const bool on_owner = latch_.on_owner_fiber();
+    using task = child<std::decay_t<F>>;
+    // Nothing below switches fibers until the push: one read of the thread's
+    // slots serves the allocation, the owner test and the push.
+    const detail::thread_slots& here = detail::this_thread_slots();
+    void* mem = detail::small_alloc::allocate(sizeof(task), here);
+    task* t;
+    try {
+      t = ::new (mem) task(std::forward<F>(f), *this);
+    } catch (...) {
+      detail::small_alloc::deallocate(mem, sizeof(task), here);
+      throw;
+    }
+    const bool on_owner = latch_.on_owner_fiber(here);
     latch_.add(on_owner);
     detail::help_mark m;
     try {
-      m = detail::push_spawned(rt_->scheduler(), t);
+      m = detail::push_spawned(rt_->scheduler(), t, here);
     } catch (...) {
       delete t;
       latch_.count_down(on_owner);
@@ -235,8 +246,10 @@ class task_group {
       } catch (...) {
         g->record(std::current_exception());
       }
-      const bool on_owner = g->latch_.on_owner_fiber();
-      delete self;
+      self->~child();  // before the read below: a capture's destructor may switch
+      const detail::thread_slots& here = detail::this_thread_slots();
+      const bool on_owner = g->latch_.on_owner_fiber(here);
+      detail::small_alloc::deallocate(self, sizeof(child), here);
       g->latch_.count_down(on_owner);
     }
     F fn;

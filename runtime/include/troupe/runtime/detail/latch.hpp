@@ -140,9 +140,10 @@ class group_latch {
   }
 
   // True when called on the owner's fiber; never for a foreign-thread owner.
-  bool on_owner_fiber() const noexcept {
-    const void* f = this_thread_slots().running_fiber;
-    return f != nullptr && f == owner_fiber_;
+  bool on_owner_fiber() const noexcept { return on_owner_fiber(this_thread_slots()); }
+  // `here`: this_thread_slots(), read by the caller with no switch since.
+  bool on_owner_fiber(const thread_slots& here) const noexcept {
+    return here.running_fiber != nullptr && here.running_fiber == owner_fiber_;
   }
 
   // Internal: called by the blocking code once the owner can be resumed.
@@ -169,14 +170,18 @@ void notify_spawned(scheduler& s) noexcept;
 // runtime's injection queue from a foreign thread. Any thread (spawn,
 // task_group::spawn). Returns the help mark.
 // Throws error(runtime_stopped) after shutdown began (from a foreign thread).
-inline help_mark push_spawned(scheduler& s, task_header* t) {
-  worker_core* w = this_thread_slots().owner;
+// `here`: this_thread_slots(), read by the caller with no switch since.
+inline help_mark push_spawned(scheduler& s, task_header* t, const thread_slots& here) {
+  worker_core* w = here.owner;
   if (w && &w->sched == &s) [[likely]] {
     help_mark m{w, w->deque.bottom_index(), w->suspends};
     if (w->push_stealable(t)) notify_spawned(s);
     return m;
   }
   return push_spawned_from_outside(s, t);
+}
+inline help_mark push_spawned(scheduler& s, task_header* t) {
+  return push_spawned(s, t, this_thread_slots());
 }
 
 }  // namespace troupe::detail

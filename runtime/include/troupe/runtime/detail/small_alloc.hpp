@@ -41,11 +41,16 @@ class small_alloc {
   // Inline: with `size` known at the call site, the common case is a few
   // loads and stores; refills and first use go out of line.
   [[gnu::always_inline]] static void* allocate(std::size_t size) {
+    return allocate(size, this_thread_slots());
+  }
+  // `here`: this_thread_slots(), read by the caller with no switch since
+  // (each read is a compiler barrier; a spawn reads them once for all it does).
+  [[gnu::always_inline]] static void* allocate(std::size_t size, const thread_slots& here) {
 #ifdef TROUPE_SMALL_ALLOC_BYPASS
     return ::operator new(size);
 #endif
     if (size > max_size) return ::operator new(size);
-    if (auto* c = static_cast<cache*>(this_thread_slots().alloc_cache)) [[likely]] {
+    if (auto* c = static_cast<cache*>(here.alloc_cache)) [[likely]] {
       free_list& list = c->lists[index(size)];
       if (block* b = list.head) [[likely]] {
         list.head = b->next;
@@ -57,11 +62,16 @@ class small_alloc {
   }
 
   [[gnu::always_inline]] static void deallocate(void* p, std::size_t size) noexcept {
+    deallocate(p, size, this_thread_slots());
+  }
+  // `here` as for allocate.
+  [[gnu::always_inline]] static void deallocate(void* p, std::size_t size,
+                                                const thread_slots& here) noexcept {
 #ifdef TROUPE_SMALL_ALLOC_BYPASS
     return ::operator delete(p);
 #endif
     if (size > max_size) return ::operator delete(p);
-    auto* c = static_cast<cache*>(this_thread_slots().alloc_cache);
+    auto* c = static_cast<cache*>(here.alloc_cache);
     if (!c) [[unlikely]]
       return deallocate_slow(p, size);
     free_list& list = c->lists[index(size)];
