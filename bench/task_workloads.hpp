@@ -11,6 +11,10 @@ namespace troupe::bench {
 
 inline constexpr int kFibCutoff = 16;  // fib.cutoff16: serial below n < 16, in both size sets
 
+// fib(n) computed serially: fib.cutoff16's leaves, one function for every
+// system (task_workloads.cpp says why). Any thread.
+long serial_fib(int n);
+
 inline std::int64_t switches() { return sizes().switches; }        // fiber.switch
 inline std::int64_t spawn_joins() { return sizes().spawn_joins; }  // spawn.join
 inline int fib_n() { return sizes().fib_n; }                       // fib, fib.cutoff16

@@ -50,6 +50,7 @@ namespace {
 using troupe::bench::fib_expected;
 using troupe::bench::fib_n;
 using troupe::bench::kFibCutoff;
+using troupe::bench::serial_fib;
 using troupe::bench::skynet_expected;
 using troupe::bench::skynet_leaves;
 using troupe::bench::spawn_joins;
@@ -179,8 +180,6 @@ template <class F>
 fibers::fiber launch(F&& f) {
   return fibers::fiber(fibers::launch::dispatch, std::allocator_arg, stack_allocator(), std::forward<F>(f));
 }
-
-long serial_fib(int n) { return n < 2 ? n : serial_fib(n - 1) + serial_fib(n - 2); }
 
 long fib(int n, int cutoff) {
   if (n < 2) return n;

@@ -22,11 +22,10 @@ namespace {
 using troupe::bench::fib_expected;
 using troupe::bench::fib_n;
 using troupe::bench::kFibCutoff;
+using troupe::bench::serial_fib;
 using troupe::bench::skynet_expected;
 using troupe::bench::skynet_leaves;
 using troupe::bench::spawn_joins;
-
-long serial_fib(int n) { return n < 2 ? n : serial_fib(n - 1) + serial_fib(n - 2); }
 
 // Each call with n >= 2 (or >= cutoff) runs fib(n-1) as a task, computes
 // fib(n-2) itself, then waits.

@@ -25,6 +25,7 @@ namespace {
 using troupe::bench::fib_expected;
 using troupe::bench::fib_n;
 using troupe::bench::kFibCutoff;
+using troupe::bench::serial_fib;
 using troupe::bench::skynet_expected;
 using troupe::bench::skynet_leaves;
 using troupe::bench::spawn_joins;
@@ -35,8 +36,6 @@ troupe::runtime_options with_workers(int n) {
   o.workers = static_cast<std::size_t>(n);
   return o;
 }
-
-long serial_fib(int n) { return n < 2 ? n : serial_fib(n - 1) + serial_fib(n - 2); }
 
 // Each call with n >= 2 (or >= cutoff) spawns fib(n-1) into a task group,
 // computes fib(n-2) itself, then waits.
