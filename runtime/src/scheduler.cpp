@@ -186,13 +186,14 @@ fiber::fiber(scheduler& s, stack_pool& pool)
 }
 
 worker::worker(scheduler& s, std::size_t i)
-    : worker_core(s, s.worker_count == 1),
+    : worker_core(s, s.worker_count == 1, s.gate_for_deques()),
       index(i),
       lifo(s.worker_count == 1       ? lifo_thieves::none
            : heavy_fence_available() ? lifo_thieves::fenced
                                      : lifo_thieves::locked),
       rng(0x9E3779B97F4A7C15ull * (i + 1)),
-      seen_tasks_run(s.worker_count, 0) {}
+      seen_tasks_run(s.worker_count, 0),
+      gate_marks(s.worker_count, gate_cleared) {}
 
 namespace {
 std::mutex live_schedulers_mutex;  // guards live_schedulers and every listing's links
@@ -627,7 +628,7 @@ task_header* scheduler::find_work(worker& w) {
 
 task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_lifo) noexcept {
   task_header* t = nullptr;
-  for (int attempt = 0; attempt < 4; ++attempt) {
+  for (int attempt = 0; attempt < 4 && victim_cleared(thief, victim); ++attempt) {
     steal_status s = victim.deque.steal(t);
     if (s == steal_status::success) {
       owner_bump(thief.counters.steals);
@@ -655,6 +656,32 @@ task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_
   }
   owner_bump(thief.counters.failed_steals);
   return nullptr;
+}
+
+// A thief enters the steal gate once, marks every victim's checkpoint count,
+// and steals from a victim once it has passed two more checkpoints: a few
+// microseconds of fork-join, whose takes pass one every 32 (chase_lev_deque
+// ordering 8). A victim that takes nothing for a stuck_interval (running
+// one long task, or only pushing) would hold the thief back: a heavy fence
+// then clears every victim at once. The thief stays inside while it keeps
+// stealing; it leaves when it has work of its own again (its deque counts
+// its takes) or parks.
+bool scheduler::victim_cleared(worker& thief, worker& victim) noexcept {
+  if (!thief.deque.gated()) return true;
+  if (thief.deque.start_stealing()) {
+    for (std::size_t i = 0; i < worker_count; ++i) thief.gate_marks[i] = workers_[i]->deque.checkpoints();
+    thief.gate_entered = real_now();
+  }
+  std::uint64_t& mark = thief.gate_marks[victim.index];
+  if (mark == worker::gate_cleared) return true;
+  if (victim.deque.steal_cleared(mark)) {
+    mark = worker::gate_cleared;
+    return true;
+  }
+  if (real_now() - thief.gate_entered < stuck_interval) return false;
+  heavy_fence();
+  std::fill(thief.gate_marks.begin(), thief.gate_marks.end(), worker::gate_cleared);
+  return true;
 }
 
 task_header* scheduler::search(worker& w) noexcept {
@@ -744,6 +771,8 @@ bool scheduler::work_visible() const noexcept {
 }
 
 void scheduler::park(worker& w) {
+  // Asleep, it steals nothing: the others' takes need not fence for it.
+  if (w.deque.gated()) w.deque.stop_stealing();
   bool others_awake;
   {
     std::lock_guard g(sleep_mutex_);

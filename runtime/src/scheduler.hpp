@@ -2,6 +2,7 @@
 // The work-stealing fiber scheduler. Internal; see docs/design/scheduler.md.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -193,6 +194,12 @@ class worker : public worker_core {
   bool searching = false;
   std::uint64_t rng;
   std::vector<std::uint64_t> seen_tasks_run;  // per victim, for stuck detection
+  // Per victim, while this worker is inside the steal gate (deque gated):
+  // the victim's checkpoints() when it entered, or gate_cleared once it may
+  // steal from that victim (scheduler::victim_cleared). And when it entered.
+  static constexpr std::uint64_t gate_cleared = UINT64_MAX;
+  std::vector<std::uint64_t> gate_marks;
+  std::chrono::steady_clock::time_point gate_entered{};
   // Driven mode: items left to run in this drive() call, and how many ran.
   std::size_t drive_budget = 0;
   std::size_t drive_steps = 0;
@@ -263,6 +270,13 @@ class scheduler final : public clock_listener {
   const std::size_t worker_count;
   stack_pool stacks;
   troupe::clock& clock;
+
+  // For the workers' deques, at construction: the steal gate, or null where
+  // thieves could not clear a victim that takes nothing (no heavy fence;
+  // then every take fences) or nobody steals (one worker).
+  steal_gate* gate_for_deques() noexcept {
+    return worker_count > 1 && heavy_fence_available() ? &steal_gate_ : nullptr;
+  }
 
   // The runtime clock's time in nanoseconds (the timer wheels' unit).
   std::uint64_t now_ns() const noexcept {
@@ -361,6 +375,9 @@ class scheduler final : public clock_listener {
   task_header* find_work(worker& w);
   task_header* search(worker& w) noexcept;
   task_header* steal_from(worker& thief, worker& victim, bool may_take_lifo) noexcept;
+  // Whether the thief may steal from the victim's gated deque now; enters
+  // the gate first if the thief is outside.
+  bool victim_cleared(worker& thief, worker& victim) noexcept;
   task_header* pop_injection(worker& w) noexcept;
   std::size_t fire(timer_wheel& wheel, std::uint64_t now, bool try_lock) noexcept;
   void timer_armed(timer_wheel& wheel, std::uint64_t when) noexcept;
@@ -390,6 +407,10 @@ class scheduler final : public clock_listener {
   bool quiescent() const;
   std::size_t cancel_blocked_fibers();
 
+  // Thieves announce themselves here so that the workers' takes skip their
+  // fence while nobody steals (chase_lev_deque ordering 8). Used with two
+  // or more workers where the kernel has a heavy fence.
+  steal_gate steal_gate_;
   std::vector<std::unique_ptr<worker>> workers_;
   injection_queue injection_;
   alignas(64) std::atomic<std::uint64_t> idle_state_;

@@ -1,6 +1,7 @@
 // Tests of troupe::detail::chase_lev_deque: single-thread behaviour against a
-// std::deque model, growth from capacity 2, and multi-thread stress in which
-// every item must be taken exactly once.
+// std::deque model, growth from capacity 2, the steal gate's bookkeeping, and
+// multi-thread stress in which every item must be taken exactly once (also
+// with gated takes, which fence only while a thief is inside the gate).
 
 #include "troupe/runtime/detail/chase_lev_deque.hpp"
 
@@ -22,6 +23,7 @@ namespace {
 
 using troupe::detail::chase_lev_deque;
 using troupe::detail::deque_thieves;
+using troupe::detail::steal_gate;
 using troupe::detail::steal_status;
 
 TEST(ChaseLevDequeTest, EmptyDequeYieldsNothing) {
@@ -115,6 +117,67 @@ TEST(ChaseLevDequeTest, GrowsFromCapacityTwoAcrossWrapAround) {
 // tracks indices, so bottom_index() and pop_above's marks are checked too.
 // Both modes: with thieves possible (the owner's steal() stands in for a
 // thief) and thief-free (no steal(); pops skip the fence and the CAS).
+// Gated takes (pops with two or more items) pass a checkpoint every
+// kCheckpointEvery while the gate is shut, and every take while it is open;
+// a thief's mark clears after two checkpoints.
+TEST(ChaseLevDequeTest, GatedTakesPassCheckpointsThatClearAThiefsMark) {
+  using deque = chase_lev_deque<int*>;
+  steal_gate gate;
+  deque dq(256, deque_thieves::gated, &gate);
+  std::vector<int> items(200);
+  for (int& i : items) dq.push(&i);
+  // 2 * kCheckpointEvery - 1 takes with the gate shut: one checkpoint.
+  for (std::uint32_t k = 0; k + 1 < 2 * deque::kCheckpointEvery; ++k) ASSERT_NE(dq.pop(), nullptr);
+  EXPECT_EQ(dq.checkpoints(), 1u);
+  const std::uint64_t mark = dq.checkpoints();
+  gate.enter();
+  EXPECT_FALSE(dq.steal_cleared(mark));
+  ASSERT_NE(dq.pop(), nullptr);  // the gate is open: a checkpoint
+  EXPECT_EQ(dq.checkpoints(), mark + 1);
+  EXPECT_FALSE(dq.steal_cleared(mark));
+  ASSERT_NE(dq.pop(), nullptr);
+  EXPECT_TRUE(dq.steal_cleared(mark));
+  int* out = nullptr;
+  EXPECT_EQ(dq.steal(out), steal_status::success);
+  EXPECT_EQ(out, &items[0]);  // the oldest
+  gate.leave();
+  // Shut again: the countdown restarted at the last checkpoint.
+  for (std::uint32_t k = 0; k + 1 < deque::kCheckpointEvery; ++k) ASSERT_NE(dq.pop(), nullptr);
+  EXPECT_EQ(dq.checkpoints(), mark + 2);
+  ASSERT_NE(dq.pop(), nullptr);
+  EXPECT_EQ(dq.checkpoints(), mark + 3);
+}
+
+// An owner that starts stealing enters the gate once, and leaves when it has
+// taken kOwnTakesToLeave items of its own, or when it stops stealing.
+TEST(ChaseLevDequeTest, AnOwnerThatStealsLeavesTheGateOnceItHasWorkOfItsOwn) {
+  using deque = chase_lev_deque<int*>;
+  steal_gate gate;
+  deque dq(256, deque_thieves::gated, &gate);
+  ASSERT_TRUE(dq.gated());
+  EXPECT_FALSE(gate.open());
+  EXPECT_TRUE(dq.start_stealing());
+  EXPECT_FALSE(dq.start_stealing());  // already inside
+  EXPECT_TRUE(gate.open());
+  std::vector<int> items(200);
+  for (int& i : items) dq.push(&i);
+  for (std::uint32_t k = 0; k + 1 < deque::kOwnTakesToLeave; ++k) ASSERT_NE(dq.pop(), nullptr);
+  EXPECT_TRUE(gate.open());
+  ASSERT_NE(dq.pop(), nullptr);
+  EXPECT_FALSE(gate.open());
+  EXPECT_TRUE(dq.start_stealing());  // entering again is a new entry
+  dq.stop_stealing();
+  EXPECT_FALSE(gate.open());
+  dq.stop_stealing();  // outside already: nothing to do
+  EXPECT_FALSE(gate.open());
+  // Another deque's owner inside the gate keeps it open for this one.
+  deque other(256, deque_thieves::gated, &gate);
+  other.start_stealing();
+  EXPECT_TRUE(gate.open());
+  other.stop_stealing();
+  EXPECT_FALSE(chase_lev_deque<int*>(256, deque_thieves::possible, &gate).gated());
+}
+
 struct model_case {
   std::size_t capacity;
   deque_thieves thieves;
@@ -382,6 +445,79 @@ TEST(ChaseLevDequeStressTest, LastItemRaceTakesEachItemOnce) {
   EXPECT_EQ(owner_taken + taken.load(), kItems);
   EXPECT_EQ(bad.load(), 0u);
   RecordProperty("stolen", std::to_string(taken.load()));
+}
+
+// The last-item race again, with gated takes: the owner fences only while a
+// thief is inside the gate (and at checkpoints). Each thief enters, waits
+// until the deque has passed two checkpoints since its mark, steals a few
+// times and leaves, over and over, so that thieves keep arriving while the
+// owner's takes run without a fence. Without the wait (a thief stealing at
+// once after entering), items are taken twice.
+TEST(ChaseLevDequeStressTest, GatedTakesWithThievesComingAndGoingTakeEachItemOnce) {
+  constexpr std::size_t kItems = 1'000'000;
+  std::vector<stress_item> items(kItems);
+  steal_gate gate;
+  chase_lev_deque<stress_item*> dq(2, deque_thieves::gated, &gate);
+  std::atomic<bool> owner_done{false};
+  std::atomic<std::size_t> taken{0};
+  std::atomic<std::size_t> bad{0};
+  std::atomic<std::size_t> entries{0};
+  auto thief = [&] {
+    std::size_t mine = 0;
+    for (;;) {
+      gate.enter();
+      entries.fetch_add(1, std::memory_order_relaxed);
+      const std::uint64_t mark = dq.checkpoints();
+      // acquire: as in thief_loop.
+      while (!dq.steal_cleared(mark) && !owner_done.load(std::memory_order_acquire)) troupe::detail::cpu_relax();
+      for (int k = 0; k < 8; ++k) {
+        stress_item* p = nullptr;
+        if (dq.steal(p) != steal_status::success) continue;
+        if (p->payload != payload_of(static_cast<std::size_t>(p - items.data()))) bad.fetch_add(1);
+        p->taken.fetch_add(1, std::memory_order_relaxed);
+        ++mine;
+      }
+      gate.leave();
+      if (owner_done.load(std::memory_order_acquire) && dq.empty_estimate()) break;
+    }
+    taken.fetch_add(mine, std::memory_order_relaxed);
+  };
+  std::vector<std::thread> thieves;
+  for (int i = 0; i < kThieves; ++i) thieves.emplace_back(thief);
+
+  std::size_t owner_taken = 0;
+  std::mt19937_64 rng(7);
+  for (std::size_t next = 0; next < kItems; ++next) {
+    items[next].payload = payload_of(next);
+    dq.push(&items[next]);
+    // Leave 0 to 3 items: most takes find two or more (the unfenced path).
+    const std::size_t keep = rng() % 4;
+    while (dq.size_estimate() > keep) {
+      stress_item* p = dq.pop();
+      if (p == nullptr) break;
+      if (p->payload != payload_of(static_cast<std::size_t>(p - items.data()))) bad.fetch_add(1);
+      p->taken.fetch_add(1, std::memory_order_relaxed);
+      ++owner_taken;
+    }
+  }
+  // The thieves' last waits end when the owner is done; it pops no more.
+  owner_done.store(true, std::memory_order_release);
+  for (auto& t : thieves) t.join();
+  while (stress_item* p = dq.pop()) {
+    p->taken.fetch_add(1, std::memory_order_relaxed);
+    ++owner_taken;
+  }
+
+  const stress_result r = tally(items);
+  EXPECT_EQ(r.zero, 0u) << "items never taken";
+  EXPECT_EQ(r.many, 0u) << "items taken more than once";
+  EXPECT_EQ(r.total, kItems);
+  EXPECT_EQ(owner_taken + taken.load(), kItems);
+  EXPECT_EQ(bad.load(), 0u);
+  EXPECT_GT(taken.load(), 0u) << "the thieves never stole (test did not race)";
+  EXPECT_GT(dq.checkpoints(), 0u);
+  RecordProperty("stolen", std::to_string(taken.load()));
+  RecordProperty("entries", std::to_string(entries.load()));
 }
 
 }  // namespace

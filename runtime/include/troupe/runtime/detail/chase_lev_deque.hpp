@@ -19,6 +19,11 @@
 //     nobody else can reach the deque): steal must never be called, and the
 //     owner's pops and steal_oldest skip the fence and the CASes that only
 //     race thieves (the owner is then the only thread touching the deque).
+//   - Constructed with deque_thieves::gated and a steal_gate: a thread may
+//     call steal only while it is inside the gate (steal_gate::enter) and
+//     after steal_cleared() said yes for the marks it took on entering
+//     (ordering 8). In return the owner's takes skip the StoreLoad fence
+//     while nobody is inside the gate.
 //   - T is a pointer type; nullptr means "nothing" and must not be pushed.
 //     The deque never owns the pointees: destroying it with items inside
 //     drops the pointers.
@@ -93,6 +98,30 @@
 //      keeps that edge because it was obtained the same way.
 //   7. steal loads array_ with acquire where [LPCZ] uses consume (which
 //      compilers implement as acquire anyway).
+//   8. (departure 8, deque_thieves::gated) Taking the StoreLoad of 1 out
+//      made fib 15% and skynet 8% faster at two workers (unsafe, measured
+//      once), yet thieves are rare there: a handful of steals per run, each
+//      followed by long stretches of the thief's own work. So thieves announce themselves in a steal_gate
+//      (a seq_cst RMW, G) before stealing, and the owner's take fences only
+//      while the gate is open. Every kCheckpointEvery-th take without a
+//      thief still fences and then raises checkpoints_ (release), and so
+//      does every take with the gate open. A thief reads checkpoints_
+//      (seq_cst) after G, as m, and steals only once it reads m + 2 or more.
+//      Why that is enough (C++20 [atomics.order]): let F be the fence of the
+//      checkpoint that raised checkpoints_ to m + 2. The store of m + 1 is
+//      sequenced before F, and the thief's read of m (seq_cst, after G) did
+//      not see it, so F does not precede that read in S, so G precedes F in
+//      S; every gate load the owner makes after F therefore reads G or later
+//      and fences. A take before F is sequenced before the release store of
+//      m + 2, which the thief's read acquires: its bottom_ store and its
+//      top_ load happen before the thief's loads and CAS, so the two do not
+//      race. A take holding F fences anyway. A thief leaves with a release
+//      RMW, which an owner's acquire load of 0 synchronises with: its
+//      steals happen before that take. A thief may instead clear every
+//      victim with a heavy fence (membarrier, lifo_slot.hpp) for an owner
+//      that takes nothing. Under TSan every take uses the seq_cst form of 1
+//      and counts as a checkpoint. Cost without thieves: a load and a
+//      branch per take, and one fence every kCheckpointEvery takes.
 
 #include <algorithm>
 #include <atomic>
@@ -107,7 +136,29 @@
 namespace troupe::detail {
 
 enum class steal_status { success, empty, lost_race };
-enum class deque_thieves { possible, none };
+enum class deque_thieves {
+  possible,  // thieves may steal at any time: every take pays the StoreLoad
+  gated,     // thieves steal only inside a steal_gate: takes fence while it is open
+  none,      // no thieves (a one-worker runtime)
+};
+
+// Where the thieves of gated deques announce themselves (ordering 8 in the
+// notes above). One per scheduler, shared by its workers' deques.
+class steal_gate {
+ public:
+  // A thread about to steal from gated deques; it then reads each victim's
+  // checkpoints() as its mark. seq_cst: this is G of ordering 8.
+  void enter() noexcept { thieves_.fetch_add(1, std::memory_order_seq_cst); }
+  // A thread that entered and steals no more. release: an owner's take that
+  // reads the count without us has our steals before it (ordering 8).
+  void leave() noexcept { thieves_.fetch_sub(1, std::memory_order_release); }
+  // An owner's take: anyone inside? acquire: pairs with leave.
+  bool open() const noexcept { return thieves_.load(std::memory_order_acquire) != 0; }
+
+ private:
+  // Written only when a thread starts or stops stealing; read by every take.
+  alignas(128) std::atomic<std::uint32_t> thieves_{0};
+};
 
 template <class T>  // T is a pointer type
 class chase_lev_deque {
@@ -115,9 +166,11 @@ class chase_lev_deque {
 
  public:
   // Capacity is rounded up to a power of two, at least 2.
+  // `gate`: with deque_thieves::gated only, and then required.
   explicit chase_lev_deque(std::size_t initial_capacity = 256,
-                           deque_thieves thieves = deque_thieves::possible)
+                           deque_thieves thieves = deque_thieves::possible, steal_gate* gate = nullptr)
       : alone_(thieves == deque_thieves::none),
+        gate_(thieves == deque_thieves::gated ? gate : nullptr),
         array_(buffer::create(static_cast<std::int64_t>(
                                   std::bit_ceil(std::clamp<std::size_t>(initial_capacity, 2, kMaxInitial))),
                               nullptr)) {}
@@ -233,6 +286,44 @@ class chase_lev_deque {
     return steal_status::success;
   }
 
+  // --- deque_thieves::gated ---------------------------------------------
+  // A thief that enters waits for two checkpoints, i.e. up to
+  // 2 * kCheckpointEvery takes (a few microseconds of fork-join); the owner
+  // pays one fence per kCheckpointEvery takes.
+  static constexpr std::uint32_t kCheckpointEvery = 32;
+  // An owner inside the gate that took this many items of its own has work
+  // again; it leaves, so that the others' takes stop fencing for it.
+  static constexpr std::uint32_t kOwnTakesToLeave = 64;
+
+  // Thread-safe: how many checkpoints the owner has passed. A thief inside
+  // the gate reads it once as its mark. seq_cst: ordering 8 needs the read
+  // of the mark to be in S.
+  std::uint64_t checkpoints() const noexcept { return checkpoints_.load(std::memory_order_seq_cst); }
+  // Thread-safe: whether a thief that entered the gate and then read `mark`
+  // may steal from this deque now (ordering 8).
+  bool steal_cleared(std::uint64_t mark) const noexcept { return checkpoints() >= mark + 2; }
+  // Owner only, gated: this deque's owner is about to steal from the
+  // others. Enters the gate unless it is already inside; true if it just
+  // entered (its marks must then be taken again). It stays inside while it
+  // steals, and leaves after kOwnTakesToLeave takes of its own work or at
+  // stop_stealing: each entry makes the owners fence for a while.
+  bool start_stealing() noexcept {
+    if (inside_gate_) return false;
+    gate_->enter();
+    inside_gate_ = true;
+    own_takes_ = 0;
+    return true;
+  }
+  // Owner only: leaves the gate if inside (before parking, say).
+  void stop_stealing() noexcept {
+    if (!inside_gate_) return;
+    inside_gate_ = false;
+    gate_->leave();
+  }
+  // Owner only: whether the deque is gated (its owner must start_stealing
+  // before stealing from other gated deques).
+  bool gated() const noexcept { return gate_ != nullptr; }
+
   // The index the next push will use. Owner thread only.
   std::int64_t bottom_index() const noexcept {
     // relaxed: only the owner writes bottom_.
@@ -257,7 +348,8 @@ class chase_lev_deque {
   static constexpr std::size_t kMaxInitial = std::size_t{1} << 40;
   static constexpr bool kTsanBuild = TROUPE_TSAN;
 
-  const bool alone_;  // deque_thieves::none: see the contract above
+  const bool alone_;        // deque_thieves::none: see the contract above
+  steal_gate* const gate_;  // deque_thieves::gated: see ordering 8; else null
 
   // A circular array: header, then `capacity` slots, in one allocation.
   struct buffer {
@@ -326,14 +418,20 @@ class chase_lev_deque {
       // TSan form: seq_cst store and load, which TSan models.
       bottom_.store(b, std::memory_order_seq_cst);
       t = top_.load(std::memory_order_seq_cst);
+      if (gate_) passed_checkpoint(gate_->open());
     } else {
       // release (departure 4); the fence below orders it before the load.
       bottom_.store(b, std::memory_order_release);
-      // seq_cst fence ([LPCZ] take): orders the store above before the load
-      // below against the thieves' seq_cst loads (departure 2).
-      seq_cst_fence();
-      // relaxed ([LPCZ]): the fence orders it; the item is ours, so nothing
-      // needs acquiring.
+      if (gate_ == nullptr) {
+        // seq_cst fence ([LPCZ] take): orders the store above before the
+        // load below against the thieves' seq_cst loads (departure 2).
+        seq_cst_fence();
+      } else if (const bool open = gate_->open(); open || --until_checkpoint_ == 0) {
+        seq_cst_fence();  // as above; and a checkpoint's F (departure 8)
+        passed_checkpoint(open);
+      }
+      // relaxed ([LPCZ]): the fence orders it (or, gated, no thief steals
+      // until a later checkpoint); the item is ours, nothing to acquire.
       t = top_.load(std::memory_order_relaxed);
     }
     if (t < b) {
@@ -354,6 +452,17 @@ class chase_lev_deque {
     // settled: bottom_ = top_ again. release: departure 4.
     bottom_.store(b + 1, std::memory_order_release);
     return x;
+  }
+
+  // Gated take, after its fence: publishes the checkpoint; an owner that is
+  // itself inside the gate counts the take as its own work (and leaves the
+  // gate after kOwnTakesToLeave of them).
+  void passed_checkpoint(bool gate_open) noexcept {
+    until_checkpoint_ = kCheckpointEvery;
+    // relaxed load: only the owner writes it. release: ordering 8 (the
+    // thief that reads the new value acquires every take before it).
+    checkpoints_.store(checkpoints_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+    if (gate_open && inside_gate_ && ++own_takes_ == kOwnTakesToLeave) stop_stealing();
   }
 
   // push found b - top_cache_ >= capacity. Cold path.
@@ -386,6 +495,12 @@ class chase_lev_deque {
   alignas(kCacheLine) std::atomic<std::int64_t> bottom_{0};
   std::atomic<buffer*> array_;
   std::int64_t top_cache_ = 0;
+  // Gated. checkpoints_ is written by the owner, read by entering thieves
+  // (ordering 8); the rest is owner-only.
+  std::atomic<std::uint64_t> checkpoints_{0};
+  std::uint32_t until_checkpoint_ = kCheckpointEvery;
+  std::uint32_t own_takes_ = 0;
+  bool inside_gate_ = false;
 };
 
 }  // namespace troupe::detail

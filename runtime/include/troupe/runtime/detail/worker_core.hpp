@@ -23,10 +23,16 @@ class scheduler;
 }
 
 struct worker_core {
-  worker_core(scheduler& s, bool alone_worker)
+  // `gate`: the scheduler's steal gate, or null where thieves cannot clear
+  // a victim that takes nothing (no heavy fence): every take then fences.
+  worker_core(scheduler& s, bool alone_worker, steal_gate* gate)
       : sched(s),
         alone(alone_worker),
-        deque(256, alone_worker ? deque_thieves::none : deque_thieves::possible) {}
+        deque(256,
+              alone_worker ? deque_thieves::none
+              : gate       ? deque_thieves::gated
+                           : deque_thieves::possible,
+              gate) {}
   worker_core(const worker_core&) = delete;
   worker_core& operator=(const worker_core&) = delete;
 
@@ -34,7 +40,7 @@ struct worker_core {
   // A one-worker runtime: no other thread takes from this worker's deque
   // or LIFO slot, and a push wakes nobody.
   const bool alone;
-  // Thief-free when alone.
+  // Thief-free when alone; gated when the scheduler has a steal gate.
   chase_lev_deque<task_header*> deque;
   // Owner only: fiber suspensions (and yields) on this worker so far. A
   // help_mark stays valid while it is unchanged: the fiber that pushed has
