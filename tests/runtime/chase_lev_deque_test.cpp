@@ -471,7 +471,8 @@ TEST(ChaseLevDequeStressTest, GatedTakesWithThievesComingAndGoingTakeEachItemOnc
       entries.fetch_add(1, std::memory_order_relaxed);
       const std::uint64_t mark = dq.checkpoints();
       // acquire: as in thief_loop.
-      while (!dq.steal_cleared(mark) && !owner_done.load(std::memory_order_acquire)) troupe::detail::cpu_relax();
+      while (!dq.steal_cleared(mark) && !owner_done.load(std::memory_order_acquire))
+        troupe::detail::cpu_relax();
       for (int k = 0; k < 8; ++k) {
         stress_item* p = nullptr;
         if (dq.steal(p) != steal_status::success) continue;
