@@ -628,7 +628,10 @@ task_header* scheduler::find_work(worker& w) {
 
 task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_lifo) noexcept {
   task_header* t = nullptr;
-  for (int attempt = 0; attempt < 4 && victim_cleared(thief, victim); ++attempt) {
+  // An empty deque needs no clearing: the gate is entered, and a victim
+  // that takes nothing is fenced, only when there is something to steal.
+  for (int attempt = 0; attempt < 4 && !victim.deque.empty_estimate() && victim_cleared(thief, victim);
+       ++attempt) {
     steal_status s = victim.deque.steal(t);
     if (s == steal_status::success) {
       owner_bump(thief.counters.steals);
