@@ -662,9 +662,9 @@ task_header* scheduler::steal_from(worker& thief, worker& victim, bool may_take_
 }
 
 // A thief enters the steal gate once, marks every victim's checkpoint count,
-// and steals from a victim once it has passed two more checkpoints: a few
-// microseconds of fork-join, whose takes pass one every 32 (chase_lev_deque
-// ordering 8). A victim that takes nothing for a stuck_interval (running
+// and steals from a victim once it has passed two more checkpoints: with the
+// gate open each take is one, so that is the victim's next two takes
+// (chase_lev_deque ordering 8). A victim that takes nothing for a stuck_interval (running
 // one long task, or only pushing) would hold the thief back: a heavy fence
 // then clears every victim at once. The thief stays inside while it keeps
 // stealing; it leaves when it has work of its own again (its deque counts

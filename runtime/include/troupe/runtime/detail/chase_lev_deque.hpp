@@ -98,12 +98,12 @@
 //      keeps that edge because it was obtained the same way.
 //   7. steal loads array_ with acquire where [LPCZ] uses consume (which
 //      compilers implement as acquire anyway).
-//   8. (departure 8, deque_thieves::gated) Taking the StoreLoad of 1 out
-//      made fib 15% and skynet 8% faster at two workers (unsafe, measured
-//      once), yet thieves are rare there: a handful of steals per run, each
-//      followed by long stretches of the thief's own work. So thieves announce themselves in a steal_gate
-//      (a seq_cst RMW, G) before stealing, and the owner's take fences only
-//      while the gate is open. Every kCheckpointEvery-th take without a
+//   8. (departure 8, deque_thieves::gated) Fork-join steals a handful of
+//      times per run, each followed by long stretches of the thief's own
+//      work, yet every take paid the StoreLoad of 1 (decision 0024). So
+//      thieves announce themselves in a steal_gate (a seq_cst RMW, G)
+//      before stealing, and the owner's take fences only while the gate is
+//      open. Every kCheckpointEvery-th take without a
 //      thief still fences and then raises checkpoints_ (release), and so
 //      does every take with the gate open. A thief reads checkpoints_
 //      (seq_cst) after G, as m, and steals only once it reads m + 2 or more.
@@ -120,8 +120,9 @@
 //      steals happen before that take. A thief may instead clear every
 //      victim with a heavy fence (membarrier, lifo_slot.hpp) for an owner
 //      that takes nothing. Under TSan every take uses the seq_cst form of 1
-//      and counts as a checkpoint. Cost without thieves: a load and a
-//      branch per take, and one fence every kCheckpointEvery takes.
+//      and counts as a checkpoint. Cost without thieves: a load, a
+//      decrement and a branch per take, and one fence every
+//      kCheckpointEvery takes.
 
 #include <algorithm>
 #include <atomic>
