@@ -275,21 +275,24 @@ struct stress_item {
 
 constexpr std::uint64_t payload_of(std::size_t i) { return i * 0x9E3779B97F4A7C15ull + 1; }
 
-struct stress_result {
+// Every item taken exactly once, by the owner or a thief, and each seen with
+// its contents.
+void expect_each_taken_once(const std::vector<stress_item>& items, std::size_t owner_taken,
+                            std::size_t stolen, std::size_t bad) {
   std::size_t zero = 0;
   std::size_t many = 0;
   std::size_t total = 0;
-};
-
-stress_result tally(const std::vector<stress_item>& items) {
-  stress_result r;
   for (const auto& it : items) {
     const std::uint32_t n = it.taken.load(std::memory_order_relaxed);
-    r.zero += n == 0;
-    r.many += n > 1;
-    r.total += n;
+    zero += n == 0;
+    many += n > 1;
+    total += n;
   }
-  return r;
+  EXPECT_EQ(zero, 0u) << "items never taken";
+  EXPECT_EQ(many, 0u) << "items taken more than once";
+  EXPECT_EQ(total, items.size());
+  EXPECT_EQ(owner_taken + stolen, items.size());
+  EXPECT_EQ(bad, 0u) << "items taken without seeing their contents";
 }
 
 // Thieves steal until the owner is done and the deque is empty; each counts
@@ -384,12 +387,7 @@ TEST(ChaseLevDequeStressTest, EveryItemTakenExactlyOnceUnderStealing) {
   owner_done.store(true, std::memory_order_release);
   for (auto& t : thieves) t.join();
 
-  const stress_result r = tally(items);
-  EXPECT_EQ(r.zero, 0u) << "items never taken";
-  EXPECT_EQ(r.many, 0u) << "items taken more than once";
-  EXPECT_EQ(r.total, kItems);
-  EXPECT_EQ(owner_taken + taken.load(), kItems);
-  EXPECT_EQ(bad.load(), 0u) << "items taken without seeing their contents";
+  expect_each_taken_once(items, owner_taken, taken.load(), bad.load());
   EXPECT_EQ(below_mark, 0u) << "pop_above returned an item pushed before its mark";
   EXPECT_GT(taken.load(), 0u) << "the thieves never stole (test did not race)";
   // From capacity 2 to at least 1024: ten grows or more under stealing.
@@ -440,12 +438,7 @@ TEST(ChaseLevDequeStressTest, LastItemRaceTakesEachItemOnce) {
   owner_done.store(true, std::memory_order_release);
   for (auto& t : thieves) t.join();
 
-  const stress_result r = tally(items);
-  EXPECT_EQ(r.zero, 0u) << "items never taken";
-  EXPECT_EQ(r.many, 0u) << "items taken more than once";
-  EXPECT_EQ(r.total, kItems);
-  EXPECT_EQ(owner_taken + taken.load(), kItems);
-  EXPECT_EQ(bad.load(), 0u);
+  expect_each_taken_once(items, owner_taken, taken.load(), bad.load());
   RecordProperty("stolen", std::to_string(taken.load()));
 }
 
@@ -511,12 +504,7 @@ TEST(ChaseLevDequeStressTest, GatedTakesWithThievesComingAndGoingTakeEachItemOnc
     ++owner_taken;
   }
 
-  const stress_result r = tally(items);
-  EXPECT_EQ(r.zero, 0u) << "items never taken";
-  EXPECT_EQ(r.many, 0u) << "items taken more than once";
-  EXPECT_EQ(r.total, kItems);
-  EXPECT_EQ(owner_taken + taken.load(), kItems);
-  EXPECT_EQ(bad.load(), 0u);
+  expect_each_taken_once(items, owner_taken, taken.load(), bad.load());
   EXPECT_GT(taken.load(), 0u) << "the thieves never stole (test did not race)";
   EXPECT_GT(dq.checkpoints(), 0u);
   RecordProperty("stolen", std::to_string(taken.load()));
