@@ -775,7 +775,7 @@ bool scheduler::work_visible() const noexcept {
 
 void scheduler::park(worker& w) {
   // Asleep, it steals nothing: the others' takes need not fence for it.
-  if (w.deque.gated()) w.deque.stop_stealing();
+  w.deque.stop_stealing();
   bool others_awake;
   {
     std::lock_guard g(sleep_mutex_);

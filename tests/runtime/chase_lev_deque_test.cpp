@@ -13,6 +13,7 @@
 #include <functional>
 #include <gtest/gtest.h>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -178,6 +179,19 @@ TEST(ChaseLevDequeTest, AnOwnerThatStealsLeavesTheGateOnceItHasWorkOfItsOwn) {
   EXPECT_TRUE(gate.open());
   other.stop_stealing();
   EXPECT_FALSE(chase_lev_deque<int*>(256, deque_thieves::possible, &gate).gated());
+}
+
+// A gated deque without a gate is refused; an ungated one may be told to
+// stop stealing (the scheduler does so before every park) and stays as it is.
+TEST(ChaseLevDequeTest, AGatedDequeNeedsAGateAndOthersIgnoreStopStealing) {
+  using deque = chase_lev_deque<int*>;
+  EXPECT_THROW(deque(256, deque_thieves::gated, nullptr), std::invalid_argument);
+  deque ungated(256, deque_thieves::possible);
+  ungated.stop_stealing();
+  EXPECT_FALSE(ungated.gated());
+  int x = 7;
+  ungated.push(&x);
+  EXPECT_EQ(ungated.pop(), &x);
 }
 
 struct model_case {

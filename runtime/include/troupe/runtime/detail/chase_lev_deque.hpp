@@ -103,9 +103,9 @@
 //      work, yet every take paid the StoreLoad of 1 (decision 0024). So
 //      thieves announce themselves in a steal_gate (a seq_cst RMW, G)
 //      before stealing, and the owner's take fences only while the gate is
-//      open. Every kCheckpointEvery-th take without a
-//      thief still fences and then raises checkpoints_ (release), and so
-//      does every take with the gate open. A thief reads checkpoints_
+//      open. Every kCheckpointEvery-th take without a thief still fences
+//      and then raises checkpoints_ (release), and so does every take with
+//      the gate open. A thief reads checkpoints_
 //      (seq_cst) after G, as m, and steals only once it reads m + 2 or more.
 //      Why that is enough (C++20 [atomics.order]): let F be the fence of the
 //      checkpoint that raised checkpoints_ to m + 2. The store of m + 1 is
@@ -130,6 +130,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <stdexcept>
 #include <type_traits>
 
 #include "troupe/runtime/detail/platform.hpp"
@@ -167,11 +168,14 @@ class chase_lev_deque {
 
  public:
   // Capacity is rounded up to a power of two, at least 2.
-  // `gate`: with deque_thieves::gated only, and then required.
+  // `gate`: with deque_thieves::gated only, and then required (else
+  // std::invalid_argument).
   explicit chase_lev_deque(std::size_t initial_capacity = 256,
                            deque_thieves thieves = deque_thieves::possible, steal_gate* gate = nullptr)
       : alone_(thieves == deque_thieves::none),
-        gate_(thieves == deque_thieves::gated ? gate : nullptr),
+        gate_(thieves != deque_thieves::gated ? nullptr
+              : gate != nullptr               ? gate
+                                : throw std::invalid_argument("chase_lev_deque: gated needs a gate")),
         array_(buffer::create(static_cast<std::int64_t>(
                                   std::bit_ceil(std::clamp<std::size_t>(initial_capacity, 2, kMaxInitial))),
                               nullptr)) {}
@@ -288,9 +292,9 @@ class chase_lev_deque {
   }
 
   // --- deque_thieves::gated ---------------------------------------------
-  // A thief that enters waits for two checkpoints, i.e. up to
-  // 2 * kCheckpointEvery takes (a few microseconds of fork-join); the owner
-  // pays one fence per kCheckpointEvery takes.
+  // With the gate shut the owner fences once per kCheckpointEvery takes.
+  // With it open every take is a checkpoint, so an entering thief waits for
+  // the victim's next two takes.
   static constexpr std::uint32_t kCheckpointEvery = 32;
   // An owner inside the gate that took this many items of its own has work
   // again; it leaves, so that the others' takes stop fencing for it.
