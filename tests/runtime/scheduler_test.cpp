@@ -394,6 +394,42 @@ TEST_P(SchedulerTest, TaskGroupWaitsForTasksSpawnedIntoItFromAnyFiberRoundAfterR
   EXPECT_EQ(h.join(), (std::vector<int>{550, 550, 550}));
 }
 
+// A group's wait runs the tasks above its mark inline, but a woken fiber
+// that lands there cannot run on the waiter's stack: the wait leaves it
+// queued and blocks. Here the owner spawns a task, then wakes two fibers:
+// the first goes to the LIFO slot, the second displaces it onto the deque
+// above the task, where the wait finds it first.
+TEST_P(SchedulerTest, AGroupWaitLeavesAWokenFiberAboveItsMarkQueued) {
+  auto h = troupe::spawn(rt, [this] {
+    troupe::counting_semaphore blocked(0), go_b(0), go_c(0), finished(0);
+    std::atomic<int> woken{0};
+    auto sleeper = [&](troupe::counting_semaphore& go) {
+      return [&] {
+        blocked.release();
+        go.acquire();
+        woken.fetch_add(1);
+        finished.release();
+      };
+    };
+    auto b = troupe::spawn(rt, sleeper(go_b));
+    auto c = troupe::spawn(rt, sleeper(go_c));
+    blocked.acquire();
+    blocked.acquire();
+    bool task_ran = false;
+    troupe::task_group g(rt);
+    g.spawn([&task_ran] { task_ran = true; });
+    go_b.release();
+    go_c.release();
+    g.wait();
+    // A fiber the wait lost would never finish: fail rather than join it.
+    if (!finished.try_acquire_for(10s) || !finished.try_acquire_for(10s)) return false;
+    b.join();
+    c.join();
+    return task_ran && woken.load() == 2;
+  });
+  EXPECT_TRUE(h.join());
+}
+
 // The group's mark of where its owner's tasks start is the owner's alone: a
 // task that another worker took and that spawns into the group must not read
 // it while the owner writes it (ThreadSanitizer saw such a read once, in the
