@@ -212,7 +212,7 @@ class task_group {
     }
     // The mark is the owner's: a task spawning into the group runs on
     // another fiber (or thread) and must not read it, so the owner test
-    // comes first. A foreign-thread owner has none to keep (help_one only
+    // comes first. A foreign-thread owner has none to keep (take_to_help only
     // helps on a worker).
     if (on_owner && !has_mark_) {
       mark_ = m;

@@ -23,23 +23,29 @@ struct help_mark {
   std::uint64_t suspends = 0;           // the worker's suspension count then
 };
 
-// Pops and runs one task pushed after `mark` on this worker. False if there
-// is none or the caller has migrated or suspended since the mark. Only the
-// waiter that got the mark from push_spawned calls it (a join, a group's
-// wait). Inline, as push_spawned below: fork-join calls it once per task.
-inline bool help_one(const help_mark& mark) {
+// A resumable fiber cannot run inline on the waiter's stack: it goes back on
+// the deque. Out of line and cold, to keep take_to_help a leaf.
+[[gnu::noinline, gnu::cold]] inline task_header* requeue_fiber(worker_core& w, task_header* t) {
+  w.deque.push(t);
+  return nullptr;
+}
+
+// Pops one task pushed after `mark` on this worker, for the waiter to run
+// inline; null if there is none or the caller has migrated or suspended
+// since the mark. Only the waiter that got the mark from push_spawned calls
+// it (a join, a group's wait). The waiter makes the call to the task
+// itself: this function then calls nothing on its hot path, so it saves one
+// register where a version that ran the task saved four, and it stays out
+// of line, where inlining it grew fib's frame (decision 0025).
+inline task_header* take_to_help(const help_mark& mark) {
   worker_core* w = this_thread_slots().owner;
-  if (!w || w != mark.worker || w->suspends != mark.suspends) return false;
+  if (!w || w != mark.worker || w->suspends != mark.suspends) return nullptr;
   task_header* t = w->deque.pop_above(mark.bottom);
-  if (!t) return false;
-  if (t->invoke == nullptr) {
-    // A resumable fiber cannot run inline on this stack; leave it queued.
-    w->deque.push(t);
-    return false;
-  }
+  if (!t) return nullptr;
+  if (t->invoke == nullptr) [[unlikely]]
+    return requeue_fiber(*w, t);
   owner_bump(w->tasks_helped);
-  t->invoke(t);
-  return true;
+  return t;
 }
 
 // One word holds the pending count and, in its top bit, whether the owner
@@ -70,7 +76,12 @@ class latch {
   // Not cancelled by shutdown: the counted tasks always finish.
   void wait(const help_mark* mark = nullptr) {
     while (!done()) {
-      if (mark && help_one(*mark)) continue;
+      if (mark) {
+        if (task_header* t = take_to_help(*mark)) {
+          t->invoke(t);
+          continue;
+        }
+      }
       block();
     }
   }
@@ -88,7 +99,7 @@ class latch {
 };
 
 // The latch of a task group. Most of a group's tasks are run by its owner
-// itself, inline on the owner's fiber while it waits (help_one), so those
+// itself, inline on the owner's fiber while it waits (take_to_help), so those
 // count with plain arithmetic on the owner's own count; only a task added or
 // finished on another fiber (stolen, or run while the owner is blocked) pays
 // an RMW on the shared word. What is left is 2 * outstanding_ + state_
@@ -134,7 +145,12 @@ class group_latch {
   // Owner only: waits until nothing is left, first helping via `mark`.
   void wait(const help_mark* mark = nullptr) {
     while (!done()) {
-      if (mark && help_one(*mark)) continue;
+      if (mark) {
+        if (task_header* t = take_to_help(*mark)) {
+          t->invoke(t);
+          continue;
+        }
+      }
       block();
     }
   }

@@ -1,7 +1,7 @@
 #pragma once
 // The part of a scheduler worker that fork-join's inline paths reach
-// (latch.hpp: push_spawned, help_one), so that a spawn and a help cost no
-// call. Internal: the scheduler's worker (runtime/src/scheduler.hpp) derives
+// (latch.hpp: push_spawned, take_to_help), so that a spawn and a help need
+// no call into the scheduler. Internal: the scheduler's worker (runtime/src/scheduler.hpp) derives
 // from it; thread_slots::owner points at it.
 
 #include <atomic>
@@ -46,7 +46,7 @@ struct worker_core {
   // help_mark stays valid while it is unchanged: the fiber that pushed has
   // not left, so nothing but its own nested work ran here since.
   std::uint64_t suspends = 0;
-  // Tasks run by help_one; part of the worker's tasks_run. owner_bump.
+  // Tasks taken by take_to_help; part of the worker's tasks_run. owner_bump.
   std::atomic<std::uint64_t> tasks_helped{0};
 
   // Pushes t onto the deque (stealable now) and says whether to wake an
