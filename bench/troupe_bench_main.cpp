@@ -110,6 +110,9 @@ constexpr figure figures[] = {
     {"actor.fan_out.peak_mib", "MiB", better::none, source::counter, 1.0,
      "peak resident growth during the run (VmHWM reset before it); memory a system kept from earlier "
      "runs in the same process is not counted, so read magnitudes, not a ratio"},
+    {"actor.fan_out.msgs_per_task", "msgs", better::none, source::counter, 1.0,
+     "messages per task the runtime ran (a counter's turn is one task): high when turns drain batches, "
+     "near 1 when each message wakes its counter; explains fan-out's regimes, not a score"},
     {"actor.ring", "ns/hop", better::lower, source::ns_per_item},
     {"actor.overload.rss", "MiB", better::lower, source::counter},
     {"actor.overload.high_water", "messages", better::lower, source::counter},

@@ -411,6 +411,7 @@ void bm_fan_out(benchmark::State& state, int threads) {
   if (!check_env(state, env, threads)) return;
   troupe::bench::peak_growth memory;
   memory.begin();
+  const std::uint64_t tasks_before = env.rt.metrics().total().tasks_run;
   for (auto _ : state) {
     auto driver = env.sys.spawn<fan_driver>(kMessages);
     std::vector<troupe::actor_ref<counter_actor>> counters;
@@ -427,6 +428,11 @@ void bm_fan_out(benchmark::State& state, int threads) {
   if (state.error_occurred() || !no_dead_letters(state, env)) return;
   state.SetItemsProcessed(kMessages * state.iterations());
   state.counters["peak_mib"] = memory.mib();
+  // Each counter turn is one task: this says whether turns drained batches
+  // or each message woke its counter (fan-out's two regimes at two workers).
+  const std::uint64_t tasks = env.rt.metrics().total().tasks_run - tasks_before;
+  state.counters["msgs_per_task"] = static_cast<double>(kMessages * state.iterations()) /
+                                    static_cast<double>(std::max<std::uint64_t>(tasks, 1));
 }
 
 // ---------------------------------------------------------------------------
