@@ -404,9 +404,9 @@ TEST_P(SchedulerTest, AGroupWaitLeavesAWokenFiberAboveItsMarkQueued) {
     troupe::counting_semaphore blocked(0), go_b(0), go_c(0), finished(0);
     std::atomic<int> woken{0};
     auto sleeper = [&](troupe::counting_semaphore& go) {
-      return [&] {
+      return [&blocked, &woken, &finished, go = &go] {
         blocked.release();
-        go.acquire();
+        go->acquire();
         woken.fetch_add(1);
         finished.release();
       };

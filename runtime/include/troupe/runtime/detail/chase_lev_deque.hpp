@@ -105,8 +105,8 @@
 //      before stealing, and the owner's take fences only while the gate is
 //      open. Every kCheckpointEvery-th take without a thief still fences
 //      and then raises checkpoints_ (release), and so does every take with
-//      the gate open. A thief reads checkpoints_
-//      (seq_cst) after G, as m, and steals only once it reads m + 2 or more.
+//      the gate open. A thief reads checkpoints_ (seq_cst) after G, as m,
+//      and steals only once it reads m + 2 or more.
 //      Why that is enough (C++20 [atomics.order]): let F be the fence of the
 //      checkpoint that raised checkpoints_ to m + 2. The store of m + 1 is
 //      sequenced before F, and the thief's read of m (seq_cst, after G) did

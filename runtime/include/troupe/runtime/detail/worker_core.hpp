@@ -1,8 +1,9 @@
 #pragma once
 // The part of a scheduler worker that fork-join's inline paths reach
 // (latch.hpp: push_spawned, take_to_help), so that a spawn and a help need
-// no call into the scheduler. Internal: the scheduler's worker (runtime/src/scheduler.hpp) derives
-// from it; thread_slots::owner points at it.
+// no call into the scheduler. Internal: the scheduler's worker
+// (runtime/src/scheduler.hpp) derives from it; thread_slots::owner points
+// at it.
 
 #include <atomic>
 #include <cstdint>
