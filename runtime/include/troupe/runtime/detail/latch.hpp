@@ -48,6 +48,15 @@ inline task_header* take_to_help(const help_mark& mark) {
   return t;
 }
 
+// Runs one task take_to_help gives; false if there was none. Always inlined
+// into the wait loops, so that the task is called from the waiter's frame.
+[[gnu::always_inline]] inline bool help_one(const help_mark& mark) {
+  task_header* t = take_to_help(mark);
+  if (!t) return false;
+  t->invoke(t);
+  return true;
+}
+
 // One word holds the pending count and, in its top bit, whether the owner
 // is blocked waiting; so counting down costs a single RMW, and only the last
 // count_down of a blocked owner does more (it wakes the owner).
@@ -76,12 +85,7 @@ class latch {
   // Not cancelled by shutdown: the counted tasks always finish.
   void wait(const help_mark* mark = nullptr) {
     while (!done()) {
-      if (mark) {
-        if (task_header* t = take_to_help(*mark)) {
-          t->invoke(t);
-          continue;
-        }
-      }
+      if (mark && help_one(*mark)) continue;
       block();
     }
   }
@@ -145,12 +149,7 @@ class group_latch {
   // Owner only: waits until nothing is left, first helping via `mark`.
   void wait(const help_mark* mark = nullptr) {
     while (!done()) {
-      if (mark) {
-        if (task_header* t = take_to_help(*mark)) {
-          t->invoke(t);
-          continue;
-        }
-      }
+      if (mark && help_one(*mark)) continue;
       block();
     }
   }
