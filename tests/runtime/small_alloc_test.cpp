@@ -5,6 +5,7 @@
 #include <cstring>
 #include <gtest/gtest.h>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 namespace {
@@ -54,6 +55,27 @@ TEST(SmallAllocTest, AProducerThreadAndAConsumerThreadTradeMagazines) {
   }
   consumer.join();
   EXPECT_EQ(received_sum.load(), std::int64_t{n} * (n - 1) / 2);
+}
+
+// A thread that only frees hands its blocks on in magazines until the
+// depot is full (max_depot per class), and to the heap after that; another
+// thread then gets every block it asks for, none of them twice.
+TEST(SmallAllocTest, AThreadThatOnlyFreesFillsTheDepotAndTheRestGoesToTheHeap) {
+  constexpr std::size_t n = (small_alloc::max_depot + 300) * small_alloc::magazine;
+  constexpr std::size_t size = 48;
+  std::vector<void*> blocks(n);
+  for (auto& b : blocks) b = small_alloc::allocate(size);
+  std::thread freer([&] {
+    for (void* b : blocks) small_alloc::deallocate(b, size);
+  });
+  freer.join();
+  std::unordered_set<void*> seen;
+  for (std::size_t i = 0; i < n; ++i) {
+    void* b = small_alloc::allocate(size);
+    std::memset(b, 0x5a, size);
+    ASSERT_TRUE(seen.insert(b).second) << "block handed out twice, allocation " << i;
+  }
+  for (void* b : seen) small_alloc::deallocate(b, size);
 }
 
 }  // namespace
