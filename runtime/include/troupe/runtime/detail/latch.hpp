@@ -103,7 +103,7 @@ class latch {
 };
 
 // The latch of a task group. Most of a group's tasks are run by its owner
-// itself, inline on the owner's fiber while it waits (take_to_help), so those
+// itself, inline on the owner's fiber while it waits (help_one), so those
 // count with plain arithmetic on the owner's own count; only a task added or
 // finished on another fiber (stolen, or run while the owner is blocked) pays
 // an RMW on the shared word. What is left is 2 * outstanding_ + state_

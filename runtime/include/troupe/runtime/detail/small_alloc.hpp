@@ -120,7 +120,7 @@ class small_alloc {
   }
   // Moves `magazine` blocks from the top of the list into a magazine for the
   // depot, or to the heap if the depot is full (small_alloc.cpp).
-  [[gnu::noinline]] static void spill(free_list& list, std::size_t cls) noexcept;
+  static void spill(free_list& list, std::size_t cls) noexcept;
   // Puts a magazine of the depot in front of the class's list; false if the
   // depot has none (small_alloc.cpp).
   static bool load(free_list& list, std::size_t cls) noexcept;
