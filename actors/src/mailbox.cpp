@@ -399,7 +399,7 @@ inline attempt try_accept(actor_cell* c, envelope* e, std::uint64_t& w, reply_st
 // the depth at once, so under the lock depth == messages queued or being
 // pushed.
 send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* accepted) {
-  mpsc_node* victim = nullptr;
+  envelope* victim = nullptr;
   unsigned spins = 0;
   c->lock.lock();
   std::uint64_t w = c->word.load(std::memory_order_relaxed);  // relaxed: only the CAS decides
@@ -429,8 +429,7 @@ send_result drop_oldest_and_push(actor_cell* c, envelope* e, reply_state_base* a
   stamp_enqueued(c, e);
   c->user_q.push(e);
   c->lock.unlock();
-  auto* v = static_cast<envelope*>(victim);
-  v->fn(v, c, envelope_op::reject, dead_letter_reason::dropped_oldest);
+  victim->fn(victim, c, envelope_op::reject, dead_letter_reason::dropped_oldest);
   complete_accepted(accepted, actor_errc::ok);
   return send_result();
 }
@@ -685,12 +684,12 @@ envelope* pop_user(actor_cell* c) noexcept {
     c->handed = nullptr;
     return e;
   }
-  if (c->policy != overflow_policy::drop_oldest) return static_cast<envelope*>(c->user_q.pop());
+  if (c->policy != overflow_policy::drop_oldest) return c->user_q.pop();
   std::lock_guard g(c->lock);
-  mpsc_node* n = c->user_q.pop();
+  envelope* n = c->user_q.pop();
   // seq_cst: the same pairing as the batched fetch_sub in run_turn.
   if (n) c->word.fetch_sub(1, std::memory_order_seq_cst);
-  return static_cast<envelope*>(n);
+  return n;
 }
 
 // The actor's dequeue policy sheds `e`: refused as `shed` (the asker gets

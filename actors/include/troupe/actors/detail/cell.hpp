@@ -18,6 +18,7 @@
 #include "troupe/actors/dequeue_policy.hpp"
 #include "troupe/actors/detail/alloc.hpp"
 #include "troupe/actors/detail/mpsc_queue.hpp"
+#include "troupe/actors/detail/segmented_queue.hpp"
 #include "troupe/actors/error.hpp"
 #include "troupe/actors/lifecycle.hpp"
 #include "troupe/actors/mailbox.hpp"
@@ -64,7 +65,7 @@ class send_stamp {
 };
 
 // A user message. The typed subclass (user_envelope<A, M>) holds the payload.
-struct envelope : mpsc_node {
+struct envelope {
   // deliver: hand the payload to the handler, reply if asked, free the
   // envelope; a handler exception is given to the asker and rethrown.
   // reject: count a dead letter for `why`, fail the asker, free.
@@ -125,7 +126,7 @@ struct actor_cell : task_header {
   // The user message that woke an idle actor, when it was the only one:
   // handed to the turn past user_q (src/mailbox.cpp: enqueue, pop_user).
   envelope* handed = nullptr;
-  mpsc_queue user_q;
+  segmented_queue<envelope> user_q;  // the consumer prefetches what it pops next (decision 0027)
   mpsc_queue sys_q;
   std::atomic<std::uint32_t> refs{1};  // actor_refs, plus one while not finalised
   std::uint32_t capacity = 0;
