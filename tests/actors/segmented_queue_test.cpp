@@ -5,7 +5,6 @@
 #include "troupe/actors/detail/segmented_queue.hpp"
 
 #include <gtest/gtest.h>
-
 #include <memory>
 #include <thread>
 #include <vector>
