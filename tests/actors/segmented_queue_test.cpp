@@ -5,16 +5,13 @@
 #include "troupe/actors/detail/segmented_queue.hpp"
 
 #include <gtest/gtest.h>
-#include <memory>
-#include <thread>
 #include <vector>
+
+#include "queue_stress.hpp"
 
 namespace {
 
-struct item {
-  int producer = 0;
-  int seq = 0;
-};
+using item = troupe::test::queue_item;
 
 using segmented_queue = troupe::detail::segmented_queue<item>;
 
@@ -61,39 +58,7 @@ TEST(SegmentedQueueTest, OneThreadGetsItsItemsInOrderAcrossSegments) {
 // tail, while the consumer pops and frees what it has passed.
 void stress(int producers, int per_producer) {
   segmented_queue q;
-  std::vector<std::unique_ptr<item[]>> items;
-  for (int p = 0; p < producers; ++p) items.push_back(std::make_unique<item[]>(per_producer));
-  std::vector<std::thread> threads;
-  for (int p = 0; p < producers; ++p)
-    threads.emplace_back([&, p] {
-      for (int i = 0; i < per_producer; ++i) {
-        items[p][i].producer = p;
-        items[p][i].seq = i;
-        q.push(&items[p][i]);
-      }
-    });
-  std::vector<int> next(producers, 0);
-  std::vector<char> seen(static_cast<std::size_t>(producers) * per_producer, 0);
-  const long total = static_cast<long>(producers) * per_producer;
-  long received = 0, order_violations = 0, duplicates = 0;
-  while (received < total) {
-    auto* n = q.pop();
-    if (!n) {
-      std::this_thread::yield();
-      continue;
-    }
-    ++received;
-    char& s = seen[static_cast<std::size_t>(n->producer) * per_producer + n->seq];
-    if (s) ++duplicates;
-    s = 1;
-    if (n->seq != next[n->producer]) ++order_violations;
-    next[n->producer] = n->seq + 1;
-  }
-  for (auto& t : threads) t.join();
-  EXPECT_EQ(q.pop(), nullptr);
-  EXPECT_EQ(duplicates, 0);
-  EXPECT_EQ(order_violations, 0);
-  for (int p = 0; p < producers; ++p) EXPECT_EQ(next[p], per_producer);
+  troupe::test::expect_every_item_once_in_producer_order<item>(q, producers, per_producer);
   // Freed as it went: once drained, what is left is the segment the
   // consumer is in and at most the one linked after it.
   EXPECT_LE(q.held_segments(), 2u);
