@@ -87,10 +87,10 @@ void enqueue(actor_cell* c, envelope* e, mailbox_word accepted_word, bool schedu
     // This send woke the actor and its message is the only one counted: no
     // turn runs until we schedule one, and every earlier message was
     // consumed (a turn takes its count off before it clears SCHED). So the
-    // message is handed to the turn directly, sparing the queue's exchange
-    // and the consumer's re-push of its stub (decision 0023). A plain
-    // field: the turn that cleared it released the word our CAS acquired,
-    // and scheduling publishes our store to the turn we schedule.
+    // message is handed to the turn directly, sparing the queue's fetch_add
+    // and its segment (decisions 0023, 0027). A plain field: the turn that
+    // cleared it released the word our CAS acquired, and scheduling
+    // publishes our store to the turn we schedule.
     c->handed = e;
   } else {
     c->user_q.push(e);
