@@ -104,11 +104,10 @@ void group_latch::block() {
   state_.store(0, std::memory_order_relaxed);
 }
 
-help_mark push_spawned_from_outside(scheduler& s, task_header* t) {
+void push_spawned_from_outside(scheduler& s, task_header* t) {
   if (!s.accepting_external())
     throw error(errc::runtime_stopped, "spawn: the runtime is shutting down and accepts no new work");
   s.inject(t);
-  return {};  // no mark: the task is not on the caller's deque
 }
 
 void notify_spawned(scheduler& s) noexcept { s.notify_work(); }

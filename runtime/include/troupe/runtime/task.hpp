@@ -131,7 +131,7 @@ class join_handle {
   }
 
   // Internal: made by spawn().
-  join_handle(detail::task_state<R>* t, detail::help_mark m) : task_(t), mark_(m) {}
+  join_handle(detail::task_state<R>* t, const detail::help_mark& m) : task_(t), mark_(m) {}
 
  private:
   struct holder {
@@ -156,7 +156,7 @@ template <class F, class R = std::invoke_result_t<std::decay_t<F>&>>
   auto* task = new detail::spawned_task<fn_t, R>(fn_t(std::forward<F>(f)), rt.scheduler());
   detail::help_mark mark;
   try {
-    mark = detail::push_spawned(rt.scheduler(), task);
+    detail::push_spawned(rt.scheduler(), task, detail::this_thread_slots(), &mark);
   } catch (...) {
     delete task;  // never queued, never shared
     throw;
@@ -202,22 +202,19 @@ class task_group {
     }
     const bool on_owner = latch_.on_owner_fiber(here);
     latch_.add(on_owner);
-    detail::help_mark m;
+    // The mark is the owner's: a task spawning into the group runs on
+    // another fiber (or thread) and must not touch it, so the owner test
+    // comes first. A foreign-thread owner gets an empty one (take_to_help
+    // only helps on a worker).
+    const bool keep_mark = on_owner && !has_mark_;
     try {
-      m = detail::push_spawned(rt_->scheduler(), t, here);
+      detail::push_spawned(rt_->scheduler(), t, here, keep_mark ? &mark_ : nullptr);
     } catch (...) {
       delete t;
       latch_.count_down(on_owner);
       throw;
     }
-    // The mark is the owner's: a task spawning into the group runs on
-    // another fiber (or thread) and must not read it, so the owner test
-    // comes first. A foreign-thread owner has none to keep (take_to_help only
-    // helps on a worker).
-    if (on_owner && !has_mark_) {
-      mark_ = m;
-      has_mark_ = true;
-    }
+    if (keep_mark) has_mark_ = true;
   }
 
   // Waits for every spawned task, helping to run them first. Rethrows the

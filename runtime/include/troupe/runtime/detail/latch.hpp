@@ -178,25 +178,30 @@ class group_latch {
 // Out of line, for push_spawned: from a foreign thread (or a worker of
 // another runtime), onto s's injection queue; and a push's wake-up of an
 // idle worker (scheduler::notify_work).
-help_mark push_spawned_from_outside(scheduler& s, task_header* t);
+void push_spawned_from_outside(scheduler& s, task_header* t);
 void notify_spawned(scheduler& s) noexcept;
 
 // Pushes `t` onto the calling worker's deque (fork-join spawn), or onto the
 // runtime's injection queue from a foreign thread. Any thread (spawn,
-// task_group::spawn). Returns the help mark.
+// task_group::spawn). Writes the help mark into *mark unless it is null:
+// field by field, in place. A mark returned by value and then copied was
+// copied by clang with one 16-byte load of two fresh 8-byte stores, which
+// the store buffer cannot forward (a third of clang's fib time).
 // Throws error(runtime_stopped) after shutdown began (from a foreign thread).
 // `here`: this_thread_slots(), read by the caller with no switch since.
-inline help_mark push_spawned(scheduler& s, task_header* t, const thread_slots& here) {
+inline void push_spawned(scheduler& s, task_header* t, const thread_slots& here, help_mark* mark) {
   worker_core* w = here.owner;
   if (w && &w->sched == &s) [[likely]] {
-    help_mark m{w, w->deque.bottom_index(), w->suspends};
+    if (mark) {
+      mark->worker = w;
+      mark->bottom = w->deque.bottom_index();
+      mark->suspends = w->suspends;
+    }
     if (w->push_stealable(t)) notify_spawned(s);
-    return m;
+    return;
   }
-  return push_spawned_from_outside(s, t);
-}
-inline help_mark push_spawned(scheduler& s, task_header* t) {
-  return push_spawned(s, t, this_thread_slots());
+  push_spawned_from_outside(s, t);
+  if (mark) *mark = help_mark{};  // no mark: the task is not on the caller's deque
 }
 
 }  // namespace troupe::detail
