@@ -204,8 +204,8 @@ class task_group {
     latch_.add(on_owner);
     // The mark is the owner's: a task spawning into the group runs on
     // another fiber (or thread) and must not touch it, so the owner test
-    // comes first. A foreign-thread owner gets an empty one (take_to_help
-    // only helps on a worker).
+    // comes first. A foreign-thread owner is never on_owner and keeps none
+    // (take_to_help only helps on a worker).
     const bool keep_mark = on_owner && !has_mark_;
     try {
       detail::push_spawned(rt_->scheduler(), t, here, keep_mark ? &mark_ : nullptr);
