@@ -47,6 +47,7 @@ class segmented_queue {
   static constexpr std::uint64_t slots = 16;  // per segment; a power of two
   // How far ahead of its position the consumer prefetches nodes.
   static constexpr std::uint64_t prefetch_distance = 8;
+  static_assert(prefetch_distance < slots);
 
   segmented_queue() noexcept = default;
   segmented_queue(const segmented_queue&) = delete;
@@ -92,7 +93,7 @@ class segmented_queue {
       return nullptr;
     }
     ++head_;
-    if (offset + prefetch_distance < slots) prefetch_from(s, offset + prefetch_distance, 1);
+    if (offset + prefetch_distance < slots) prefetch_slot(s, offset + prefetch_distance);
     return n;
   }
 
@@ -125,14 +126,11 @@ class segmented_queue {
     actor_free(s, sizeof(segment));
   }
 
-  // Prefetches the nodes already stored in slots [from, from + count).
-  static void prefetch_from(segment* s, std::uint64_t from,
-                            std::uint64_t count = prefetch_distance) noexcept {
-    for (std::uint64_t i = from; i < from + count && i < slots; ++i) {
-      // relaxed: only an address to prefetch; the pop that takes the node
-      // loads the slot again with acquire.
-      if (Node* n = s->slot[i].load(std::memory_order_relaxed)) __builtin_prefetch(n);
-    }
+  // Prefetches the node in slot i, if it is already stored.
+  static void prefetch_slot(segment* s, std::uint64_t i) noexcept {
+    // relaxed: only an address to prefetch; the pop that takes the node
+    // loads the slot again with acquire.
+    if (Node* n = s->slot[i].load(std::memory_order_relaxed)) __builtin_prefetch(n);
   }
 
   // The segment holding `index`, walking from `s` (what the push loaded from
@@ -229,7 +227,7 @@ class segmented_queue {
       }
     }
     head_seg_ = s;
-    prefetch_from(s, 0);
+    for (std::uint64_t i = 0; i < prefetch_distance; ++i) prefetch_slot(s, i);
     reclaim();
     return s;
   }
